@@ -1,0 +1,3 @@
+"""letters: council answers in, verdicts on promises out."""
+
+__version__ = "0.1.0"
