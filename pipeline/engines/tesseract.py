@@ -1,0 +1,188 @@
+"""Thin wrapper of the ``tesseract`` program: the only place that builds its command line.
+
+Images are passed on stdin as uncompressed PNM (cheap to encode, read natively by
+Leptonica), results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
+(we parallelise across pages, and Tesseract's own OpenMP threads only fight over the
+cores) and a timeout after which the whole process group is killed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from pipeline.errors import OcrError, OcrTimeout
+
+TESSERACT = "tesseract"
+_STDERR_SHOWN = 400
+
+
+@dataclass(frozen=True)
+class TsvWord:
+    """One word row (level 5) of Tesseract's TSV output."""
+
+    block: int
+    par: int
+    line: int
+    word: int
+    left: int
+    top: int
+    width: int
+    height: int
+    conf: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Osd:
+    """Tesseract's orientation and script detection for a page."""
+
+    rotate: int  # degrees to rotate the image clockwise so that text is upright
+    orientation_conf: float
+    script: str
+    script_conf: float
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_THREAD_LIMIT"] = "1"
+    return env
+
+
+def _encode(image: Image.Image) -> bytes:
+    if image.mode not in ("1", "L", "RGB"):
+        image = image.convert("RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost
+    return buf.getvalue()
+
+
+def _run(args: Sequence[str], stdin: bytes | None, timeout_s: float) -> str:
+    """Run tesseract, return stdout as text; typed errors on failure or timeout."""
+    exe = shutil.which(TESSERACT)
+    if exe is None:
+        raise OcrError("tesseract is not installed or not on PATH")
+    cmd = [exe, *args]
+    try:
+        # own process group so that a timeout kills Tesseract and anything it spawned
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise OcrError(f"cannot start tesseract: {exc}") from exc
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise OcrTimeout(f"tesseract took longer than {timeout_s:g} s and was killed") from None
+    if proc.returncode != 0:
+        msg = err.decode("utf-8", "replace").strip()[-_STDERR_SHOWN:]
+        raise OcrError(f"tesseract failed (exit code {proc.returncode}): {msg or 'no message'}")
+    return out.decode("utf-8", "replace")
+
+
+def _common_args(languages: str, psm: int | None, dpi: int | None, config: Sequence[str]) -> list[str]:
+    args = ["-l", languages]
+    if psm is not None:
+        args += ["--psm", str(psm)]
+    if dpi:
+        args += ["--dpi", str(int(dpi))]
+    for item in config:
+        args += ["-c", item]
+    return args
+
+
+def image_to_tsv(
+    image: Image.Image,
+    languages: str = "ukr+rus",
+    psm: int | None = 3,
+    dpi: int | None = None,
+    timeout_s: float = 120.0,
+    config: Sequence[str] = (),
+) -> list[TsvWord]:
+    """OCR one page image; return its words (TSV level 5) in Tesseract's reading order."""
+    args = ["stdin", "stdout", *_common_args(languages, psm, dpi, config), "tsv"]
+    return parse_tsv(_run(args, _encode(image), timeout_s))
+
+
+def parse_tsv(tsv: str) -> list[TsvWord]:
+    words: list[TsvWord] = []
+    for row in tsv.splitlines()[1:]:  # first line is the header
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        text = cols[11].strip()
+        if not text:
+            continue
+        try:
+            nums = [int(c) for c in cols[2:10]]
+            conf = float(cols[10])
+        except ValueError:
+            continue
+        block, par, line, word, left, top, width, height = nums
+        words.append(TsvWord(block, par, line, word, left, top, width, height, max(0.0, min(100.0, conf)), text))
+    return words
+
+
+_OSD_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+_OSD_ORIENT_CONF = re.compile(r"Orientation confidence:\s*([\d.]+)")
+_OSD_SCRIPT = re.compile(r"Script:\s*(\S+)")
+_OSD_SCRIPT_CONF = re.compile(r"Script confidence:\s*([\d.]+)")
+
+
+def detect_orientation(image: Image.Image, dpi: int | None = None, timeout_s: float = 60.0) -> Osd | None:
+    """Tesseract OSD (psm 0). None when the page has too little text to decide."""
+    args = ["stdin", "stdout", "--psm", "0", "-l", "osd"]
+    if dpi:
+        args += ["--dpi", str(int(dpi))]
+    try:
+        out = _run(args, _encode(image), timeout_s)
+    except OcrTimeout:
+        raise
+    except OcrError as exc:
+        # OSD refuses pages with few characters ("Too few characters"); that is not a failure
+        if "Too few characters" in str(exc) or "0 dpi" in str(exc):
+            return None
+        raise
+    rot, conf = _OSD_ROTATE.search(out), _OSD_ORIENT_CONF.search(out)
+    if rot is None or conf is None:
+        return None
+    script, sconf = _OSD_SCRIPT.search(out), _OSD_SCRIPT_CONF.search(out)
+    return Osd(
+        rotate=int(rot.group(1)) % 360,
+        orientation_conf=float(conf.group(1)),
+        script=script.group(1) if script else "",
+        script_conf=float(sconf.group(1)) if sconf else 0.0,
+    )
+
+
+def file_to_text(path: Path, languages: str = "ukr+rus", timeout_s: float = 300.0) -> str:
+    """Plain ``tesseract FILE - -l LANGS``: the unprepared baseline the benchmark compares against."""
+    return _run([str(path), "-", "-l", languages], None, timeout_s)
+
+
+def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: float = 300.0) -> str:
+    """Plain ``tesseract - - -l LANGS`` on an in-memory image, with default settings."""
+    return _run(["stdin", "stdout", "-l", languages], _encode(image), timeout_s)
+
+
+def version() -> str:
+    return _run(["--version"], None, 30.0).splitlines()[0].strip()
