@@ -1,0 +1,337 @@
+"""The importable API: the CLI, the web app and the tests call these.
+
+The order of the stages lives here and only here (:meth:`Processor.process`);
+the stages themselves are plain functions in :mod:`pipeline.stages`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipeline.errors import LetterError, UsageError
+from pipeline.schema import (
+    IngestFailure,
+    Letter,
+    LetterResult,
+    LetterText,
+    Match,
+    Promise,
+    Status,
+    Update,
+)
+from pipeline.settings import Settings
+from pipeline.stages import ingest
+from pipeline.stages.records import atomic_write_text, write_records
+from pipeline.stages.registry import load_registry
+from pipeline.stages.text import extract_text
+from pipeline.store import repo
+from pipeline.store.db import Database
+from pipeline.store.tables import RunRow, utcnow
+
+log = logging.getLogger("letters")
+
+POOR_SCAN = "poor scan"
+NO_MATCH = "no promise matched"
+
+
+class Processor:
+    """Everything one worker needs to process letters: the promise index and the verdict model,
+    loaded once and reused for every letter."""
+
+    def __init__(self, promises: list[Promise], settings: Settings) -> None:
+        from pipeline.stages.match import PromiseIndex
+        from pipeline.stages.verdict import VerdictModel
+
+        self.settings = settings
+        self.index = PromiseIndex.build(promises)
+        self.model = VerdictModel.load(settings.models_dir)
+
+    def process(self, letter: Letter) -> LetterResult:
+        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
+        from pipeline.stages.fields import extract_fields
+        from pipeline.stages.match import match_letter
+        from pipeline.stages.ocr import page_is_poor
+
+        s = self.settings
+        result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+        t = result.timings
+        try:
+            t0 = time.perf_counter()
+            text = extract_text(letter, s)
+            t["text"] = time.perf_counter() - t0
+            result.text = text
+            t0 = time.perf_counter()
+            fields = extract_fields(text)
+            t["fields"] = time.perf_counter() - t0
+            result.fields = fields
+            t0 = time.perf_counter()
+            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin)
+            t["match"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lang = fields.language.value
+            result.updates = [self._update(letter, m, lang) for m in matches]
+            t["verdict"] = time.perf_counter() - t0
+        except LetterError as exc:
+            result.status, result.error = Status.FAILED, str(exc)
+            return result
+        except Exception as exc:  # a bug must not lose the batch: record it on the letter
+            log.error("internal error on %s:\n%s", letter.source_file, traceback.format_exc())
+            result.status, result.error = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            return result
+
+        reasons = list(fields.review_reasons)
+        poor = [p.page_no for p in text.pages if p.ocr_confidence is not None and page_is_poor(p, s.ocr)]
+        if poor:
+            reasons.insert(0, f"{POOR_SCAN} (page {', '.join(map(str, poor))})")
+        if not matches:
+            reasons.append(NO_MATCH)
+        for u in result.updates:
+            if u.match.near_tie:
+                alts = ", ".join(pid for pid, _ in u.match.alternatives)
+                reasons.append(f"ambiguous match {u.promise_id} (also {alts})")
+            elif u.suggestion and u.suggestion.confidence < s.verdict_review_below:
+                reasons.append(f"unsure verdict for {u.promise_id} ({u.suggestion.confidence:.2f})")
+        if reasons:
+            result.status, result.error = Status.NEEDS_REVIEW, "; ".join(reasons)
+        return result
+
+    def _update(self, letter: Letter, match: Match, lang: str | None) -> Update:
+        suggestion = self.model.suggest(match.passage, lang)
+        needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
+        return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
+
+
+# Worker-process state: one Processor per process, built by the pool initializer.
+_WORKER: Processor | None = None
+
+
+def _init_worker(promises: list[Promise], settings: Settings) -> None:
+    global _WORKER
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # one Tesseract thread per process: our parallelism is the pool
+    _WORKER = Processor(promises, settings)
+
+
+def _work(letter: Letter) -> LetterResult:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER.process(letter)
+
+
+@dataclass
+class BatchReport:
+    run_id: str
+    input_dir: str
+    out_dir: str
+    db: str
+    started_at: str
+    seconds: float = 0.0
+    letters: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # status -> letters
+    skipped: int = 0  # already processed, not redone
+    duplicates: list[list[str]] = field(default_factory=list)
+    sidecars: list[str] = field(default_factory=list)
+    pages: int = 0
+    ocr_pages: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+def _failure_result(f: IngestFailure) -> LetterResult:
+    return LetterResult(f.letter_id, f.sha256, f.source_file, Status.FAILED, error=f.reason)
+
+
+def _iter_results(
+    letters: list[Letter], promises: list[Promise], settings: Settings, workers: int
+) -> Iterator[LetterResult]:
+    if workers <= 1 or len(letters) <= 1:
+        processor = Processor(promises, settings)
+        for letter in letters:
+            yield processor.process(letter)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(promises, settings)) as pool:
+        pending: dict[Future[LetterResult], Letter] = {}
+        todo = iter(letters)
+        try:
+            # Keep a bounded number of letters in flight: memory stays flat on huge batches.
+            for letter in todo:
+                pending[pool.submit(_work, letter)] = letter
+                if len(pending) >= workers * 2:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    letter = pending.pop(fut)
+                    try:
+                        yield fut.result()
+                    except Exception as exc:  # a worker died (OOM, killed): record, go on
+                        yield LetterResult(
+                            letter.letter_id, letter.sha256, letter.source_file, Status.FAILED,
+                            letter=letter, error=f"worker failed: {type(exc).__name__}: {exc}",
+                        )
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending[pool.submit(_work, nxt)] = nxt
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def write_text_file(out_dir: Path, text: LetterText) -> None:
+    atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
+
+
+def run_batch(
+    input_dir: Path,
+    promises_path: Path,
+    out_dir: Path,
+    db_path: Path | str | None = None,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    on_result: Callable[[LetterResult], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> BatchReport:
+    """Process every letter under ``input_dir`` and write records into ``out_dir``.
+
+    Letters already processed successfully (same SHA-256) are skipped unless
+    ``force``. Bad files are recorded as failed; the batch always completes.
+    """
+    settings = settings or Settings()
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    if not input_dir.is_dir():
+        raise UsageError(f"input folder not found: {input_dir}")
+    promises = load_registry(Path(promises_path))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = db_path or out_dir / "letters.db"
+    workers = workers or settings.workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    report = BatchReport(
+        run_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+        input_dir=str(input_dir),
+        out_dir=str(out_dir),
+        db=str(db_path),
+        started_at=utcnow().isoformat(timespec="seconds"),
+    )
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            repo.upsert_promises(s, promises)
+            s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}))
+            done = repo.done_letters(s)
+        found = ingest.discover(input_dir, settings.limits)
+        report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
+        report.sidecars = found.sidecars
+        run_ids = [f.letter_id for f in found.failures] + [letter.letter_id for letter in found.letters]
+        todo = [
+            letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
+        ]
+        report.skipped = len(found.letters) - len(todo)
+        if on_start:
+            on_start(len(todo) + len(found.failures))
+        stage_totals: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+
+        def record(result: LetterResult) -> None:
+            with db.session() as s:  # one transaction per letter: a crash loses only letters in flight
+                repo.save_result(s, result, report.run_id)
+            if result.text:
+                write_text_file(out_dir, result.text)
+                report.pages += len(result.text.pages)
+                report.ocr_pages += sum(1 for p in result.text.pages if p.source.value == "ocr")
+            stage_totals.update(result.timings)
+            statuses[result.status.value] += 1
+            if result.status == Status.FAILED:
+                report.failures.append({"source_file": result.source_file, "reason": result.error or ""})
+            if on_result:
+                on_result(result)
+
+        for failure in found.failures:
+            record(_failure_result(failure))
+        try:
+            for result in _iter_results(todo, promises, settings, workers):
+                record(result)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        report.letters = len(run_ids)
+        report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}
+        report.stage_seconds = {k: round(v, 3) for k, v in stage_totals.items()}
+        with db.session() as s:
+            letters = repo.letter_records(s, run_ids)
+            updates = repo.update_records(s, run_ids)
+        report.records = [str(p) for p in write_records(out_dir, letters, updates)]
+        report.seconds = round(time.perf_counter() - started, 2)
+        atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
+        with db.session() as s:
+            run = s.get(RunRow, report.run_id)
+            if run:
+                run.finished_at = utcnow()
+                run.report = json.loads(report.to_json())
+        return report
+    finally:
+        db.close()
+
+
+def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None) -> list[Path]:
+    """Rewrite the record files from the database (human decisions included)."""
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            letters = repo.letter_records(s, letter_ids)
+            updates = repo.update_records(s, letter_ids)
+        return write_records(Path(out_dir), letters, updates)
+    finally:
+        db.close()
+
+
+def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:
+    """Training rows from reviewers' effective verdict decisions (confirmed or corrected)."""
+    from sqlalchemy import select
+
+    from pipeline.nlp import detect_language
+    from pipeline.store.tables import MatchRow
+
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            decisions = repo.effective_decisions(s)
+            rows = []
+            for (lid, kind, pid), d in sorted(decisions.items()):
+                if kind != "verdict" or not d.human_value:
+                    continue
+                m = s.scalars(select(MatchRow).where(MatchRow.letter_id == lid, MatchRow.promise_id == pid)).first()
+                if m is None or not m.passage_text.strip():
+                    continue
+                rows.append({
+                    "id": f"review-{d.review_id}",
+                    "passage": m.passage_text,
+                    "verdict": d.human_value,
+                    "language": detect_language(m.passage_text),
+                    "rationale": f"reviewer {d.reviewer} ({d.action})",
+                })
+            return rows
+    finally:
+        db.close()
+
+
+def train_verdict_model(db_path: Path | str | None = None, gold_dir: Path | None = None,
+                        models_dir: Path | None = None, seed: int = 0) -> Path:
+    """Train and save a verdict model from the project's corpus plus human decisions."""
+    from pipeline.training.verdict import train_and_save
+
+    extra = human_verdict_examples(db_path) if db_path else []
+    return train_and_save(Path(models_dir or Settings().models_dir), extra, gold_dir, seed)

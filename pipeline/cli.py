@@ -1,0 +1,175 @@
+"""The `letters` command: thin — parse arguments, call pipeline.api, turn errors into exit codes.
+
+This module is the only place that maps exceptions to exit codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline.errors import LettersError
+from pipeline.settings import from_env
+
+console = Console(stderr=True)
+out = Console()
+
+
+class LettersGroup(click.Group):
+    """Turns the library's typed errors into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LettersError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=LettersGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log details (internal errors with tracebacks) to stderr.")
+@click.version_option(package_name="letters")
+def main(verbose: bool) -> None:
+    """letters: turn scanned answers of Ukrainian councils into structured records and
+    suggested verdicts on politicians' promises."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@main.command()
+@click.argument("input_dir", type=click.Path(path_type=Path))
+@click.option("--promises", "promises_path", required=True, type=click.Path(path_type=Path),
+              help="Promise registry CSV (promise_id,politician,office,city,said_on,title,description,lang).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for records.")
+@click.option("--db", "db_path", type=str, default=None,
+              help="Database file or SQLAlchemy URL (default: OUT/letters.db).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: number of cores).")
+@click.option("--force", is_flag=True, help="Process letters again even if they were processed before.")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of trained models (default: the project's models/).")
+@click.option("--no-prepare", is_flag=True, help="Send page images to Tesseract without preparation.")
+def run(input_dir: Path, promises_path: Path, out_dir: Path, db_path: str | None, workers: int | None,
+        force: bool, models_dir: Path | None, no_prepare: bool) -> None:
+    """Process every scan under INPUT_DIR into records in OUT.
+
+    Writes OUT/letters.{parquet,csv}, OUT/updates.{parquet,csv}, OUT/text/<letter_id>.txt
+    and a JSON run report in OUT/reports/. Exit code 0 when the batch completed, even if
+    some files failed (they are recorded with a reason).
+    """
+    from dataclasses import replace
+
+    from pipeline.api import run_batch
+
+    settings = from_env()
+    if models_dir:
+        settings = replace(settings, models_dir=models_dir)
+    if no_prepare:
+        settings = replace(settings, ocr=replace(settings.ocr, prepare=False))
+    progress = Progress(
+        TextColumn("[bold]letters"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[pages]} pages"),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+    state = {"pages": 0}
+    with progress:
+        task = progress.add_task("run", total=None, pages=0, rate="")
+
+        def on_start(total: int) -> None:
+            progress.update(task, total=total)
+
+        def on_result(result) -> None:  # noqa: ANN001
+            state["pages"] += len(result.text.pages) if result.text else 0
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(task, advance=1, pages=state["pages"], rate=f"{state['pages'] / elapsed:.2f} pages/s")
+
+        report = run_batch(input_dir, promises_path, out_dir, db_path, settings, workers, force,
+                           on_result=on_result, on_start=on_start)
+    print_summary(report)
+
+
+def print_summary(report) -> None:  # noqa: ANN001
+    table = Table(title=f"run {report.run_id}", show_header=True)
+    table.add_column("letters")
+    table.add_column("ok", justify="right")
+    table.add_column("needs_review", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("skipped", justify="right")
+    table.add_column("pages", justify="right")
+    table.add_column("OCR'd pages", justify="right")
+    table.add_column("seconds", justify="right")
+    c = report.counts
+    table.add_row(str(report.letters), str(c.get("ok", 0)), str(c.get("needs_review", 0)), str(c.get("failed", 0)),
+                  str(report.skipped), str(report.pages), str(report.ocr_pages), f"{report.seconds:.1f}")
+    out.print(table)
+    for f in report.failures[:20]:
+        out.print(f"  failed: {f['source_file']}: {f['reason']}", highlight=False, markup=False)
+    if report.interrupted:
+        out.print("interrupted: the letters finished so far are saved; run again to finish the rest")
+    out.print(f"records: {report.out_dir}", highlight=False)
+
+
+@main.command()
+@click.option("--gold", "gold_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Gold corpus in the dev-set format (gold.jsonl, letters/, files/manifest.csv).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Output folder of a `letters run` on the gold corpus's files.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the numbers as JSON.")
+def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None) -> None:
+    """Compare a run's records with a gold corpus: field accuracy (with a dateparser baseline),
+    match precision/recall/F1, verdict macro-F1 (with baselines) and OCR CER per file kind."""
+    from pipeline.evaluate import evaluate_run, format_evaluation
+
+    result = evaluate_run(gold_dir, out_dir)
+    out.print(format_evaluation(result), highlight=False, markup=False)
+    if json_path:
+        import json
+
+        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@main.command()
+@click.option("--db", "db_path", required=True, type=str, help="Database file or URL.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the record files.")
+def export(db_path: str, out_dir: Path) -> None:
+    """Rewrite letters.* and updates.* from the database, with every human decision applied."""
+    from pipeline.api import export_records
+
+    for p in export_records(db_path, out_dir):
+        out.print(str(p), highlight=False)
+
+
+@main.command()
+@click.option("--db", "db_path", type=str, default=None, help="Add human-confirmed verdicts from this database.")
+@click.option("--gold", "gold_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Also evaluate on a gold corpus (dev-set format).")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write models/verdict/<version>/ (default: the project's models/).")
+@click.option("--seed", type=int, default=0, help="Random seed (training is deterministic for a seed).")
+def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, seed: int) -> None:
+    """Train the verdict model from the project's corpus plus human decisions, and save it with a card."""
+    from pipeline.api import train_verdict_model
+
+    path = train_verdict_model(db_path, gold_dir, models_dir, seed)
+    card = (path / "card.md")
+    if card.exists():
+        out.print(card.read_text(encoding="utf-8"), highlight=False, markup=False)
+    out.print(f"model written to {path}", highlight=False)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+def samples(out_dir: Path) -> None:
+    """Render the project's sample letters (PDFs, scans, images) into OUT_DIR."""
+    from pipeline.samplegen import make_samples
+
+    paths = make_samples(out_dir)
+    out.print(f"{len(paths)} files written to {out_dir}", highlight=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The evaluation harness: a run's records against a gold corpus in the dev-set format.
+
+Rows are mapped to gold letters by the stem of ``source_file`` (page suffixes of
+grouped page images removed). Every later issue reports its numbers with this.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.metrics import cer
+from pipeline.stages.ingest import _page_key
+
+FIELDS = ("letter_date", "outgoing_number", "sender_org", "sender_city", "signatory_name", "signatory_position", "language")
+SCAN_KINDS = ("pdf_scan", "image_scan", "tiff", "phone_photo")
+
+
+def _norm(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def gold_key(source_file: str) -> str:
+    path = Path(source_file)
+    key = _page_key(path)
+    return key[0] if key and key[2] else path.stem
+
+
+def load_gold(gold_dir: Path) -> dict[str, dict[str, Any]]:
+    gold = {}
+    with open(gold_dir / "gold.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                gold[row["letter_id"]] = row
+    return gold
+
+
+def load_kinds(gold_dir: Path) -> dict[str, str]:
+    manifest = gold_dir / "files" / "manifest.csv"
+    if not manifest.exists():
+        return {}
+    with open(manifest, encoding="utf-8") as fh:
+        return {r["letter_id"]: r["kind"] for r in csv.DictReader(fh)}
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3), "tp": tp, "fp": fp, "fn": fn}
+
+
+def macro_f1(pairs: list[tuple[str, str]]) -> float:
+    labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+    scores = []
+    for lab in labels:
+        tp = sum(1 for g, p in pairs if g == lab and p == lab)
+        fp = sum(1 for g, p in pairs if g != lab and p == lab)
+        fn = sum(1 for g, p in pairs if g == lab and p != lab)
+        scores.append(_prf(tp, fp, fn)["f1"])
+    return round(sum(scores) / len(scores), 3) if scores else 0.0
+
+
+def evaluate_run(gold_dir: Path, out_dir: Path) -> dict[str, Any]:
+    gold_dir, out_dir = Path(gold_dir), Path(out_dir)
+    gold = load_gold(gold_dir)
+    kinds = load_kinds(gold_dir)
+    letters = pd.read_parquet(out_dir / "letters.parquet")
+    updates = pd.read_parquet(out_dir / "updates.parquet")
+    by_gold: dict[str, dict[str, Any]] = {}
+    for row in letters.to_dict("records"):
+        by_gold.setdefault(gold_key(str(row["source_file"])), row)
+    ours_for = {gid: row["letter_id"] for gid, row in by_gold.items()}
+    result: dict[str, Any] = {"letters_gold": len(gold), "letters_found": sum(1 for g in gold if g in by_gold)}
+    result["status"] = dict(Counter(by_gold[g]["status"] for g in gold if g in by_gold))
+
+    # --- fields ---
+    field_hits: dict[str, list[bool]] = defaultdict(list)
+    baseline_hits: list[bool] = []
+    try:
+        from pipeline.stages.fields import baseline_letter_date
+    except ImportError:  # the fields stage is optional for the harness
+        baseline_letter_date = None
+    for gid, g in gold.items():
+        row = by_gold.get(gid, {})
+        for f in FIELDS:
+            field_hits[f].append(_norm(row.get(f)) == _norm(g.get(f)))
+        ref = g.get("request_ref") or {}
+        field_hits["request_ref"].append(
+            _norm(row.get("request_date")) == _norm(ref.get("date")) and _norm(row.get("request_number")) == _norm(ref.get("number"))
+        )
+        text_path = out_dir / "text" / f"{row.get('letter_id')}.txt"
+        if baseline_letter_date and text_path.exists():
+            baseline_hits.append(baseline_letter_date(text_path.read_text(encoding="utf-8")) == g.get("letter_date"))
+        elif baseline_letter_date:
+            baseline_hits.append(False)
+    result["fields"] = {f: round(sum(v) / len(v), 3) for f, v in field_hits.items() if v}
+    if baseline_hits:
+        result["baseline_letter_date"] = round(sum(baseline_hits) / len(baseline_hits), 3)
+
+    # --- matching and verdicts ---
+    ours_pairs: dict[tuple[str, str], str | None] = {}
+    id_to_gold = {v: k for k, v in ours_for.items()}
+    for u in updates.to_dict("records"):
+        gid = id_to_gold.get(u["letter_id"])
+        if gid in gold:
+            ours_pairs[(gid, u["promise_id"])] = u["verdict"]
+    gold_pairs = {(gid, p["promise_id"]): p["verdict"] for gid, g in gold.items() for p in g.get("promises", [])}
+
+    def pair_scores(ids: set[str]) -> dict[str, float]:
+        o = {k for k in ours_pairs if k[0] in ids}
+        gp = {k for k in gold_pairs if k[0] in ids}
+        return _prf(len(o & gp), len(o - gp), len(gp - o))
+
+    def source_group(gid: str) -> str:
+        return "text_layer" if kinds.get(gid) == "pdf_text" else "scans"
+
+    all_ids = set(gold)
+    result["match"] = {"all": pair_scores(all_ids)}
+    for group in ("text_layer", "scans"):
+        ids = {g for g in gold if source_group(g) == group}
+        if ids:
+            result["match"][group] = pair_scores(ids)
+    empty = [g for g, v in gold.items() if not v.get("promises")]
+    if empty:
+        unmatched = [g for g in empty if not any(k[0] == g for k in ours_pairs)]
+        result["no_promise_unmatched"] = round(len(unmatched) / len(empty), 3)
+    both = [(gold_pairs[k], ours_pairs[k]) for k in gold_pairs if k in ours_pairs and ours_pairs[k]]
+    result["verdict_on_matched"] = {
+        "pairs": len(both),
+        "macro_f1": macro_f1(both),
+        "accuracy": round(sum(g == p for g, p in both) / len(both), 3) if both else 0.0,
+    }
+
+    # --- OCR ---
+    cer_by_kind: dict[str, list[float]] = defaultdict(list)
+    for gid in gold:
+        ref_path = gold_dir / "letters" / f"{gid}.txt"
+        row = by_gold.get(gid)
+        if row is None or not ref_path.exists():
+            continue
+        hyp_path = out_dir / "text" / f"{row['letter_id']}.txt"
+        hyp = hyp_path.read_text(encoding="utf-8") if hyp_path.exists() else ""
+        kind = kinds.get(gid) or str(row.get("text_source"))
+        cer_by_kind[kind].append(cer(ref_path.read_text(encoding="utf-8"), hyp))
+    result["cer"] = {
+        k: {"mean": round(sum(v) / len(v), 4), "max": round(max(v), 4), "letters": len(v)}
+        for k, v in sorted(cer_by_kind.items())
+    }
+    return result
+
+
+def format_evaluation(r: dict[str, Any]) -> str:
+    lines = [f"letters: {r['letters_found']}/{r['letters_gold']} found; status {r.get('status')}", "", "fields (accuracy):"]
+    for f, v in r.get("fields", {}).items():
+        extra = f"   baseline (dateparser first date): {r['baseline_letter_date']:.3f}" if f == "letter_date" and "baseline_letter_date" in r else ""
+        lines.append(f"  {f:<20} {v:.3f}{extra}")
+    lines += ["", "matching (pairs):"]
+    for group, s in r.get("match", {}).items():
+        lines.append(f"  {group:<11} P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}  (tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
+    if "no_promise_unmatched" in r:
+        lines.append(f"  no-promise letters left unmatched: {r['no_promise_unmatched']:.3f}")
+    v = r.get("verdict_on_matched", {})
+    lines += ["", f"verdicts on correctly matched pairs: macro-F1 {v.get('macro_f1', 0):.3f}, accuracy {v.get('accuracy', 0):.3f} ({v.get('pairs', 0)} pairs)"]
+    if "verdict_given_gold" in r:
+        lines += ["", r["verdict_given_gold"]]
+    lines += ["", "OCR character error rate by file kind:"]
+    for k, c in r.get("cer", {}).items():
+        lines.append(f"  {k:<12} mean {c['mean']:.4f}  max {c['max']:.4f}  ({c['letters']} letters)")
+    return "\n".join(lines)

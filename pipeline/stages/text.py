@@ -1,0 +1,280 @@
+"""Text: each page's text and words, from the PDF text layer or from OCR.
+
+A PDF page with a real text layer is read with pdfplumber (no OCR); any other
+page (scanned PDF page, image, TIFF frame) is rendered and handed to
+:func:`pipeline.stages.ocr.ocr_page`. Pages are streamed one at a time so a
+long PDF never sits in memory as images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from PIL import Image, ImageOps, ImageSequence
+
+from pipeline.errors import LetterError, TooLarge, UnreadableFile
+from pipeline.schema import FileKind, Letter, LetterText, PageText, TextSource, Word
+from pipeline.settings import Settings
+
+PageCallback = Callable[[PageText], None]
+
+
+@dataclasses.dataclass
+class PageImage:
+    """A page to OCR: how to get its image, lazily."""
+
+    page_no: int
+    load: Callable[[], Image.Image]
+    dpi: int | None
+
+
+def _check_pixels(width: float, height: float, settings: Settings, what: str) -> None:
+    if width * height > settings.limits.max_pixels:
+        raise TooLarge(
+            f"{what} is {int(width)}x{int(height)} pixels, over the limit of {settings.limits.max_pixels:,} pixels per page"
+        )
+    if width < 1 or height < 1:
+        raise UnreadableFile(f"{what} has no pixels ({int(width)}x{int(height)})")
+
+
+# --- text layer ---------------------------------------------------------------
+
+
+def _layer_lines(words: list[dict]) -> list[list[dict]]:
+    """Group pdfplumber words into lines by their vertical position."""
+    lines: list[list[dict]] = []
+    for w in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
+        height = max(w["bottom"] - w["top"], 1.0)
+        if lines and abs(lines[-1][0]["top"] - w["top"]) < 0.5 * height:
+            lines[-1].append(w)
+        else:
+            lines.append([w])
+    for line in lines:
+        line.sort(key=lambda w: w["x0"])
+    return lines
+
+
+def layout_text_layer(words: list[dict], page_no: int, width: float, height: float) -> PageText:
+    """Page text in reading order from text-layer words; blank lines between paragraphs,
+    wide gaps inside a line (a signature's position and name) kept as four spaces."""
+    lines = _layer_lines(words)
+    heights = [max(line[0]["bottom"] - line[0]["top"], 1.0) for line in lines]
+    typical = statistics.median(heights) if heights else 10.0
+    parts: list[str] = []
+    out_words: list[Word] = []
+    pos = 0
+    prev_bottom: float | None = None
+    for line_no, line in enumerate(lines):
+        if parts:
+            gap = line[0]["top"] - (prev_bottom or 0)
+            sep = "\n\n" if gap > 0.9 * typical else "\n"
+            parts.append(sep)
+            pos += len(sep)
+        prev_right: float | None = None
+        for w in line:
+            if prev_right is not None:
+                char_w = (w["x1"] - w["x0"]) / max(len(w["text"]), 1)
+                sep = "    " if w["x0"] - prev_right > 6 * char_w else " "
+                parts.append(sep)
+                pos += len(sep)
+            text = w["text"]
+            out_words.append(
+                Word(
+                    text=text,
+                    left=w["x0"],
+                    top=w["top"],
+                    width=w["x1"] - w["x0"],
+                    height=w["bottom"] - w["top"],
+                    conf=None,
+                    line=line_no,
+                    start=pos,
+                    end=pos + len(text),
+                )
+            )
+            parts.append(text)
+            pos += len(text)
+            prev_right = w["x1"]
+        prev_bottom = max(w["bottom"] for w in line)
+    return PageText(
+        page_no=page_no, text="".join(parts), source=TextSource.TEXT_LAYER, width=width, height=height, words=out_words
+    )
+
+
+def has_real_text(words: list[dict], min_chars: int) -> bool:
+    """A text layer counts when it has enough letters and is not glyph garbage ("(cid:12)")."""
+    text = "".join(w["text"] for w in words)
+    letters = sum(ch.isalpha() for ch in text)
+    return letters >= min_chars and "(cid:" not in text[:2000] and letters / max(len(text), 1) > 0.4
+
+
+def _pdf_pages(path: Path, settings: Settings) -> Iterator[PageText | PageImage]:
+    """Yield each PDF page as text-layer PageText, or as a PageImage to OCR."""
+    import pdfplumber
+    import pypdfium2 as pdfium
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+
+    try:
+        pdf = pdfplumber.open(path)
+        n_pages = len(pdf.pages)
+    except PDFPasswordIncorrect:
+        raise UnreadableFile("encrypted PDF: it needs a password to open") from None
+    except Exception as exc:  # pdfminer raises many unrelated types on broken files
+        raise UnreadableFile(f"broken PDF: {_pdf_reason(exc)}") from None
+    doc = None
+    try:
+        if n_pages == 0:
+            raise UnreadableFile("PDF has no pages")
+        if n_pages > settings.limits.max_pages:
+            raise TooLarge(f"PDF has {n_pages} pages, over the limit of {settings.limits.max_pages}")
+        for i in range(n_pages):
+            page = None
+            try:
+                page = pdf.pages[i]
+                words = page.extract_words(x_tolerance=1.5, y_tolerance=3)
+                width, height = float(page.width), float(page.height)
+            except Exception as exc:
+                raise UnreadableFile(f"broken PDF page {i + 1}: {_pdf_reason(exc)}") from None
+            finally:
+                if page is not None:
+                    page.close()  # drops pdfplumber's per-page caches: memory stays flat on long PDFs
+            if has_real_text(words, settings.limits.min_text_layer_chars):
+                yield layout_text_layer(words, i + 1, width, height)
+                continue
+            if doc is None:
+                try:
+                    doc = pdfium.PdfDocument(str(path))
+                except pdfium.PdfiumError as exc:
+                    raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
+            dpi = settings.ocr.render_dpi
+            scale = dpi / 72.0
+            _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
+
+            def render(i: int = i, scale: float = scale) -> Image.Image:
+                try:
+                    return doc[i].render(scale=scale, grayscale=False).to_pil()
+                except pdfium.PdfiumError as exc:
+                    raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
+
+            yield PageImage(page_no=i + 1, load=render, dpi=dpi)
+    finally:
+        pdf.close()
+        if doc is not None:
+            doc.close()
+
+
+def _pdf_reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _image_pages(path: Path, kind: FileKind, first_page_no: int, settings: Settings) -> Iterator[PageImage]:
+    """Yield each frame of an image file (TIFFs may hold several)."""
+    Image.MAX_IMAGE_PIXELS = settings.limits.max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                n_frames = getattr(img, "n_frames", 1)
+                if n_frames > settings.limits.max_pages:
+                    raise TooLarge(f"image has {n_frames} frames, over the limit of {settings.limits.max_pages}")
+                sizes = []
+                for frame in ImageSequence.Iterator(img):
+                    sizes.append((frame.size, frame.info.get("dpi")))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooLarge(f"image is larger than the limit of {settings.limits.max_pixels:,} pixels") from None
+    except LetterError:
+        raise
+    except Exception as exc:
+        raise UnreadableFile(f"corrupt or truncated {kind.value.upper()} image: {_pdf_reason(exc)}") from None
+    for idx, ((w, h), dpi) in enumerate(sizes):
+        _check_pixels(w, h, settings, f"frame {idx + 1}")
+
+        def load(idx: int = idx) -> Image.Image:
+            try:
+                with Image.open(path) as img:
+                    img.seek(idx)
+                    frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
+                    frame.load()
+                    return frame
+            except Exception as exc:
+                raise UnreadableFile(f"corrupt or truncated {kind.value.upper()} image: {_pdf_reason(exc)}") from None
+
+        yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi))
+
+
+def _dpi_value(dpi: object) -> int | None:
+    try:
+        value = int(round(float(dpi[0])))  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if 50 <= value <= 2400 else None
+
+
+def iter_pages(letter: Letter, settings: Settings) -> Iterator[PageText | PageImage]:
+    """Every page of a letter, in order, across its files."""
+    page_no = 1
+    for src in letter.files:
+        if not src.path.exists():
+            raise UnreadableFile(f"{src.rel_path} disappeared during the run")
+        if src.kind == FileKind.PDF:
+            for item in _pdf_pages(src.path, settings):
+                item.page_no = page_no
+                page_no += 1
+                yield item
+        else:
+            for item in _image_pages(src.path, src.kind, page_no, settings):
+                page_no += 1
+                yield item
+        if page_no - 1 > settings.limits.max_pages:
+            raise TooLarge(f"letter has over {settings.limits.max_pages} pages")
+
+
+def _rebase(page: PageText, offset: int) -> PageText:
+    if offset:
+        page.words = [dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in page.words]
+    return page
+
+
+def extract_text(
+    letter: Letter,
+    settings: Settings,
+    ocr: Callable[[PageImage, Settings], PageText] | None = None,
+    on_page: PageCallback | None = None,
+) -> LetterText:
+    """The letter's text, page by page. ``ocr`` turns a PageImage into a PageText
+    (default: Tesseract through :func:`ocr_page_image`); word spans are rebased
+    onto the letter's full text."""
+    ocr = ocr or ocr_page_image
+    pages: list[PageText] = []
+    offset = 0
+    for item in iter_pages(letter, settings):
+        if isinstance(item, PageImage):
+            page = ocr(item, settings)
+            page.page_no = item.page_no
+        else:
+            page = item
+        pages.append(_rebase(page, offset))
+        offset += len(page.text) + 1  # the form feed between pages
+        if on_page:
+            on_page(page)
+    if not pages:
+        raise UnreadableFile("no pages found in the file")
+    return LetterText(letter_id=letter.letter_id, pages=pages)
+
+
+def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
+    from pipeline.stages.ocr import ocr_page
+
+    started = time.perf_counter()
+    image = item.load()
+    try:
+        page = ocr_page(image, item.page_no, settings.ocr, dpi=item.dpi)
+    finally:
+        image.close()
+    page.seconds = page.seconds or (time.perf_counter() - started)
+    return page

@@ -1,0 +1,315 @@
+"""Reading and writing the pipeline's data. The rest of the code never writes SQL.
+
+Writes are idempotent upserts keyed by ``letter_id`` (from the file's SHA-256):
+processing a letter again replaces its machine rows in one transaction and
+leaves every human review untouched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
+from pipeline.store.tables import (
+    FieldRow,
+    LetterRow,
+    MatchRow,
+    PageRow,
+    PromiseRow,
+    ReviewRow,
+    WordRow,
+    utcnow,
+)
+
+LETTER_COLUMNS = (
+    "letter_id",
+    "source_file",
+    "sha256",
+    "pages",
+    "language",
+    "text_source",
+    "ocr_confidence",
+    "letter_date",
+    "outgoing_number",
+    "sender_org",
+    "sender_city",
+    "signatory_name",
+    "signatory_position",
+    "request_date",
+    "request_number",
+    "status",
+    "error",
+)
+UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state")
+
+
+def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
+    n = 0
+    for p in promises:
+        session.merge(
+            PromiseRow(
+                promise_id=p.promise_id,
+                politician=p.politician,
+                office=p.office,
+                city=p.city,
+                said_on=p.said_on,
+                title=p.title,
+                description=p.description,
+                lang=p.lang,
+            )
+        )
+        n += 1
+    return n
+
+
+def load_promises(session: Session) -> list[Promise]:
+    return [
+        Promise(r.promise_id, r.politician, r.office, r.city, r.said_on, r.title, r.description, r.lang)
+        for r in session.scalars(select(PromiseRow).order_by(PromiseRow.promise_id))
+    ]
+
+
+def done_letters(session: Session) -> dict[str, str]:
+    """letter_id -> sha256 of letters already processed without failure."""
+    rows = session.execute(
+        select(LetterRow.letter_id, LetterRow.sha256).where(LetterRow.status != Status.FAILED.value)
+    )
+    return {lid: sha for lid, sha in rows}
+
+
+def save_result(session: Session, result: LetterResult, run_id: str | None = None) -> None:
+    """Replace the machine rows of one letter with this result (reviews are kept)."""
+    lid = result.letter_id
+    for table in (WordRow, PageRow, FieldRow, MatchRow):
+        session.execute(delete(table).where(table.letter_id == lid))
+    existing = session.get(LetterRow, lid)
+    text = result.text
+    row = existing or LetterRow(letter_id=lid, version=1)
+    row.sha256 = result.sha256
+    row.source_file = result.source_file
+    row.source_paths = [str(f.path) for f in result.letter.files] if result.letter else []
+    row.kind = result.letter.kind.value if result.letter else None
+    row.pages = len(text.pages) if text else 0
+    row.language = result.fields.language.value if result.fields else None
+    row.text_source = text.text_source.value if text and text.text_source else None
+    row.ocr_confidence = text.ocr_confidence if text else None
+    row.status = result.status.value
+    row.error = result.error
+    row.text = text.full_text if text else None
+    versions = {u.suggestion.model_version for u in result.updates if u.suggestion}
+    row.model_version = ",".join(sorted(versions)) or None
+    row.run_id = run_id
+    row.timings = {k: round(v, 4) for k, v in result.timings.items()}
+    row.processed_at = utcnow()
+    if existing is None:
+        session.add(row)
+    session.flush()
+    if text:
+        for page in text.pages:
+            session.add(
+                PageRow(
+                    letter_id=lid,
+                    page_no=page.page_no,
+                    source=page.source.value,
+                    width=page.width,
+                    height=page.height,
+                    ocr_confidence=page.ocr_confidence,
+                    low_confidence_share=page.low_confidence_share,
+                    rotation=page.rotation,
+                    text=page.text,
+                )
+            )
+        session.add_all(
+            WordRow(
+                letter_id=lid,
+                page_no=page.page_no,
+                text=w.text,
+                left=w.left,
+                top=w.top,
+                width=w.width,
+                height=w.height,
+                conf=w.conf,
+                line=w.line,
+                start=w.start,
+                end=w.end,
+            )
+            for page in text.pages
+            for w in page.words
+        )
+    if result.fields:
+        for name, fv in result.fields.items():
+            session.add(
+                FieldRow(
+                    letter_id=lid,
+                    name=name,
+                    value=fv.value,
+                    start=fv.start,
+                    end=fv.end,
+                    page=fv.page,
+                    confidence=fv.confidence,
+                    boxes=[list(b) for b in fv.boxes],
+                )
+            )
+    for u in result.updates:
+        m, sug = u.match, u.suggestion
+        session.add(
+            MatchRow(
+                letter_id=lid,
+                promise_id=u.promise_id,
+                match_score=round(m.score, 4),
+                passage_index=m.passage.index,
+                passage_text=m.passage.text,
+                passage_start=m.passage.start,
+                passage_end=m.passage.end,
+                passage_page=m.passage.page,
+                features=_jsonable(m.features),
+                alternatives=[[pid, round(s, 4)] for pid, s in m.alternatives],
+                near_tie=m.near_tie,
+                verdict=sug.verdict.value if sug else None,
+                confidence=round(sug.confidence, 4) if sug else None,
+                probabilities={k: round(v, 4) for k, v in sug.probabilities.items()} if sug else {},
+                evidence=sug.evidence if sug else None,
+                evidence_start=sug.evidence_start if sug else None,
+                evidence_end=sug.evidence_end if sug else None,
+                model_version=sug.model_version if sug else None,
+                needs_review=u.needs_review,
+            )
+        )
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 4)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+# --- human decisions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    review_id: int
+    human_value: str | None
+    machine_value: str | None
+    reviewer: str
+    action: str
+
+
+def effective_decisions(session: Session, letter_ids: Iterable[str] | None = None) -> dict[tuple[str, str, str], Decision]:
+    """(letter_id, kind, key) -> the latest human decision still in force (undone ones drop out)."""
+    q = select(ReviewRow).order_by(ReviewRow.id)
+    if letter_ids is not None:
+        q = q.where(ReviewRow.letter_id.in_(list(letter_ids)))
+    stacks: dict[tuple[str, str, str], list[ReviewRow]] = defaultdict(list)
+    undone: set[int] = set()
+    rows = list(session.scalars(q))
+    for r in rows:
+        if r.action == "undo" and r.undoes is not None:
+            undone.add(r.undoes)
+    for r in rows:
+        if r.action != "undo" and r.id not in undone:
+            stacks[(r.letter_id, r.kind, r.key)].append(r)
+    return {
+        k: Decision(v[-1].id, v[-1].human_value, v[-1].machine_value, v[-1].reviewer, v[-1].action)
+        for k, v in stacks.items()
+        if v
+    }
+
+
+# --- records --------------------------------------------------------------------
+
+
+def letter_records(session: Session, letter_ids: Iterable[str] | None = None) -> list[dict[str, object]]:
+    """One dict per letter in LETTER_COLUMNS order, with effective (human else machine) field values."""
+    ids = list(letter_ids) if letter_ids is not None else None
+    q = select(LetterRow).order_by(LetterRow.source_file, LetterRow.letter_id)
+    if ids is not None:
+        q = q.where(LetterRow.letter_id.in_(ids))
+    letters = list(session.scalars(q))
+    fq = select(FieldRow)
+    if ids is not None:
+        fq = fq.where(FieldRow.letter_id.in_(ids))
+    machine: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for f in session.scalars(fq):
+        machine[f.letter_id][f.name] = f.value
+    human = effective_decisions(session, ids)
+    out = []
+    for row in letters:
+        values: dict[str, object] = {
+            "letter_id": row.letter_id,
+            "source_file": row.source_file,
+            "sha256": row.sha256,
+            "pages": row.pages,
+            "text_source": row.text_source,
+            "ocr_confidence": row.ocr_confidence,
+            "status": row.status,
+            "error": row.error,
+        }
+        for name in FIELD_NAMES:
+            decision = human.get((row.letter_id, "field", name))
+            values[name] = decision.human_value if decision else machine[row.letter_id].get(name)
+        out.append({c: values.get(c) for c in LETTER_COLUMNS})
+    return out
+
+
+def update_records(session: Session, letter_ids: Iterable[str] | None = None) -> list[dict[str, object]]:
+    """One dict per (letter, promise) pair with the effective verdict and its review state."""
+    ids = list(letter_ids) if letter_ids is not None else None
+    q = select(MatchRow).join(LetterRow, LetterRow.letter_id == MatchRow.letter_id)
+    q = q.order_by(LetterRow.source_file, MatchRow.letter_id, MatchRow.passage_index, MatchRow.promise_id)
+    if ids is not None:
+        q = q.where(MatchRow.letter_id.in_(ids))
+    human = effective_decisions(session, ids)
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for m in session.scalars(q):
+        if (d := human.get((m.letter_id, "match", m.promise_id))) and d.human_value == "rejected":
+            continue
+        seen.add((m.letter_id, m.promise_id))
+        decision = human.get((m.letter_id, "verdict", m.promise_id))
+        verdict, confidence, state = m.verdict, m.confidence, ReviewState.SUGGESTED.value
+        if decision:
+            verdict = decision.human_value
+            confidence = 1.0
+            state = (ReviewState.CONFIRMED if decision.human_value == m.verdict else ReviewState.CORRECTED).value
+        out.append(
+            {
+                "letter_id": m.letter_id,
+                "promise_id": m.promise_id,
+                "match_score": m.match_score,
+                "verdict": verdict,
+                "confidence": confidence,
+                "evidence": m.evidence,
+                "review_state": state,
+            }
+        )
+    # Pairs a reviewer added that the machine did not suggest.
+    for (lid, kind, pid), d in sorted(human.items()):
+        if kind != "match" or d.human_value != "added" or (lid, pid) in seen:
+            continue
+        if ids is not None and lid not in ids:
+            continue
+        v = human.get((lid, "verdict", pid))
+        out.append(
+            {
+                "letter_id": lid,
+                "promise_id": pid,
+                "match_score": None,
+                "verdict": v.human_value if v else None,
+                "confidence": 1.0 if v else None,
+                "evidence": None,
+                "review_state": ReviewState.CORRECTED.value,
+            }
+        )
+    return out
