@@ -278,3 +278,45 @@ def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
         image.close()
     page.seconds = page.seconds or (time.perf_counter() - started)
     return page
+
+
+def load_page_image(source_paths: list[str], page_no: int, dpi: int = 150, max_pixels: int = 60_000_000) -> Image.Image:
+    """Render page ``page_no`` (1-based, counted across the letter's files) as an RGB image,
+    as stored, before any OCR rotation. Used by the review app; raises UnreadableFile."""
+    import pypdfium2 as pdfium
+
+    from pipeline.stages.ingest import sniff_kind
+
+    remaining = page_no
+    for raw in source_paths:
+        path = Path(raw)
+        try:
+            with path.open("rb") as fh:
+                kind = sniff_kind(fh.read(4096))
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read {path.name}: {exc.strerror or exc}") from None
+        if kind == FileKind.PDF:
+            try:
+                doc = pdfium.PdfDocument(str(path))
+            except pdfium.PdfiumError as exc:
+                raise UnreadableFile(f"cannot open {path.name}: {exc}") from None
+            try:
+                if remaining <= len(doc):
+                    page = doc[remaining - 1]
+                    w, h = page.get_size()
+                    scale = min(dpi / 72.0, (max_pixels / max(w * h, 1)) ** 0.5)
+                    return page.render(scale=scale).to_pil().convert("RGB")
+                remaining -= len(doc)
+            finally:
+                doc.close()
+        else:
+            with Image.open(path) as img:
+                n = getattr(img, "n_frames", 1)
+                if remaining <= n:
+                    if img.width * img.height > max_pixels:
+                        raise TooLarge(f"page image is larger than {max_pixels:,} pixels")
+                    img.seek(remaining - 1)
+                    frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
+                    return frame.convert("RGB")
+                remaining -= n
+    raise UnreadableFile(f"page {page_no} not found")
