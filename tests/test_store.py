@@ -1,0 +1,94 @@
+"""The store on a real SQLite file: migrations, idempotent upserts, human decisions kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from pipeline.schema import (
+    FieldValue,
+    LetterFields,
+    LetterResult,
+    LetterText,
+    Match,
+    PageText,
+    Passage,
+    Status,
+    TextSource,
+    Update,
+    Verdict,
+    VerdictSuggestion,
+    Word,
+)
+from pipeline.store import repo
+from pipeline.store.db import Database, current_revision, head_revision
+from pipeline.store.tables import MatchRow, ReviewRow, WordRow
+
+
+def _result(verdict: Verdict = Verdict.IN_PROGRESS, city: str = "Рівне") -> LetterResult:
+    page = PageText(1, "Рівненська міська рада\nРемонт завершено.", TextSource.OCR, 100, 100,
+                    words=[Word("Рівненська", 0, 0, 10, 5, 91.0, 0, 0, 10)], ocr_confidence=91.0)
+    text = LetterText("abcdef0123456789", [page])
+    fields = LetterFields(sender_city=FieldValue(city, 0, 10, 1, 0.9), language=FieldValue("uk", confidence=1.0))
+    passage = Passage(0, "Ремонт завершено.", 23, 40, 1)
+    match = Match("P-1", 0.8, passage, {"city": True})
+    sug = VerdictSuggestion(verdict, 0.7, {verdict.value: 0.7}, "Ремонт завершено.", 23, 40, "v-test")
+    return LetterResult("abcdef0123456789", "ab" * 32, "a.png", Status.OK, text=text, fields=fields,
+                        updates=[Update("abcdef0123456789", "P-1", match, sug)])
+
+
+def test_migrations_reach_head_and_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
+    db = Database(tmp_path / "l.db")
+    assert current_revision(db.engine) == head_revision(db.engine)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_saving_again_replaces_rows_never_duplicates(tmp_path: Path) -> None:
+    db = Database(tmp_path / "l.db")
+    for _ in range(3):
+        with db.session() as s:
+            repo.save_result(s, _result())
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(MatchRow)) == 1
+        assert s.scalar(select(func.count()).select_from(WordRow)) == 1
+        (row,) = repo.letter_records(s)
+        assert row["sender_city"] == "Рівне" and row["status"] == "ok" and row["text_source"] == "ocr"
+
+
+def test_human_decisions_survive_reprocessing_and_win_in_exports(tmp_path: Path) -> None:
+    db = Database(tmp_path / "l.db")
+    lid = "abcdef0123456789"
+    with db.session() as s:
+        repo.save_result(s, _result())
+        s.add(ReviewRow(letter_id=lid, kind="verdict", key="P-1", machine_value="in_progress",
+                        human_value="fulfilled", action="correct", reviewer="olena"))
+        s.add(ReviewRow(letter_id=lid, kind="field", key="sender_city", machine_value="Рівне",
+                        human_value="Луцьк", action="correct", reviewer="olena"))
+    with db.session() as s:  # the pipeline runs again with a new machine suggestion
+        repo.save_result(s, _result(Verdict.NOT_FULFILLED, city="Рівне"))
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReviewRow)) == 2
+        (upd,) = repo.update_records(s)
+        assert upd["verdict"] == "fulfilled" and upd["review_state"] == "corrected"
+        (row,) = repo.letter_records(s)
+        assert row["sender_city"] == "Луцьк"
+
+
+def test_undo_restores_the_machine_value(tmp_path: Path) -> None:
+    db = Database(tmp_path / "l.db")
+    lid = "abcdef0123456789"
+    with db.session() as s:
+        repo.save_result(s, _result())
+        first = ReviewRow(letter_id=lid, kind="verdict", key="P-1", machine_value="in_progress",
+                          human_value="in_progress", action="accept", reviewer="ivan")
+        s.add(first)
+    with db.session() as s:
+        (upd,) = repo.update_records(s)
+        assert upd["review_state"] == "confirmed"
+        s.add(ReviewRow(letter_id=lid, kind="verdict", key="P-1", action="undo", undoes=first.id, reviewer="ivan"))
+    with db.session() as s:
+        (upd,) = repo.update_records(s)
+        assert upd["review_state"] == "suggested" and upd["verdict"] == "in_progress"
