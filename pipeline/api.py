@@ -14,12 +14,12 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.errors import LetterError, UsageError
+from pipeline.executors import iter_results
 from pipeline.schema import (
     IngestFailure,
     Letter,
@@ -112,21 +112,6 @@ class Processor:
         return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
 
 
-# Worker-process state: one Processor per process, built by the pool initializer.
-_WORKER: Processor | None = None
-
-
-def _init_worker(promises: list[Promise], settings: Settings) -> None:
-    global _WORKER
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # one Tesseract thread per process: our parallelism is the pool
-    _WORKER = Processor(promises, settings)
-
-
-def _work(letter: Letter) -> LetterResult:
-    assert _WORKER is not None, "worker not initialised"
-    return _WORKER.process(letter)
-
-
 @dataclass
 class BatchReport:
     run_id: str
@@ -155,42 +140,6 @@ def _failure_result(f: IngestFailure) -> LetterResult:
     return LetterResult(f.letter_id, f.sha256, f.source_file, Status.FAILED, error=f.reason)
 
 
-def _iter_results(
-    letters: list[Letter], promises: list[Promise], settings: Settings, workers: int
-) -> Iterator[LetterResult]:
-    if workers <= 1 or len(letters) <= 1:
-        processor = Processor(promises, settings)
-        for letter in letters:
-            yield processor.process(letter)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(promises, settings)) as pool:
-        pending: dict[Future[LetterResult], Letter] = {}
-        todo = iter(letters)
-        try:
-            # Keep a bounded number of letters in flight: memory stays flat on huge batches.
-            for letter in todo:
-                pending[pool.submit(_work, letter)] = letter
-                if len(pending) >= workers * 2:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    letter = pending.pop(fut)
-                    try:
-                        yield fut.result()
-                    except Exception as exc:  # a worker died (OOM, killed): record, go on
-                        yield LetterResult(
-                            letter.letter_id, letter.sha256, letter.source_file, Status.FAILED,
-                            letter=letter, error=f"worker failed: {type(exc).__name__}: {exc}",
-                        )
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending[pool.submit(_work, nxt)] = nxt
-        finally:
-            for fut in pending:
-                fut.cancel()
-
-
 def write_text_file(out_dir: Path, text: LetterText) -> None:
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
@@ -205,6 +154,7 @@ def run_batch(
     force: bool = False,
     on_result: Callable[[LetterResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    dask: str | None = None,
 ) -> BatchReport:
     """Process every letter under ``input_dir`` and write records into ``out_dir``.
 
@@ -263,7 +213,7 @@ def run_batch(
         for failure in found.failures:
             record(_failure_result(failure))
         try:
-            for result in _iter_results(todo, promises, settings, workers):
+            for result in iter_results(todo, promises, settings, workers, dask):
                 record(result)
         except KeyboardInterrupt:
             report.interrupted = True

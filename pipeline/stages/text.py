@@ -154,7 +154,7 @@ def _pdf_pages(path: Path, settings: Settings) -> Iterator[PageText | PageImage]
             scale = dpi / 72.0
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
 
-            def render(i: int = i, scale: float = scale) -> Image.Image:
+            def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc) -> Image.Image:
                 try:
                     return doc[i].render(scale=scale, grayscale=False).to_pil()
                 except pdfium.PdfiumError as exc:
