@@ -53,8 +53,10 @@ def main(verbose: bool) -> None:
 @click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of trained models (default: the project's models/).")
 @click.option("--no-prepare", is_flag=True, help="Send page images to Tesseract without preparation.")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run letters on a Dask cluster: a scheduler address (tcp://HOST:8786) or 'local' for a LocalCluster.")
 def run(input_dir: Path, promises_path: Path, out_dir: Path, db_path: str | None, workers: int | None,
-        force: bool, models_dir: Path | None, no_prepare: bool) -> None:
+        force: bool, models_dir: Path | None, no_prepare: bool, dask_address: str | None) -> None:
     """Process every scan under INPUT_DIR into records in OUT.
 
     Writes OUT/letters.{parquet,csv}, OUT/updates.{parquet,csv}, OUT/text/<letter_id>.txt
@@ -88,7 +90,7 @@ def run(input_dir: Path, promises_path: Path, out_dir: Path, db_path: str | None
             progress.update(task, advance=1, pages=state["pages"], rate=f"{state['pages'] / elapsed:.2f} pages/s")
 
         report = run_batch(input_dir, promises_path, out_dir, db_path, settings, workers, force,
-                           on_result=on_result, on_start=on_start)
+                           on_result=on_result, on_start=on_start, dask=dask_address)
     print_summary(report)
 
 
