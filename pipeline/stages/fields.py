@@ -1,0 +1,722 @@
+"""Letter fields: dates, numbers, sender, city, signatory, language.
+
+Rules over the letter's lines, in the order an official reply is laid out:
+letterhead (upper-case lines up to the address), the date/number line, the
+request reference ("На № … від …"), the body, and the signature block at the
+bottom (position on the left, name on the right of the same line). Every rule
+tolerates the noise raw Tesseract output shows: "№" read as "Мо"/"Ме"/"N",
+O/0 and З/3 swaps, columns of the header merged into one line, stray marks
+from stamps and signatures.
+
+A field that is absent or ambiguous stays None and a reason is appended to
+``LetterFields.review_reasons``: a wrong value costs more than an empty one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.nlp import morph_analyzer
+from pipeline.schema import FieldValue, LetterFields, LetterText, TextSource
+from pipeline.stages.dates import DateMatch, baseline_letter_date, find_dates, parse_date
+from pipeline.stages.fields_lexicon import city_lexicon, norm_word
+
+__all__ = ["extract_fields", "baseline_letter_date", "parse_date"]
+
+MAX_LINE = 1000  # longer "lines" are not letter lines; only their head is examined
+MAX_TEXT = 400_000
+HEADER_MAX_LINES = 25
+
+# "№" and what OCR makes of it, directly before a number.
+NUMSIGN = r"(?:№|N[oо°º]?\.?|[МM][оoеєe»][.,]?|Ne|Nє|Н[оo])"
+NUMBER = r"[0-9OО][0-9A-Za-zА-ЯІЇЄҐа-яіїєґ./\\-]*"
+_YEAR_TAIL = r"[ \t]*(?:р\.?|г\.?|року|года)?[ \t]*[,;]?[ \t]*"
+_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+|\.{{3,}})?", re.IGNORECASE)
+_DATE_FIRST_PREFIX = re.compile(r"^[\W_]{0,4}(?:(?:від|вiд|от|дата)[ \t]*)?$", re.IGNORECASE)
+_NUM_FIRST_PREFIX = re.compile(
+    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?[ \t]*(?:від|вiд|от)[ \t]*$", re.IGNORECASE
+)
+_OWN_NUMBER = re.compile(rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
+_REQ_BEFORE = re.compile(
+    r"(?P<lead>\bна|\bваш\w*|\bу|\bв)?[ \t]*"
+    r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t]*"
+    rf"(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?(?:від|вiд|от)[ \t]*$",
+    re.IGNORECASE,
+)
+_REQ_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
+
+_COUNCIL_WORDS = ("міськ", "обласн", "районн", "селищн", "сільськ", "городск", "областн", "поселков", "сельск")
+_CITY_COUNCIL_WORDS = ("міськ", "городск", "селищн", "поселков", "сільськ", "сельск")
+_PARENT_NOM = re.compile(
+    r"(?P<adj>[А-ЯІЇЄҐA-Z'’ʼ-]{3,})\s+"
+    r"(?:(?:МІСЬКА|ОБЛАСНА|РАЙОННА|СЕЛИЩНА|СІЛЬСЬКА)\s+(?:ДЕРЖАВНА\s+)?(?:РАДА|АДМІНІСТРАЦІЯ)"
+    r"|(?:ГОРОДСКОЙ|ОБЛАСТНОЙ|РАЙОННЫЙ|ПОСЕЛКОВЫЙ|СЕЛЬСКИЙ)\s+СОВЕТ"
+    r"|(?:ОБЛАСТНАЯ|РАЙОННАЯ|ГОРОДСКАЯ)\s+ГОСУДАРСТВЕННАЯ\s+АДМИНИСТРАЦИЯ)(?![А-ЯІЇЄҐа-яіїєґ])"
+)
+_ENTERPRISE = re.compile(r"^(?:КОМУНАЛЬНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+ПРЕДПРИЯТИЕ)[\s.,]*", re.IGNORECASE)
+_ADDRESS_HINT = re.compile(
+    r"\d{5}|\b(?:вул|ул|пл|просп|пр|бульв|м|г|тел|факс|e-mail|е-mail|email|код|ЄДРПОУ|ЕГРПОУ|ідентифікаційний)\b\.?",
+    re.IGNORECASE,
+)
+_COUNTRY = {"україна", "украина", "ukraine"}
+_CITY_IN_ADDRESS = re.compile(
+    r"(?:(?<![А-ЯІЇЄҐа-яіїєґA-Za-z])[мгm][ \t]*\.[ \t]*|\bмісто[ \t]+|\bгород[ \t]+)"
+    r"(?P<name>[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+(?:-[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+)?(?:[ \t]+(?:[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+))?)"
+)
+
+# Signature block.
+_EXECUTOR = re.compile(
+    r"^[\W_]*(?:вик|исп|виконав|исполн|тел|додаток|додатки|приложение|копія|копия|з повагою|с уважением)",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(r"^[\W_]*(?:з повагою|с уважением|з пошаною)", re.IGNORECASE)
+_UP = "А-ЯІЇЄҐЁ"
+_LOW = "а-яіїєґё"
+_NAME_END = re.compile(
+    rf"(?P<name>(?:[{_UP}]\.[ \t]?){{1,2}}[ \t]?[{_UP}][{_UP}{_LOW}'’ʼ]+(?:-[{_UP}][{_UP}{_LOW}'’ʼ]+)?"
+    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_UP}'’ʼ]+(?:-[{_UP}][{_UP}'’ʼ]+)?"
+    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_LOW}'’ʼ]+(?:-[{_UP}][{_LOW}'’ʼ]+)?)"
+    r"[\W_\d]{0,6}$"
+)
+_POSITION_HEADS = {
+    "секретар", "секретарь", "директор", "начальник", "заступник", "заместитель", "керуючий", "управляющий",
+    "голова", "председатель", "перший", "первый", "генеральний", "генеральный", "міський", "городской",
+    "в.о.", "т.в.о.", "и.о.", "виконувач", "исполняющий", "головний", "главный", "завідувач", "заведующий",
+    "уповноважена", "уповноважений", "радник", "советник",
+}  # fmt: skip
+_SHORT_WORDS = {"і", "й", "та", "з", "із", "зі", "у", "в", "на", "по", "и", "с", "со", "при", "для", "до", "от", "від", "о", "об", "к"}  # fmt: skip
+_PROPER = {"україни", "україна", "україні", "украины", "украина", "украине"}
+
+_UK_CHARS = set("іїєґ")
+_RU_CHARS = set("ыэъё")
+_UK_WORDS = {"і", "що", "від", "та", "року", "це", "які", "як", "щодо", "міської", "ради", "було", "буде", "за", "із", "її", "їх"}  # fmt: skip
+_RU_WORDS = {"и", "что", "от", "года", "это", "которые", "как", "по", "городского", "совета", "было", "будет", "из", "ее", "их", "не"}  # fmt: skip
+
+
+@dataclass
+class Line:
+    text: str  # at most MAX_LINE characters of the line
+    start: int  # offset of the line in full_text
+    page: int  # 0-based page index
+    index: int  # line number in the letter
+
+    @property
+    def stripped(self) -> str:
+        return self.text.strip()
+
+
+def split_lines(full: str) -> list[Line]:
+    lines: list[Line] = []
+    pos = 0
+    for page_no, page in enumerate(full.split("\f")):
+        for raw in page.split("\n"):
+            lines.append(Line(raw[:MAX_LINE], pos, page_no, len(lines)))
+            pos += len(raw) + 1
+    return lines
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _value(text: LetterText, value: str | None, start: int | None, end: int | None, conf: float) -> FieldValue:
+    if value is None:
+        return FieldValue()
+    fv = FieldValue(value=value, start=start, end=end, confidence=round(max(0.0, min(1.0, conf)), 3))
+    if start is not None and end is not None:
+        fv.page = text.page_of(start)
+        words = text.words_in(start, end)
+        fv.boxes = [(w.left, w.top, w.width, w.height) for w in words]
+        confs = [w.conf for w in words if w.conf is not None]
+        if confs:  # OCR: a field read from uncertain words is itself uncertain
+            fv.confidence = round(fv.confidence * min(1.0, 0.5 + sum(confs) / len(confs) / 200), 3)
+    return fv
+
+
+def _clean_number(num: str | None) -> str | None:
+    if not num:
+        return None
+    num = num.rstrip("./\\-,")
+    if not num or set(num) <= {"_", "."}:
+        return None
+    if re.fullmatch(r"[0-9OО./\\-]+", num):  # all digits but for OCR letter-for-digit swaps
+        num = num.replace("О", "0").replace("O", "0")
+    return num
+
+
+def _letters(s: str) -> str:
+    return "".join(ch for ch in s if ch.isalpha())
+
+
+def _upper_share(s: str) -> float:
+    letters = _letters(s)
+    return sum(ch.isupper() for ch in letters) / len(letters) if letters else 0.0
+
+
+def _is_body_line(s: str) -> bool:
+    """A line of running text: several lower-case words (not a header or address line)."""
+    s = re.sub(r"\S*[@/]\S*|\b(?:e-mail|е-mail|email|тел|факс|код)\b", " ", s, flags=re.IGNORECASE)
+    words = re.findall(r"[А-ЯІЇЄҐЁа-яіїєґё'’]{3,}", s)
+    lower = sum(w[0].islower() for w in words)
+    return lower >= 6 and lower >= 0.6 * len(words)
+
+
+def header_lines(lines: list[Line]) -> list[Line]:
+    """First page lines above the body: letterhead, date/number, addressee, request reference."""
+    out: list[Line] = []
+    for ln in lines:
+        if ln.page > 0:
+            break
+        if not ln.stripped:
+            continue
+        if _is_body_line(ln.text) and out:
+            break
+        out.append(ln)
+        if len(out) >= HEADER_MAX_LINES:
+            break
+    return out
+
+
+# --- dates and numbers ----------------------------------------------------------------
+
+
+@dataclass
+class DateNumber:
+    date: DateMatch
+    number: str | None
+    num_start: int | None
+    num_end: int | None
+    line: Line
+    has_sign: bool  # a "№" was printed with the date (possibly with a blank number)
+
+
+def _request_context(line: str, dm: DateMatch) -> tuple[bool, str | None, int | None, int | None]:
+    """Is the date on ``line`` a request reference? Then also its number and the number's span."""
+    before = line[max(0, dm.start - 120) : dm.start]
+    offset = max(0, dm.start - 120)
+    m = _REQ_BEFORE.search(before)
+    if not m:
+        return False, None, None, None
+    lead = (m.group("lead") or "").lower()
+    kw = m.group("kw")
+    strong = m.group("strong")
+    num = m.group("num")
+    if not (strong or (kw and lead in ("на", "ваш", "вашого", "ваше", "вашому")) or (lead == "на" and (num or kw))):
+        return False, None, None, None
+    if num:
+        return True, num, offset + m.start("num"), offset + m.end("num")
+    after = _REQ_NUM_AFTER.match(line[dm.end :])
+    if after:
+        return True, after.group("num"), dm.end + after.start("num"), dm.end + after.end("num")
+    return True, None, None, None
+
+
+def _own_date_candidates(header: list[Line]) -> tuple[list[DateNumber], list[DateNumber]]:
+    """(strong, weak) candidates for the letter's own date among the header lines."""
+    strong: list[DateNumber] = []
+    weak: list[DateNumber] = []
+    for ln in header:
+        for dm in find_dates(ln.text):
+            if _request_context(ln.text, dm)[0]:
+                continue
+            prefix = ln.text[: dm.start]
+            if _DATE_FIRST_PREFIX.match(prefix):
+                after = _NUM_AFTER.match(ln.text[dm.end :])
+                if after:
+                    num = _clean_number(after.group("num"))
+                    s = dm.end + after.start("num") if after.group("num") else None
+                    e = dm.end + after.end("num") if after.group("num") else None
+                    strong.append(DateNumber(dm, num, s, e, ln, True))
+                elif not _is_body_line(ln.text[dm.end :]):
+                    weak.append(DateNumber(dm, None, None, None, ln, False))
+                continue
+            m = _NUM_FIRST_PREFIX.match(prefix)
+            if m:
+                num = _clean_number(m.group("num"))
+                s = m.start("num") if m.group("num") else None
+                e = m.end("num") if m.group("num") else None
+                strong.append(DateNumber(dm, num, s, e, ln, True))
+    return strong, weak
+
+
+def _find_request(
+    lines: list[Line], header: list[Line]
+) -> tuple[DateMatch, Line, str | None, int | None, int | None] | None:
+    header_idx = {ln.index for ln in header}
+    found = []
+    for ln in lines:
+        if not ln.stripped:
+            continue
+        for dm in find_dates(ln.text):
+            is_req, num, s, e = _request_context(ln.text, dm)
+            if is_req:
+                found.append((ln.index not in header_idx, ln.index, dm, ln, num, s, e))
+    if not found:
+        return None
+    found.sort(key=lambda f: (f[0], f[1], f[2].start))  # header first, then text order
+    _, _, dm, ln, num, s, e = found[0]
+    return dm, ln, _clean_number(num), s, e
+
+
+# --- sender ---------------------------------------------------------------------------
+
+
+def letterhead_lines(lines: list[Line]) -> list[Line]:
+    """The upper-case lines at the top naming the issuing body (country line dropped)."""
+    out: list[Line] = []
+    for ln in lines[:20]:
+        if ln.page > 0:
+            break
+        s = ln.stripped
+        letters = _letters(s)
+        if len(letters) < 4:  # blank or a stray mark
+            if out and not s:
+                continue
+            continue
+        if norm_word(letters) in _COUNTRY:
+            continue
+        if _upper_share(s) >= 0.75 and not _ADDRESS_HINT.search(s):
+            out.append(ln)
+            continue
+        if out:
+            break
+        if len(out) == 0 and ln.index > 6:
+            break
+    return out
+
+
+def _clean_head(s: str) -> str:
+    s = re.sub(r"[’ʼ`´]", "'", s)
+    s = re.sub(r"^[^\w«\"]+|[^\w»\"')]+$", "", s)
+    s = re.sub(r"(?<=\w)\.(?=\s*«)", "", s)  # OCR: "ПРЕДПРИЯТИЕ. «"
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _genitive(phrase: str, lang: str) -> str:
+    """A nominative noun phrase ("Чернівецька міська рада") in the genitive, by pymorphy3."""
+    morph = morph_analyzer(lang)
+    words = phrase.lower().split()
+    if not words:
+        return phrase
+    head_parses = [p for p in morph.parse(words[-1]) if "nomn" in p.tag and "NOUN" in p.tag]
+    gender = None
+    if head_parses:
+        gender = next((g for g in ("femn", "masc", "neut") if g in head_parses[0].tag), None)
+    out = []
+    for i, w in enumerate(words):
+        parses = [p for p in morph.parse(w) if "nomn" in p.tag]
+        if i == len(words) - 1:
+            parses = [p for p in parses if "NOUN" in p.tag] or parses
+        else:
+            parses = [p for p in parses if "ADJF" in p.tag and (gender is None or gender in p.tag)] or parses
+        inflected = None
+        for p in parses:
+            g = p.inflect({"gent"})
+            if g is not None:
+                inflected = g.word
+                break
+        out.append(inflected or w)
+    return " ".join(out)
+
+
+def _is_abbrev(tok: str) -> bool:
+    letters = _letters(tok)
+    if not (2 <= len(letters) <= 5) or not letters.isupper() or letters.lower() in _SHORT_WORDS:
+        return False
+    vowels = sum(ch in "АЕЄИІЇОУЮЯЫЭЁ" for ch in letters)
+    return vowels == 0 or (vowels <= 1 and len(letters) <= 4 and letters in {"ЦНАП", "ОСББ", "ЖЕК", "ЖЕО", "РЕМ"})
+
+
+def normal_case(text: str, keep_mixed: bool = False) -> str:
+    """Sentence case for an organisation or position printed in capitals.
+
+    Place adjectives before a council word ("Чернівецької міської ради"), known
+    city adjectives, the country name, the first word inside «» and
+    abbreviations keep their capitals. With ``keep_mixed`` words already in
+    mixed case are left as printed.
+    """
+    lex = city_lexicon()
+    tokens = text.split(" ")
+    words = [re.sub(r"[^\w'’-]", "", t) for t in tokens]
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        word = words[i]
+        if not word:
+            out.append(tok)
+            continue
+        if _is_abbrev(tok):
+            out.append(tok)
+            continue
+        if keep_mixed and not (word.isupper() and len(_letters(word)) > 1):
+            out.append(tok)
+            continue
+        low = tok.lower()
+        nxt = norm_word(words[i + 1]) if i + 1 < len(words) else ""
+        cap = (
+            i == 0
+            or tok.startswith("«")
+            or tok.startswith('"')
+            or norm_word(word) in _PROPER
+            or (nxt.startswith(_COUNCIL_WORDS) and not norm_word(word).startswith(_COUNCIL_WORDS) and _is_adj(word))
+            or lex.is_place_adj(word)
+        )
+        if cap:
+            low = _capitalize_word(
+                low,
+                hyphen_parts=i > 0
+                and lex.is_place_adj(word)
+                or "-" in word
+                and i > 0
+                and _is_adj(word)
+                and nxt.startswith(_COUNCIL_WORDS),
+            )
+        out.append(low)
+    return " ".join(out)
+
+
+def _is_adj(word: str) -> bool:
+    w = norm_word(word)
+    return bool(re.search(r"(?:ськ|цьк|зьк|ск|цк|ов|ів|ин|ін|ний|ний)\w{0,3}$", w)) and len(w) > 4
+
+
+def _capitalize_word(tok: str, hyphen_parts: bool = False) -> str:
+    def cap(s: str) -> str:
+        for j, ch in enumerate(s):
+            if ch.isalpha():
+                return s[:j] + ch.upper() + s[j + 1 :]
+        return s
+
+    if hyphen_parts:
+        return "-".join(cap(p) for p in tok.split("-"))
+    return cap(tok)
+
+
+def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, int | None, list[Line], str]:
+    head = letterhead_lines(lines)
+    if not head:
+        return None, None, None, head, ""
+    raw = _clean_head(" ".join(_clean_head(ln.text) for ln in head))
+    upper = raw.upper()
+    lang = (
+        "ru"
+        if re.search(r"[ЫЭЪЁ]|СОВЕТ|ПРЕДПРИЯТИЕ|УПРАВЛЕНИЕ|КОМИТЕТ\b", upper) and not re.search(r"[ІЇЄҐ]", upper)
+        else "uk"
+    )
+    enterprise = _ENTERPRISE.match(raw)
+    if enterprise:
+        raw = "КП " + raw[enterprise.end() :].lstrip()
+    m = _PARENT_NOM.search(raw.upper())
+    if m:
+        parent = raw[m.start() : m.end()]
+        rest = (raw[: m.start()] + " " + raw[m.end() :]).strip(" ,")
+        org = f"{rest} {_genitive(parent, lang)}" if rest else parent
+    else:
+        org = raw
+    org = re.sub(r"\s+", " ", org).strip()
+    org = _case_org(org)
+    start = head[0].start + (len(head[0].text) - len(head[0].text.lstrip()))
+    end = head[-1].start + len(head[-1].text.rstrip())
+    return org, start, end, head, raw
+
+
+def _case_org(org: str) -> str:
+    if org.startswith("КП "):
+        body = org[3:]
+        m = re.match(r"^([«\"][^»\"]*[»\"])(.*)$", body)
+        if m:
+            name = m.group(1)
+            inner = normal_case(name[1:-1])
+            return f"КП «{inner}»" + (" " + normal_case("x " + m.group(2).strip())[2:] if m.group(2).strip() else "")
+        return "КП " + normal_case(body)
+    return normal_case(org)
+
+
+def _city(
+    lines: list[Line], head: list[Line], header: list[Line], date_line: Line | None
+) -> tuple[str | None, float, Line | None]:
+    """(city, confidence, line it came from) from the letterhead's adjective or address."""
+    lex = city_lexicon()
+    # 1. the council's adjective: "ЧЕРНІВЕЦЬКА МІСЬКА РАДА", "Херсонского городского совета"
+    oblast: tuple[str, Line] | None = None
+    for ln in head:
+        toks = re.findall(r"[^\W\d_][\w'’ʼ-]*", ln.text)
+        for i, tok in enumerate(toks[:-1]):
+            nxt = norm_word(toks[i + 1])
+            if nxt.startswith(_CITY_COUNCIL_WORDS):
+                city = lex.city_of_adj(tok)
+                if city:
+                    return city, 0.95, ln
+            elif nxt.startswith(("обласн", "областн")) and oblast is None:
+                city = lex.city_of_oblast_adj(tok)
+                if city:
+                    oblast = (city, ln)
+    # 2. the address under the letterhead: "м. Чернівці", "г. Сумы"
+    limit = date_line.index if date_line is not None else (header[-1].index + 1 if header else 8)
+    head_end = head[-1].index if head else -1
+    address_lines = [ln for ln in header if ln.index < limit and ln.index <= head_end + 4]
+    raw_name: tuple[str, Line] | None = None
+    for ln in address_lines:
+        for m in _CITY_IN_ADDRESS.finditer(ln.text):
+            name = m.group("name")
+            for cand in (name, name.split()[0]):
+                city = lex.city_of_name(cand)
+                if city:
+                    return city, 0.9, ln
+            if raw_name is None and norm_word(name) not in ("київ", "киев") and ln.index > head_end:
+                raw_name = (name.split()[0] if len(name.split()) > 1 else name, ln)
+    if oblast:
+        return oblast[0], 0.85, oblast[1]
+    # 3. any known city adjective in the letterhead ("КП «ВІННИЦЬКИЙ ЕЛЕКТРОТРАНСПОРТ»")
+    for ln in head:
+        for tok in re.findall(r"[^\W\d_][\w'’ʼ-]*", ln.text):
+            city = lex.city_of_adj(tok)
+            if city:
+                return city, 0.7, ln
+    if raw_name:
+        return raw_name[0].replace("’", "'").replace("ʼ", "'"), 0.5, raw_name[1]
+    return None, 0.0, None
+
+
+# --- signatory ------------------------------------------------------------------------
+
+
+def _signature(lines: list[Line]) -> tuple[Line, re.Match[str], list[Line]] | None:
+    """The signature line (with the name's match) and the position lines above it, from the bottom."""
+    body = [ln for ln in lines if ln.stripped]
+    tail = body[-14:]
+    for k in range(len(tail) - 1, -1, -1):
+        ln = tail[k]
+        s = ln.text.rstrip()
+        if _EXECUTOR.match(s) and not _CLOSING.match(s):
+            continue
+        m = _NAME_END.search(s)
+        if not m:
+            continue
+        prefix = s[: m.start()]
+        name = m.group("name")
+        # a name right-aligned after a gap, or after a position word on the same line
+        pos_lines = _position_lines(tail, k, prefix)
+        if pos_lines is None and not re.search(r"\s{3,}$", prefix):
+            continue
+        if prefix.strip() and _is_body_line(prefix):
+            continue
+        if re.fullmatch(r"[А-ЯІЇЄҐЁ][а-яіїєґё']+ [А-ЯІЇЄҐЁ][а-яіїєґё']+", name) and pos_lines is None:
+            continue  # two capitalised words without a position are likely prose
+        return ln, m, pos_lines or []
+    return None
+
+
+def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
+    """Lines holding the position: the name line's prefix and its continuation lines above."""
+    cur = _strip_noise(prefix)
+    parts = [tail[k]]
+    first_word = norm_word(cur.split()[0]) if cur.split() else ""
+    j = k - 1
+    if not cur:  # the name stands alone: the position is the line above
+        if j < 0:
+            return None
+        above = tail[j].stripped
+        if _CLOSING.match(above) or above.endswith((".", "!", ":")) or _is_body_line(above):
+            return None
+        parts = [tail[j], tail[k]]
+        cur = above
+        first_word = norm_word(cur.split()[0]) if cur.split() else ""
+        j -= 1
+    while first_word not in _POSITION_HEADS and j >= 0 and len(parts) < 4:
+        above = tail[j].stripped
+        if not above or _CLOSING.match(above) or above.endswith((".", "!", ":", ";")) or _is_body_line(above):
+            break
+        parts.insert(0, tail[j])
+        first_word = norm_word(above.split()[0]) if above.split() else ""
+        j -= 1
+    return parts if first_word in _POSITION_HEADS else None
+
+
+def _strip_noise(s: str) -> str:
+    """Drop stray OCR marks (stamp and signature fragments) at the end of a position."""
+    s = s.strip()
+    while True:
+        new = re.sub(r"(?:\s+|^)(?:[^\w\s]+|\w{1,2}[^\w\s]*|\d+[^\w\s]*)$", "", s).strip()
+        new = re.sub(r"[\s,.;:|\\/-]+$", "", new)
+        if new == s:
+            return s
+        words = new.split()
+        if words and norm_word(words[-1]) in _SHORT_WORDS and len(words[-1]) <= 2 and s.endswith(words[-1]):
+            return s
+        s = new
+
+
+def _name_normal(name: str) -> str:
+    """ "Я. КУШНІРИК" -> "Я. Кушнірик"; "Сергій ЛАЗАРЕНКО" -> "Сергій Лазаренко"."""
+    name = re.sub(r"\s+", " ", name.replace("’", "'").replace("ʼ", "'")).strip()
+
+    def fix(tok: str) -> str:
+        if re.fullmatch(r"(?:[А-ЯІЇЄҐЁ]\.)+", tok):
+            return tok
+        return "-".join(p[:1].upper() + p[1:].lower() for p in tok.split("-"))
+
+    return " ".join(fix(t) for t in name.split(" "))
+
+
+# --- language -------------------------------------------------------------------------
+
+
+def _language(body: str) -> tuple[str, float]:
+    text = body.lower()
+    uk = sum(ch in _UK_CHARS for ch in text)
+    ru = sum(ch in _RU_CHARS for ch in text)
+    toks = re.findall(r"[^\W\d_]+", text)
+    uk += 3 * sum(t in _UK_WORDS for t in toks)
+    ru += 3 * sum(t in _RU_WORDS for t in toks)
+    if uk == ru:
+        return "uk", 0.3
+    lang = "ru" if ru > uk else "uk"
+    share = max(uk, ru) / (uk + ru)
+    return lang, round(min(1.0, share), 3)
+
+
+# --- the stage ------------------------------------------------------------------------
+
+
+def extract_fields(text: LetterText) -> LetterFields:
+    """All letter fields with spans, pages, boxes and confidences; never raises."""
+    fields = LetterFields()
+    try:
+        full = text.full_text[:MAX_TEXT]
+    except Exception:  # a malformed LetterText is still not a reason to crash the batch
+        fields.review_reasons.append("letter text unreadable")
+        return fields
+    lines = split_lines(full)
+    header = header_lines(lines)
+    state: dict[str, object] = {}
+
+    def step(name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # one field failing must not lose the others
+            fields.review_reasons.append(f"{name}: extraction failed ({type(exc).__name__})")
+
+    def dates_and_numbers() -> None:
+        strong, weak = _own_date_candidates(header)
+        chosen: DateNumber | None = None
+        distinct = {c.date.date for c in strong}
+        if len(distinct) > 1:
+            fields.review_reasons.append("two candidate letter dates")
+            # the number may still be unambiguous
+            nums = {c.number for c in strong if c.number}
+            if len(nums) == 1:
+                c = next(c for c in strong if c.number)
+                fields.outgoing_number = _value(
+                    text, c.number, c.line.start + c.num_start, c.line.start + c.num_end, 0.6
+                )  # type: ignore[operator]
+            return
+        if strong:
+            chosen = strong[0]
+            conf = 0.95
+        elif len({c.date.date for c in weak}) == 1:
+            chosen = weak[0]
+            conf = 0.7
+        elif weak:
+            fields.review_reasons.append("two candidate letter dates")
+        if chosen is None:
+            if not weak:
+                fields.review_reasons.append("letter date not found")
+        else:
+            state["date_line"] = chosen.line
+            s = chosen.line.start + chosen.date.start
+            fields.letter_date = _value(
+                text, chosen.date.date.isoformat(), s, chosen.line.start + chosen.date.end, conf
+            )
+        if chosen is not None and chosen.number:
+            fields.outgoing_number = _value(
+                text,
+                chosen.number,
+                chosen.line.start + chosen.num_start,
+                chosen.line.start + chosen.num_end,
+                0.9,  # type: ignore[operator]
+            )
+        elif chosen is None or not chosen.has_sign:
+            for ln in header:
+                m = _OWN_NUMBER.match(ln.text)
+                if m:
+                    num = _clean_number(m.group("num"))
+                    if num:
+                        fields.outgoing_number = _value(
+                            text, num, ln.start + m.start("num"), ln.start + m.end("num"), 0.7
+                        )
+                        break
+            else:
+                if chosen is None or not chosen.has_sign:
+                    fields.review_reasons.append("outgoing number not found")
+
+    def request() -> None:
+        found = _find_request(lines, header)
+        if found is None:
+            return
+        dm, ln, num, s, e = found
+        in_header = any(h.index == ln.index for h in header)
+        conf = 0.9 if in_header else 0.75
+        fields.request_date = _value(text, dm.date.isoformat(), ln.start + dm.start, ln.start + dm.end, conf)
+        if num and s is not None and e is not None:
+            fields.request_number = _value(text, num, ln.start + s, ln.start + e, conf)
+
+    def sender() -> None:
+        org, s, e, head, _raw = _sender(lines, "uk")
+        state["head"] = head
+        if org:
+            fields.sender_org = _value(text, org, s, e, 0.85 if len(org.split()) >= 2 else 0.5)
+        else:
+            fields.review_reasons.append("sender organisation not found")
+
+    def city() -> None:
+        head = state.get("head") or []
+        name, conf, ln = _city(lines, head, header, state.get("date_line"))  # type: ignore[arg-type]
+        if name and ln is not None:
+            fields.sender_city = _value(text, name, ln.start, ln.start + len(ln.text.rstrip()), conf)
+            if conf < 0.6:
+                fields.review_reasons.append("sender city not in the city list")
+        else:
+            fields.review_reasons.append("sender city not found")
+
+    def signatory() -> None:
+        sig = _signature(lines)
+        if sig is None:
+            fields.review_reasons.append("signatory not found")
+            return
+        ln, m, pos_lines = sig
+        name = _name_normal(m.group("name"))
+        fields.signatory_name = _value(text, name, ln.start + m.start("name"), ln.start + m.end("name"), 0.85)
+        parts = []
+        for pl in pos_lines:
+            part = pl.text[: m.start()] if pl is ln else pl.text
+            parts.append(part.strip())
+        position = _strip_noise(re.sub(r"\s+", " ", " ".join(p for p in parts if p)))
+        position = position.replace("’", "'").replace("ʼ", "'")
+        if position:
+            position = normal_case(position, keep_mixed=True)
+            position = position[:1].upper() + position[1:]
+            first = pos_lines[0]
+            fields.signatory_position = _value(
+                text, position, first.start + (len(first.text) - len(first.text.lstrip())), ln.start + m.start(), 0.8
+            )
+        else:
+            fields.review_reasons.append("signatory position not found")
+
+    def language() -> None:
+        start = max((h.index for h in header), default=-1) + 1
+        body = "\n".join(ln.text for ln in lines[start:] if ln.stripped) or full
+        lang, conf = _language(body)
+        fields.language = FieldValue(value=lang, confidence=conf)
+        if conf < 0.6:
+            fields.review_reasons.append("language uncertain")
+
+    step("letter_date", dates_and_numbers)
+    step("request", request)
+    step("sender_org", sender)
+    step("sender_city", city)
+    step("signatory", signatory)
+    step("language", language)
+    if text.text_source == TextSource.OCR and not fields.review_reasons and (text.ocr_confidence or 100) < 55:
+        fields.review_reasons.append("poor OCR: check every field")
+    return fields
