@@ -15,7 +15,7 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pipeline.errors import LetterError, UsageError
@@ -178,6 +178,7 @@ def run_batch(
         started_at=utcnow().isoformat(timespec="seconds"),
     )
     db = Database(db_path)
+    settings = replace(settings, ocr_cache_db=str(db_path))
     try:
         with db.session() as s:
             repo.upsert_promises(s, promises)

@@ -116,6 +116,8 @@ class PageText:
     low_confidence_share: float | None = None  # share of OCR words under the low threshold
     rotation: int = 0  # degrees the page image was rotated before OCR
     seconds: float = 0.0
+    cache_key: str | None = None  # OCR cache key of this page image (OCR pages only)
+    from_cache: bool = False  # True when the OCR result was reused, not recomputed
 
 
 @dataclass

@@ -44,6 +44,8 @@ class Settings:
     verdict_review_below: float = 0.6  # suggestions under this confidence go to review
     models_dir: Path = DEFAULT_MODELS_DIR
     workers: int = 0  # 0: number of cores
+    reuse_ocr: bool = True  # reuse cached OCR of a page image when the OCR settings are the same
+    ocr_cache_db: str | None = None  # database holding the OCR cache (set by the batch runner)
 
     def with_overrides(self, **kwargs: object) -> Settings:
         return replace(self, **{k: v for k, v in kwargs.items() if v is not None})

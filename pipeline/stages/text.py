@@ -20,6 +20,8 @@ from PIL import Image, ImageOps, ImageSequence
 from pipeline.errors import LetterError, TooLarge, UnreadableFile
 from pipeline.schema import FileKind, Letter, LetterText, PageText, TextSource, Word
 from pipeline.settings import Settings
+from pipeline.stages import ocr_cache
+from pipeline.stages.ocr_cache import page_cache_key
 
 PageCallback = Callable[[PageText], None]
 
@@ -31,6 +33,7 @@ class PageImage:
     page_no: int
     load: Callable[[], Image.Image]
     dpi: int | None
+    cache_key: str | None = None
 
 
 def _check_pixels(width: float, height: float, settings: Settings, what: str) -> None:
@@ -112,7 +115,7 @@ def has_real_text(words: list[dict], min_chars: int) -> bool:
     return letters >= min_chars and "(cid:" not in text[:2000] and letters / max(len(text), 1) > 0.4
 
 
-def _pdf_pages(path: Path, settings: Settings) -> Iterator[PageText | PageImage]:
+def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[PageText | PageImage]:
     """Yield each PDF page as text-layer PageText, or as a PageImage to OCR."""
     import pdfplumber
     import pypdfium2 as pdfium
@@ -160,7 +163,7 @@ def _pdf_pages(path: Path, settings: Settings) -> Iterator[PageText | PageImage]
                 except pdfium.PdfiumError as exc:
                     raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
 
-            yield PageImage(page_no=i + 1, load=render, dpi=dpi)
+            yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr))
     finally:
         pdf.close()
         if doc is not None:
@@ -172,7 +175,9 @@ def _pdf_reason(exc: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
-def _image_pages(path: Path, kind: FileKind, first_page_no: int, settings: Settings) -> Iterator[PageImage]:
+def _image_pages(
+    path: Path, kind: FileKind, first_page_no: int, settings: Settings, file_sha: str = ""
+) -> Iterator[PageImage]:
     """Yield each frame of an image file (TIFFs may hold several)."""
     Image.MAX_IMAGE_PIXELS = settings.limits.max_pixels
     try:
@@ -204,7 +209,8 @@ def _image_pages(path: Path, kind: FileKind, first_page_no: int, settings: Setti
             except Exception as exc:
                 raise UnreadableFile(f"corrupt or truncated {kind.value.upper()} image: {_pdf_reason(exc)}") from None
 
-        yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi))
+        yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi),
+                        cache_key=page_cache_key(file_sha, idx, None, settings.ocr))
 
 
 def _dpi_value(dpi: object) -> int | None:
@@ -222,12 +228,12 @@ def iter_pages(letter: Letter, settings: Settings) -> Iterator[PageText | PageIm
         if not src.path.exists():
             raise UnreadableFile(f"{src.rel_path} disappeared during the run")
         if src.kind == FileKind.PDF:
-            for item in _pdf_pages(src.path, settings):
+            for item in _pdf_pages(src.path, settings, src.sha256):
                 item.page_no = page_no
                 page_no += 1
                 yield item
         else:
-            for item in _image_pages(src.path, src.kind, page_no, settings):
+            for item in _image_pages(src.path, src.kind, page_no, settings, src.sha256):
                 page_no += 1
                 yield item
         if page_no - 1 > settings.limits.max_pages:
@@ -270,6 +276,10 @@ def extract_text(
 def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
     from pipeline.stages.ocr import ocr_page
 
+    if settings.reuse_ocr and settings.ocr_cache_db and item.cache_key:
+        cached = ocr_cache.lookup(settings.ocr_cache_db, item.cache_key, item.page_no)
+        if cached is not None:
+            return cached
     started = time.perf_counter()
     image = item.load()
     try:
@@ -277,6 +287,7 @@ def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
     finally:
         image.close()
     page.seconds = page.seconds or (time.perf_counter() - started)
+    page.cache_key = item.cache_key
     return page
 
 

@@ -15,10 +15,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
+from pipeline.stages.ocr_cache import page_to_json
 from pipeline.store.tables import (
     FieldRow,
     LetterRow,
     MatchRow,
+    OcrCacheRow,
     PageRow,
     PromiseRow,
     ReviewRow,
@@ -110,7 +112,9 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
         session.add(row)
     session.flush()
     if text:
-        for page in text.pages:
+        for page, offset in zip(text.pages, text.page_offsets(), strict=True):
+            if page.cache_key and not page.from_cache:
+                session.merge(OcrCacheRow(key=page.cache_key, page=page_to_json(page, offset)))
             session.add(
                 PageRow(
                     letter_id=lid,

@@ -1,0 +1,88 @@
+"""OCR results cached per page image, so a re-run (new model, new rules, --force) does not OCR again.
+
+The key is the page image's identity — the SHA-256 of its file and its index in
+that file — plus every OCR setting that changes the output and the Tesseract
+version. Workers read the cache; only the batch runner writes it (one writer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+
+from pipeline.schema import PageText, TextSource, Word
+from pipeline.settings import OcrSettings
+
+# Bump when the OCR stage changes its output for the same image and settings.
+OCR_CACHE_VERSION = "1"
+
+
+@lru_cache(maxsize=1)
+def _tesseract_version() -> str:
+    try:
+        import pytesseract
+
+        return str(pytesseract.get_tesseract_version())
+    except Exception:  # no tesseract: nothing will be cached anyway
+        return "unknown"
+
+
+def page_cache_key(file_sha256: str, index_in_file: int, render_dpi: int | None, ocr: OcrSettings) -> str:
+    relevant = dataclasses.replace(ocr, timeout_s=0.0)  # a timeout does not change a finished result
+    raw = f"{OCR_CACHE_VERSION}|{_tesseract_version()}|{file_sha256}|{index_in_file}|{render_dpi}|{relevant!r}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def page_to_json(page: PageText, offset: int) -> dict[str, Any]:
+    """The page with spans made page-relative again (``offset`` = the page's start in the letter)."""
+    return {
+        "text": page.text,
+        "width": page.width,
+        "height": page.height,
+        "ocr_confidence": page.ocr_confidence,
+        "low_confidence_share": page.low_confidence_share,
+        "rotation": page.rotation,
+        "seconds": page.seconds,
+        "words": [[w.text, w.left, w.top, w.width, w.height, w.conf, w.line, w.start - offset, w.end - offset]
+                  for w in page.words],
+    }
+
+
+def page_from_json(data: dict[str, Any], page_no: int, key: str) -> PageText:
+    return PageText(
+        page_no=page_no,
+        text=data["text"],
+        source=TextSource.OCR,
+        width=data["width"],
+        height=data["height"],
+        words=[Word(*w) for w in data["words"]],
+        ocr_confidence=data["ocr_confidence"],
+        low_confidence_share=data["low_confidence_share"],
+        rotation=data["rotation"],
+        seconds=0.0,
+        cache_key=key,
+        from_cache=True,
+    )
+
+
+@lru_cache(maxsize=4)
+def _engine(db: str):
+    from pipeline.store.db import make_engine
+
+    return make_engine(db)
+
+
+def lookup(db: str, key: str, page_no: int) -> PageText | None:
+    """The cached page for ``key``, or None (also when the cache cannot be read)."""
+    from pipeline.store.tables import OcrCacheRow
+
+    try:
+        with _engine(db).connect() as conn:
+            data = conn.execute(select(OcrCacheRow.page).where(OcrCacheRow.key == key)).scalar()
+    except Exception:  # a missing or locked cache only costs an OCR run
+        return None
+    return page_from_json(data, page_no, key) if data else None
