@@ -7,7 +7,7 @@ dictionaries come from the pymorphy3-dicts-uk / -ru packages).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import spacy
 from spacy.language import Language
@@ -19,7 +19,7 @@ _RU_ONLY = set("ыэъёЫЭЪЁ")
 _WORD = re.compile(r"[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*", re.UNICODE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_nlp(lang: str) -> Language:
     """A blank spaCy pipeline for ``lang`` ("uk" or "ru") with the pymorphy3 lemmatizer."""
     if lang not in LANGS:
@@ -30,7 +30,7 @@ def get_nlp(lang: str) -> Language:
     return nlp
 
 
-@lru_cache(maxsize=None)
+@cache
 def morph_analyzer(lang: str):  # -> pymorphy3.MorphAnalyzer
     """The pymorphy3 analyzer for ``lang``, for inflecting names between cases."""
     import pymorphy3
