@@ -1,0 +1,583 @@
+"""Match a letter's passages to the promise registry.
+
+Each (passage, promise) pair gets a score in 0..1 from a few explainable
+features:
+
+* topic similarity: the share of the promise's weighted terms the passage
+  contains, plus a TF-IDF cosine. Terms are lemmas (pymorphy3) mapped through
+  a small uk<->ru civic lexicon and a spelling "skeleton" that folds the
+  letters the two alphabets spell differently (і/и/ы, е/є/э, ь), then cut to a
+  prefix so derivations and many cognates meet ("реконструкция" /
+  "реконструкція", "водопроводных" / "водопровідних"). Term weights are
+  inverse document frequencies over the registry, so terms shared by many
+  promises count little.
+* city: the sender's city (from the field extractor, else from city names in
+  the letterhead and body) against the promise's city — a strong prior.
+* politician's surname (any case form) and office type mentioned in the letter.
+
+A letter that answers nothing (forwarded, refused, deadline extended,
+receipt acknowledged, clarification asked) gets no match even when it names a
+promise's topic. Weights are set by hand, as round numbers, not fitted to any
+letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy import sparse
+
+from pipeline.nlp import detect_language, lemma_of_word, morph_analyzer, words
+from pipeline.schema import LetterFields, LetterText, Match, Passage, Promise
+from pipeline.stages.segment import find_regions, segment
+
+# --- spelling skeleton ------------------------------------------------------------
+
+_SKEL = str.maketrans({"і": "и", "ї": "и", "ы": "и", "й": "и", "є": "е", "э": "е", "ё": "е", "ґ": "г"})
+_DROP = re.compile(r"[ьъ'’ʼ`-]")
+_DOUBLE = re.compile(r"(.)\1+")
+PREFIX_LEN = 7  # enough to keep roots apart, short enough to merge endings and uk/ru vowel shifts
+
+
+@lru_cache(maxsize=200_000)
+def skel(word: str) -> str:
+    """Fold Ukrainian and Russian spellings of the same word together (lower case, no soft signs, no doubles)."""
+    s = _DROP.sub("", word.lower().translate(_SKEL))
+    return _DOUBLE.sub(r"\1", s)
+
+
+# --- uk<->ru civic lexicon ----------------------------------------------------------
+# "stem -> concept": a word whose skeleton starts with the stem's skeleton gets the
+# concept as its term. Covers the vocabulary of municipal services, where the two
+# languages use different roots. Cognates that differ only in spelling need no entry.
+_LEXICON = """
+улиц вулиця|вулиц вулиця|освещ освітлення|освітл освітлення|светильн світильник|світильн світильник|фонар ліхтар
+ліхтар ліхтар|светодиод світлодіод|світлодіод світлодіод|правительств уряд|врядув уряд|урядув уряд|уряд уряд
+внедр запровадити|впровад запровадити|запровад запровадити|внедрен запровадити|ввест запровадити|введен запровадити
+строит будувати|строительств будувати|постро будувати|будівн будувати|будув будувати|збуду будувати|побуд будувати
+добуд добудувати|достро добудувати|шоссе шосе|шосе шосе|велодорож велосипед+доріжка|велодоріж велосипед+доріжка
+велосипедн велосипед|велосипед велосипед|дорожк доріжка|доріжк доріжка|мост міст|тротуар тротуар
+детск дитячий|дитяч дитячий|детсад дитячий+садок|дитсад дитячий+садок|садик садок|садок садок|садк садок
+дошкольн дитячий+садок|дошкільн дитячий+садок|трасс дорога|траса дорога|трасу дорога|трас дорога|поставк закупити
+облдержадмін обласний+державний+адміністрація|облгосадмин обласний+державний+адміністрація|цнап адміністративний+послуга
+больниц лікарня|лікарн лікарня|лечебн лікувальний|лікувальн лікувальний|здравоохран здоров'я|здоров здоров'я
+водоснабж водопостачання|водопостач водопостачання|водоотвед водовідведення|водовідвед водовідведення
+канализац каналізація|каналізац каналізація|трубопровод трубопровід|трубопровід трубопровід|водопровод водопровід
+водопровід водопровід|водовод водовід|водовід водовід|круглосуточ цілодобовий|цілодобов цілодобовий
+теплоснабж теплопостачання|теплопостач теплопостачання|отоплен опалення|опаленн опалення|котельн котельня
+остановк зупинка|зупинк зупинка|билет квиток|квиток квиток|квитк квиток|проезд проїзд|проїзд проїзд
+троллейбус тролейбус|тролейбус тролейбус|трамва трамвай|электротранспорт електротранспорт|електротранспорт електротранспорт
+электрон електронний|електрон електронний|услуг послуга|послуг послуга|административн адміністративний
+адміністративн адміністративний|открыт відкритий|відкрит відкритий|откро відкритий|відкри відкритий
+данн дані|дани дані|очеред черга|черг черга|запис запис|онлайн онлайн|портал портал
+площадк майданчик|майданчик майданчик|игров ігровий|ігров ігровий|благоустр благоустрій|озелен озеленення
+замен заміна|замін заміна|окон вікно|окн вікно|вікон вікно|вікн вікно|кровл покрівля|покрівл покрівля|крыш дах
+утепл утеплення|термомодерн термомодернізація|энергоэффект енергоефективність|енергоефект енергоефективність
+энергосбер енергозбереження|енергозбер енергозбереження|мусор сміття|сміт сміття|отход відходи|відход відходи
+вывоз вивезення|вивез вивезення|полигон полігон|полігон полігон|жиль житло|жилищ житловий|житлов житловий
+житл житло|многоэтаж багатоповерховий|багатоповерх багатоповерховий|сельск сільський|сільськ сільський
+обеспеч забезпечити|забезпеч забезпечити|продл продовжити|продовж продовжити|продлен продовжити
+установ встановити|встанов встановити|обустр облаштувати|облашт облаштувати|ученик учень|учен учень|учн учень
+учебн навчальний|навчальн навчальний|образоват освіта|образован освіта|освіт освіта|средств кошти|кошт кошти
+финансир фінансування|фінансув фінансування|остров острів|острів острів|видеонаблюд відеоспостереження
+відеоспостереж відеоспостереження|безопасн безпека|безпек безпека|кладбищ кладовище|кладовищ кладовище
+пешеход пішохідний|пішохід пішохідний|перекрест перехрестя|перехрест перехрестя|светофор світлофор
+світлофор світлофор|парковк паркування|паркув паркування|подземн підземний|підземн підземний
+переход перехід|перехід перехід|приобре придбати|придба придбати|закуп закупити|покупк закупити
+автобусн автобус|автобус автобус|маршрут маршрут|школьн школа|шкільн школа|школ школа|гимназ гімназія
+гімназ гімназія|корпус корпус|реконструк реконструкція|капитальн капітальний|капітальн капітальний
+ремонт ремонт|отремонт ремонт|відремонт ремонт|дорог дорога|доріг дорога|дорож дорога|покрыт покриття
+покритт покриття|асфальт асфальт|сквер сквер|парк парк|регистрац реєстрація|реєстрац реєстрація
+цифров цифровий|информац інформація|інформац інформація|прозрач прозорість|прозор прозорість
+бюджет бюджет|програм програма|программ програма|центр центр|сет мережа|сеть мережа|мереж мережа
+"""
+# Lemmas too short for stem matching, mapped whole.
+_EXACT = {
+    "сеть": "мережа",
+    "дом": "будинок",
+    "сад": "садок",
+    "окно": "вікно",
+    "дети": "діти",
+    "ребенок": "дитина",
+    "км": "кілометр",
+    "цнап": "адміністративний+послуга",
+}
+
+_STOP_WORDS = """
+и й та в у на с з із зі со по для до из від от за про о об что що как як который який этот цей тот той весь
+все усі увесь свой свій его його ее її их їх он він она вона они вони мы ми вы ви ваш наш быть бути бы не ни
+ні же ж ли чи также також а але но или або к при під под над без через после після между між уже вже еще ще
+год рік город місто городской міський голова мэр обещать обіцяти пообещать пообіцяти заявить заявити обещание
+обіцянка зафиксировать речь идти кандидат депутат избиратель виборець встреча зустріч житель мешканець новый
+новий сказать сказати объявить оголосити анонсировать анонсувати время час срок строк каждый кожний такой
+такий совет рада міськрада горсовет вступление должность посада жалоба скаржитися жаловаться родитель
+батько ученик пообещавший обещавший задача завдання вопрос питання весь увесь всех уся ряд один два три
+"""
+
+_CIVIC_STOP_RE = re.compile(r"^\d+$")
+
+
+def _build_lexicon() -> dict[str, str]:
+    lex: dict[str, str] = {}
+    for pair in re.split(r"[|\n]", _LEXICON):
+        pair = pair.strip()
+        if not pair:
+            continue
+        stem, concept = pair.split(maxsplit=1)
+        lex[skel(stem)] = "+".join("=" + skel(c) for c in concept.split("+"))
+    return lex
+
+
+_LEX = _build_lexicon()
+_LEX_MIN = min(len(k) for k in _LEX)
+_LEX_MAX = max(len(k) for k in _LEX)
+_STOP = {skel(w) for w in _STOP_WORDS.split()}
+
+
+VERB_WEIGHT = 0.5  # "will build", "will open": the object of a promise tells promises apart, the verb less so
+
+
+@lru_cache(maxsize=200_000)
+def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], float]:
+    """The language-neutral term(s) for one word and their weight; () for function/genre words.
+
+    A compound maps to several terms ("велодоріжка" -> велосипед, доріжка) so it meets
+    its spelled-out form ("велосипедна доріжка").
+    """
+    lemma = lemma_of_word(word, lang)
+    sk = skel(lemma)
+    if lemma in _EXACT:
+        return tuple("=" + skel(c) for c in _EXACT[lemma].split("+")), 1.0
+    if len(sk) < 3 or sk in _STOP or _CIVIC_STOP_RE.match(sk):
+        return (), 0.0
+    parses = morph_analyzer(lang).parse(word.lower())
+    weight = VERB_WEIGHT if parses and parses[0].tag.POS in ("VERB", "INFN") else 1.0
+    for k in range(min(len(sk), _LEX_MAX), _LEX_MIN - 1, -1):
+        concept = _LEX.get(sk[:k])
+        if concept:
+            return tuple(concept.split("+")), weight
+    return (sk[:PREFIX_LEN],), weight
+
+
+def terms_with_lemmas(text: str, lang: str) -> list[tuple[str, str, float]]:
+    """(term, lemma, weight) for every content word of ``text``."""
+    out = []
+    for w in words(text):
+        ts, weight = terms_of(w, lang)
+        for t in ts:
+            out.append((t, lemma_of_word(w, lang), weight))
+    return out
+
+
+# --- cities, names, offices ---------------------------------------------------------------
+
+
+_GENERIC_CITY_WORDS = {skel(w) for w in "новий нова нове старий стара велика великий малий мала біла білий".split()}
+
+
+def _city_stem(city: str) -> str:
+    """The distinctive stem of a city name: "Тернопіль" -> "тернопил", "Кривий Ріг" -> "крив"."""
+    parts = [skel(w) for w in city.split()]
+    parts = [w for w in parts if w not in _GENERIC_CITY_WORDS] or parts or [""]
+    s = max(parts, key=len)  # a two-word name is found by its longest word ("Кривий Ріг" -> Криворізька)
+    return s.rstrip("аеиоуя") or s
+
+
+def city_keys(city: str) -> list[str]:
+    """Prefixes that the city's name and adjective take in either language.
+
+    "Тернопіль" -> "терно" (Тернополя, Тернопільська, Тернопольский); the uk і
+    often stands where ru has о or е, so those variants of the stem are added.
+    """
+    stem = _city_stem(city)
+    k = 5 if len(stem) >= 6 else len(stem)
+    keys = {stem[:k]}
+    for i, ch in enumerate(stem[:k]):
+        if ch == "и" and i > 0:
+            for alt in ("о", "е"):
+                keys.add(stem[:i] + alt + stem[i + 1 : k])
+    return sorted(keys)
+
+
+def _token_is_city(token: str, keys: list[str]) -> bool:
+    if not token[:1].isupper():
+        return False
+    t = skel(token)
+    for key in keys:
+        if t.startswith(key):
+            rest = t[len(key) :]
+            if len(key) >= 5 or (len(key) == 4 and len(rest) <= 7):
+                return True
+            # Short names ("Суми") clash with common words ("суми" = sums): accept
+            # only case endings of a plural place name and adjectives.
+            if rest in ("", "и", "ах", "ам", "ами") or rest.startswith(("ск", "цк")):
+                return True
+            if key[-1] in "сц" and rest.startswith("к"):
+                return True
+    return False
+
+
+_OFFICE_PATTERNS = {
+    "mayor": re.compile(r"міськ\w*\s+голов|городск\w*\s+голов|\bмер\w*\b|мэр", re.IGNORECASE),
+    "oblast_head": re.compile(
+        r"(?:голов|председател)\w*\s+(?:\w+\s+)?(?:облдержадмін|облгосадмин|обласн\w*\s+державн|областн\w*\s+государствен)",
+        re.IGNORECASE,
+    ),
+    "oblast_council": re.compile(r"(?:голов|председател)\w*\s+(?:\w+\s+)?(?:обласн\w*|областн\w*)\s+(?:рад|совет)", re.IGNORECASE),
+    "deputy": re.compile(r"депутат", re.IGNORECASE),
+}
+
+
+def office_kind(office: str) -> str | None:
+    for kind, pat in _OFFICE_PATTERNS.items():
+        if pat.search(office):
+            return kind
+    return None
+
+
+# --- answers that answer nothing ----------------------------------------------------------
+
+_NON_ANSWER_RE = re.compile(
+    "|".join(
+        [
+            r"за\s+належністю",
+            r"по\s+принадлежност",
+            r"переадрес",
+            r"передано\s+(?:для|на)\s+(?:опрацювання|розгляд|виконання)",
+            r"передан\w*\s+(?:для|на)\s+(?:рассмотрени|исполнени)",
+            r"направлено\s+до\s+.{0,120}?\s+для\s+(?:розгляду|надання\s+відповіді)",
+            r"не\s+володі\w*\s+(?:запитуваною\s+)?інформаці",
+            r"не\s+владе\w*\s+(?:запрашиваемой\s+)?информаци",
+            r"строк\w*\s+.{0,80}?продовжено",
+            r"продовжено\s+до\s+\d+\s+робоч",
+            r"срок\w*\s+.{0,80}?продлен",
+            r"відповідь\s+по\s+суті\s+буде",
+            r"ответ\s+по\s+существу\s+будет",
+            r"проси\w*\s+уточнити",
+            r"просим\s+уточнить",
+            r"уточн\w+\s+запит",
+            r"уточн\w+\s+запрос",
+            r"запит\w*\s+.{0,150}?зареєстрован",
+            r"запрос\w*\s+.{0,150}?зарегистрирован",
+            r"не\s+може\s+бути\s+задоволен",
+            r"не\s+может\s+быть\s+удовлетворен",
+            r"відмовлено\s+в\s+задоволенні",
+            r"отказано\s+в\s+удовлетворении",
+            r"не\s+є\s+наданням\s+публічної",
+            r"не\s+являет\w*\s+предоставлением\s+публичной",
+        ]
+    ),
+    re.IGNORECASE,
+)
+# Facts that show the passage does report on the matter (amounts, lengths, shares).
+_FACT_RE = re.compile(
+    r"\d[\d\s]*(?:[,.]\d+)?\s*(?:км|м²|м2|кв\.\s*м|млн|тис|тыс|грн|гривен|%|од\.|одиниц|единиц|світильник|светильник)",
+    re.IGNORECASE,
+)
+
+
+def is_non_answer(passage_text: str) -> bool:
+    """True for text that forwards, refuses, postpones or acknowledges instead of answering."""
+    flat = " ".join(passage_text.split())
+    return bool(_NON_ANSWER_RE.search(flat)) and not _FACT_RE.search(flat)
+
+
+# --- the index ------------------------------------------------------------------------------
+
+W_TITLE = 2.0  # title terms count twice: titles name the deliverable, descriptions add context
+
+
+@dataclass
+class PromiseIndex:
+    """Promise term vectors and lookup tables, built once per run and reused for every letter."""
+
+    promises: list[Promise]
+    vocab: dict[str, int]
+    coverage_w: sparse.csr_matrix  # promises x terms, idf weights, rows sum to 1
+    tfidf: sparse.csr_matrix  # promises x terms, L2-normalised tf-idf
+    idf: np.ndarray
+    term_lemma: list[dict[str, str]]  # per promise: term -> a lemma to show a reviewer
+    surname_stems: list[str]
+    offices: list[str | None]
+    city_of: list[str]  # normalised city key per promise
+    city_keys: dict[str, list[str]] = field(default_factory=dict)  # city (as in registry) -> keys
+    city_norm: dict[str, str] = field(default_factory=dict)  # city -> normalised
+    city_prefix: dict[str, list[str]] = field(default_factory=dict)  # key -> cities, to test a token cheaply
+
+    @classmethod
+    def build(cls, promises: list[Promise]) -> PromiseIndex:
+        docs: list[dict[str, float]] = []
+        term_lemma: list[dict[str, str]] = []
+        surname_stems: list[str] = []
+        for p in promises:
+            surname = (p.politician.split() or [""])[-1]
+            sstem = skel(surname).rstrip("аеиоуя") if surname else ""
+            surname_stems.append(sstem)
+            ckeys = city_keys(p.city)
+            lang = p.lang if p.lang in ("uk", "ru") else detect_language(p.title)
+            tf: dict[str, float] = defaultdict(float)
+            shown: dict[str, str] = {}
+            for text, w in ((p.title, W_TITLE), (p.description, 1.0)):
+                for tok in words(text):
+                    sk = skel(tok)
+                    # The politician and the city are features of their own, not topic.
+                    if (sstem and len(sstem) >= 3 and sk.startswith(sstem)) or _token_is_city(tok, ckeys):
+                        continue
+                    ts, tw = terms_of(tok, lang)
+                    for t in ts:
+                        tf[t] += w * tw
+                        shown.setdefault(t, lemma_of_word(tok, lang))
+            docs.append(dict(tf))
+            term_lemma.append(shown)
+        vocab: dict[str, int] = {}
+        for d in docs:
+            for t in d:
+                vocab.setdefault(t, len(vocab))
+        n = len(promises)
+        rows, cols, vals = [], [], []
+        for i, d in enumerate(docs):
+            for t, v in d.items():
+                rows.append(i)
+                cols.append(vocab[t])
+                vals.append(v)
+        tf_m = sparse.csr_matrix((vals, (rows, cols)), shape=(n, max(len(vocab), 1)), dtype=np.float64)
+        df = np.asarray((tf_m > 0).sum(axis=0)).ravel()
+        idf = np.log((1 + n) / (1 + df)) + 1.0
+        # Coverage weights: idf per present term (title terms weighted up), rows summing to 1.
+        cov = tf_m.multiply(idf).tocsr()
+        cov = _row_normalise(cov, l1=True)
+        tfidf = _row_normalise(tf_m.multiply(idf).tocsr(), l1=False)
+        city_norm = {c: _city_stem(c) for c in {p.city for p in promises}}
+        all_keys = {c: city_keys(c) for c in city_norm}
+        prefix_table: dict[str, list[str]] = defaultdict(list)
+        for c, keys in all_keys.items():
+            for key in keys:
+                prefix_table[key].append(c)
+        return cls(
+            promises=promises,
+            vocab=vocab,
+            coverage_w=cov,
+            tfidf=tfidf,
+            idf=idf,
+            term_lemma=term_lemma,
+            surname_stems=surname_stems,
+            offices=[office_kind(p.office) for p in promises],
+            city_of=[city_norm[p.city] for p in promises],
+            city_keys=all_keys,
+            city_norm=city_norm,
+            city_prefix=dict(prefix_table),
+        )
+
+    def __len__(self) -> int:
+        return len(self.promises)
+
+
+    def vectorise(self, texts: list[str], lang: str) -> tuple[sparse.csr_matrix, sparse.csr_matrix, list[set[str]]]:
+        """Binary presence and L2 tf-idf vectors of letter texts over the registry's terms."""
+        rows, cols, vals = [], [], []
+        present: list[set[str]] = []
+        for i, text in enumerate(texts):
+            counts: dict[int, float] = defaultdict(float)
+            seen: set[str] = set()
+            for t, _, _ in terms_with_lemmas(text, lang):
+                j = self.vocab.get(t)
+                if j is not None:
+                    counts[j] += 1.0
+                    seen.add(t)
+            present.append(seen)
+            for j, c in counts.items():
+                rows.append(i)
+                cols.append(j)
+                vals.append(c)
+        shape = (len(texts), self.tfidf.shape[1])
+        tf_m = sparse.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
+        binary = (tf_m > 0).astype(np.float64).tocsr()
+        tfidf = _row_normalise(tf_m.multiply(self.idf).tocsr(), l1=False)
+        return binary, tfidf, present
+
+
+def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
+    if l1:
+        norms = np.asarray(abs(m).sum(axis=1)).ravel()
+    else:
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1.0 / norms).dot(m).tocsr()
+
+
+# --- letter-level evidence -----------------------------------------------------------------------
+
+
+def detect_city(full_text: str, index: PromiseIndex) -> str | None:
+    """The registry city the letter comes from, by mentions weighted towards the letterhead.
+
+    The recipient block (between the date line and the body) is skipped: it holds
+    the addressee's city, not the sender's.
+    """
+    regions = find_regions(full_text)
+    head_end = regions.letterhead_end or min(regions.body_start, len(full_text))
+    zones = [(full_text[:head_end], 3.0), (full_text[regions.body_start : regions.body_end], 1.0)]
+    if regions.subject:
+        zones.append((regions.subject, 1.0))
+    votes: dict[str, float] = defaultdict(float)
+    for zone, weight in zones:
+        for tok in words(zone):
+            if not tok[:1].isupper():
+                continue
+            t = skel(tok)
+            for k in range(3, 6):
+                for city in index.city_prefix.get(t[:k], ()):
+                    if _token_is_city(tok, index.city_keys[city]):
+                        votes[city] += weight
+    if not votes:
+        return None
+    best = max(votes.items(), key=lambda kv: kv[1])
+    return best[0]
+
+
+def _find_surname(full_text: str, stem: str) -> str | None:
+    if len(stem) < 3:
+        return None
+    for tok in words(full_text):
+        if tok[:1].isupper():
+            t = skel(tok)
+            if t.startswith(stem) and len(t) - len(stem) <= 3:
+                return tok
+    return None
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+
+# Hand-set weights of the logistic combination (round numbers, not fitted to letters).
+B0 = -4.0
+W_TOPIC = 9.0
+W_CITY_MATCH = 1.5
+W_CITY_MISMATCH = -4.0
+W_NAME = 1.0
+W_OFFICE = 0.3
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _letter_city(text: LetterText, fields: LetterFields | None, index: PromiseIndex) -> str | None:
+    if fields is not None and fields.sender_city.value:
+        return fields.sender_city.value
+    return detect_city(text.full_text, index)
+
+
+def score_letter(
+    text: LetterText, fields: LetterFields | None, index: PromiseIndex
+) -> tuple[list[Passage], np.ndarray, dict[str, object]]:
+    """Passages, their (passages x promises) scores and the letter-level evidence."""
+    passages = [p for p in segment(text) if not is_non_answer(p.text)]
+    info: dict[str, object] = {"city": None, "non_answer": False}
+    if not passages or len(index) == 0:
+        info["non_answer"] = bool(segment(text))
+        return passages, np.zeros((len(passages), len(index))), info
+    full = text.full_text
+    lang = fields.language.value if fields is not None and fields.language.value in ("uk", "ru") else None
+    lang = lang or detect_language(" ".join(p.text for p in passages))
+    regions = find_regions(full)
+    texts = [p.text for p in passages]
+    if len(passages) == 1 and regions.subject:
+        texts[0] = regions.subject + "\n" + texts[0]  # the subject line names the topic of a one-topic letter
+    binary, tfidf, present = index.vectorise(texts, lang)
+    coverage = np.asarray(binary.dot(index.coverage_w.T).todense())
+    cosine = np.asarray(tfidf.dot(index.tfidf.T).todense())
+    topic = 0.7 * coverage + 0.3 * cosine
+
+    city = _letter_city(text, fields, index)
+    info["city"] = city
+    city_feat = np.zeros(len(index))
+    if city:
+        cnorm = _city_stem(city)
+        city_of = np.array(index.city_of)
+        city_feat = np.where(city_of == cnorm, W_CITY_MATCH, W_CITY_MISMATCH)
+    names: dict[str, str | None] = {}
+    name_feat = np.zeros(len(index))
+    for j, stem in enumerate(index.surname_stems):
+        if stem not in names:
+            names[stem] = _find_surname(full, stem)
+        if names[stem]:
+            name_feat[j] = W_NAME
+    kinds = {k for k, pat in _OFFICE_PATTERNS.items() if pat.search(full[regions.body_start : regions.body_end] + " " + (regions.subject or ""))}
+    office_feat = np.array([W_OFFICE if o in kinds else 0.0 for o in index.offices])
+    z = B0 + W_TOPIC * topic + (city_feat + name_feat + office_feat)[None, :]
+    scores = _sigmoid(z)
+    info.update(
+        {
+            "topic": topic,
+            "coverage": coverage,
+            "cosine": cosine,
+            "present": present,
+            "names": names,
+            "kinds": kinds,
+            "city_match": city_feat > 0 if city else None,
+        }
+    )
+    return passages, scores, info
+
+
+def match_letter(
+    text: LetterText,
+    fields: LetterFields | None,
+    index: PromiseIndex,
+    threshold: float = 0.5,
+    near_tie_margin: float = 0.08,
+) -> list[Match]:
+    """One Match per promise whose best passage scores at least ``threshold``; [] for non-answers."""
+    passages, scores, info = score_letter(text, fields, index)
+    if not passages or scores.size == 0:
+        return []
+    best_pass = scores.argmax(axis=0)
+    best = scores.max(axis=0)
+    chosen = sorted(np.flatnonzero(best >= threshold).tolist(), key=lambda j: -best[j])
+    topic, coverage, cosine = info["topic"], info["coverage"], info["cosine"]
+    present: list[set[str]] = info["present"]  # type: ignore[assignment]
+    names: dict[str, str | None] = info["names"]  # type: ignore[assignment]
+    kinds: set[str] = info["kinds"]  # type: ignore[assignment]
+    out: list[Match] = []
+    for j in chosen:
+        i = int(best_pass[j])
+        s = float(best[j])
+        p = index.promises[j]
+        row = scores[i]
+        close = np.abs(row - s) <= near_tie_margin
+        close[chosen] = False  # promises matched in this letter are answers, not rivals
+        alts = sorted(
+            ((index.promises[k].promise_id, round(float(row[k]), 4)) for k in np.flatnonzero(close)),
+            key=lambda a: -a[1],
+        )[:5]
+        shared = [t for t in index.term_lemma[j] if t in present[i]]
+        shared.sort(key=lambda t: -index.idf[index.vocab[t]])
+        city_match = info["city_match"]
+        out.append(
+            Match(
+                promise_id=p.promise_id,
+                score=round(s, 4),
+                passage=passages[i],
+                features={
+                    "city": info["city"] if city_match is None else bool(city_match[j]),
+                    "letter_city": info["city"],
+                    "name": names.get(index.surname_stems[j]),
+                    "office": index.offices[j] if index.offices[j] in kinds else None,
+                    "shared_terms": [index.term_lemma[j][t] for t in shared[:8]],
+                    "topic_similarity": round(float(topic[i, j]), 4),
+                    "coverage": round(float(coverage[i, j]), 4),
+                    "cosine": round(float(cosine[i, j]), 4),
+                    "passage_index": passages[i].index,
+                },
+                alternatives=alts,
+                near_tie=bool(alts),
+            )
+        )
+    return out
+
+
+__all__ = ["PromiseIndex", "match_letter", "segment", "is_non_answer", "detect_city", "terms_of", "skel"]
