@@ -53,7 +53,7 @@ _OPEN_Q = r"(?:[«\"“„'(<]{1,2}[ \t]?)?"
 _CLOSE_Q = r"(?:[ \t]?[»\"”')>]{1,2})?"
 TEXT_DATE = re.compile(
     rf"(?<![\w]){_OPEN_Q}(?P<d>[0-3OОoо]?[0-9OОЗ]){_CLOSE_Q}[ \t]*(?P<mw>[^\W\d_]{{3,10}})[ \t]*,?[ \t]*"
-    rf"(?P<y>[12][ \t]?[09OО][ \t]?{_D}[ \t]?{_D})(?![\w]){_YEAR_WORD}"
+    rf"(?P<y>[12][ \t]?[09OО][ \t]?{_D}[ \t]?{_D})(?!\d){_YEAR_WORD}"
 )
 
 
@@ -108,7 +108,7 @@ def month_from_word(word: str) -> int | None:
 
 
 def _make(y: int | None, m: int | None, d: int | None) -> dt.date | None:
-    if y is None or m is None or d is None or not 1900 <= y <= 2100:
+    if y is None or m is None or d is None or not 1900 <= y <= 2099:
         return None
     try:
         return dt.date(y, m, d)

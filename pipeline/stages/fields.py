@@ -30,19 +30,21 @@ MAX_TEXT = 400_000
 HEADER_MAX_LINES = 25
 
 # "№" and what OCR makes of it, directly before a number.
-NUMSIGN = r"(?:№|N[oо°º]?\.?|[МM][оoеєe»][.,]?|Ne|Nє|Н[оo])"
+NUMSIGN = r"(?:№|N[oо°º]?\.?|[МMК][оoеєe»][.,]?|Ne|Nє|Н[оo])"
+# "від"/"от" and OCR readings of it ("вд", "вiд" with a Latin i)
+FROM = r"(?:в[іiї1l]?д|от)"
 NUMBER = r"[0-9OО][0-9A-Za-zА-ЯІЇЄҐа-яіїєґ./\\-]*"
 _YEAR_TAIL = r"[ \t]*(?:р\.?|г\.?|року|года)?[ \t]*[,;]?[ \t]*"
 _NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+|\.{{3,}})?", re.IGNORECASE)
-_DATE_FIRST_PREFIX = re.compile(r"^[\W_]{0,4}(?:(?:від|вiд|от|дата)[ \t]*)?$", re.IGNORECASE)
+_DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}(?:(?:{FROM}|дата)\.?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
-    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?[ \t]*(?:від|вiд|от)[ \t]*$", re.IGNORECASE
+    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?[ \t]*{FROM}[ \t]*$", re.IGNORECASE
 )
 _OWN_NUMBER = re.compile(rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
 _REQ_BEFORE = re.compile(
     r"(?P<lead>\bна|\bваш\w*|\bу|\bв)?[ \t]*"
-    r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t]*"
-    rf"(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?(?:від|вiд|от)[ \t]*$",
+    r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t.,]*"
+    rf"(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?{FROM}[ \t]*$",
     re.IGNORECASE,
 )
 _REQ_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
@@ -286,9 +288,10 @@ def letterhead_lines(lines: list[Line]) -> list[Line]:
     return out
 
 
-def _clean_head(s: str) -> str:
+def _clean_head(s: str, keep_comma: bool = False) -> str:
     s = re.sub(r"[’ʼ`´]", "'", s)
-    s = re.sub(r"^[^\w«\"]+|[^\w»\"')]+$", "", s)
+    s = re.sub(r"^[^\w«\"]+", "", s)
+    s = re.sub(r"[^\w»\"'),]+$" if keep_comma else r"[^\w»\"')]+$", "", s)
     s = re.sub(r"(?<=\w)\.(?=\s*«)", "", s)  # OCR: "ПРЕДПРИЯТИЕ. «"
     return re.sub(r"\s+", " ", s).strip()
 
@@ -396,7 +399,7 @@ def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, 
     head = letterhead_lines(lines)
     if not head:
         return None, None, None, head, ""
-    raw = _clean_head(" ".join(_clean_head(ln.text) for ln in head))
+    raw = _clean_head(" ".join(_clean_head(ln.text, keep_comma=True) for ln in head))
     upper = raw.upper()
     lang = (
         "ru"
@@ -497,14 +500,21 @@ def _signature(lines: list[Line]) -> tuple[Line, re.Match[str], list[Line]] | No
         name = m.group("name")
         # a name right-aligned after a gap, or after a position word on the same line
         pos_lines = _position_lines(tail, k, prefix)
-        if pos_lines is None and not re.search(r"\s{3,}$", prefix):
-            continue
         if prefix.strip() and _is_body_line(prefix):
             continue
-        if re.fullmatch(r"[А-ЯІЇЄҐЁ][а-яіїєґё']+ [А-ЯІЇЄҐЁ][а-яіїєґё']+", name) and pos_lines is None:
+        title_case = re.fullmatch(rf"[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_LOW}'’ʼ-]+", name) is not None
+        if pos_lines is None and (title_case or not (re.search(r"\s{3,}$", prefix) or _name_like(name))):
             continue  # two capitalised words without a position are likely prose
         return ln, m, pos_lines or []
     return None
+
+
+def _name_like(name: str) -> bool:
+    """Initials and a surname, or a first name and a surname in capitals: a signature by its shape."""
+    return bool(
+        re.fullmatch(rf"(?:[{_UP}]\.[ \t]?){{1,2}}[ \t]?[{_UP}][{_LOW}'’ʼ-]{{2,}}", name)
+        or re.fullmatch(rf"[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}]{{3,}}[{_UP}'’ʼ-]*", name)
+    )
 
 
 def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
@@ -524,7 +534,7 @@ def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
         first_word = norm_word(cur.split()[0]) if cur.split() else ""
         j -= 1
     while first_word not in _POSITION_HEADS and j >= 0 and len(parts) < 4:
-        above = tail[j].stripped
+        above = _strip_noise(tail[j].stripped)
         if not above or _CLOSING.match(above) or above.endswith((".", "!", ":", ";")) or _is_body_line(above):
             break
         parts.insert(0, tail[j])
@@ -690,8 +700,9 @@ def extract_fields(text: LetterText) -> LetterFields:
         parts = []
         for pl in pos_lines:
             part = pl.text[: m.start()] if pl is ln else pl.text
-            parts.append(part.strip())
-        position = _strip_noise(re.sub(r"\s+", " ", " ".join(p for p in parts if p)))
+            parts.append(_strip_noise(part))
+        position = re.sub(r"(?<=[^\W\d_])[/|](?=[^\W\d_])", " ", " ".join(p for p in parts if p))
+        position = _strip_noise(re.sub(r"\s+", " ", position))
         position = position.replace("’", "'").replace("ʼ", "'")
         if position:
             position = normal_case(position, keep_mixed=True)
