@@ -133,6 +133,9 @@ def _build_lexicon() -> dict[str, str]:
 
 
 _LEX = _build_lexicon()
+# The concepts themselves, matched whole: "міст" (bridge) must meet ru "мост" -> міст, but
+# as a prefix it would also catch "мистецтво".
+_CONCEPTS = {c[1:]: c for v in _LEX.values() for c in v.split("+")}
 _LEX_MIN = min(len(k) for k in _LEX)
 _LEX_MAX = max(len(k) for k in _LEX)
 _STOP = {skel(w) for w in _STOP_WORDS.split()}
@@ -156,6 +159,8 @@ def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], float]:
         return (), 0.0
     parses = morph_analyzer(lang).parse(word.lower())
     weight = VERB_WEIGHT if parses and parses[0].tag.POS in ("VERB", "INFN") else 1.0
+    if sk in _CONCEPTS:
+        return (_CONCEPTS[sk],), weight
     for k in range(min(len(sk), _LEX_MAX), _LEX_MIN - 1, -1):
         concept = _LEX.get(sk[:k])
         if concept:
@@ -163,13 +168,19 @@ def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], float]:
     return (sk[:PREFIX_LEN],), weight
 
 
+# "№ 5" tells "school No. 5" from "school No. 7"; OCR reads № as "Ме", "Мо" or "N".
+_NUMBER_SIGN = re.compile(r"(?:№|N[°o]?|Ме|Мо)\s*(\d{1,4})(?![\d/.,-]\d)")
+
+
 def terms_with_lemmas(text: str, lang: str) -> list[tuple[str, str, float]]:
-    """(term, lemma, weight) for every content word of ``text``."""
+    """(term, lemma, weight) for every content word of ``text``, plus "#n" for each "№ n"."""
     out = []
     for w in words(text):
         ts, weight = terms_of(w, lang)
         for t in ts:
             out.append((t, lemma_of_word(w, lang), weight))
+    for m in _NUMBER_SIGN.finditer(text):
+        out.append(("#" + m.group(1), "№ " + m.group(1), 1.0))
     return out
 
 
@@ -331,6 +342,9 @@ class PromiseIndex:
                     for t in ts:
                         tf[t] += w * tw
                         shown.setdefault(t, lemma_of_word(tok, lang))
+                for m in _NUMBER_SIGN.finditer(text):
+                    tf["#" + m.group(1)] += w
+                    shown.setdefault("#" + m.group(1), "№ " + m.group(1))
             docs.append(dict(tf))
             term_lemma.append(shown)
         vocab: dict[str, int] = {}
@@ -456,7 +470,7 @@ def _find_surname(full_text: str, stem: str) -> str | None:
 B0 = -4.0
 W_TOPIC = 9.0
 W_CITY_MATCH = 1.5
-W_CITY_MISMATCH = -4.0
+W_CITY_MISMATCH = -6.0  # a known other city outweighs any topic similarity (max topic term is W_TOPIC)
 W_NAME = 1.0
 W_OFFICE = 0.3
 
@@ -548,8 +562,9 @@ def match_letter(
         s = float(best[j])
         p = index.promises[j]
         row = scores[i]
+        # Any other promise this close on the same passage could be the real answer, matched or not.
         close = np.abs(row - s) <= near_tie_margin
-        close[chosen] = False  # promises matched in this letter are answers, not rivals
+        close[j] = False
         alts = sorted(
             ((index.promises[k].promise_id, round(float(row[k]), 4)) for k in np.flatnonzero(close)),
             key=lambda a: -a[1],

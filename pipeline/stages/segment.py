@@ -117,9 +117,11 @@ def _is_body_like(s: str, continues: bool = False) -> bool:
     i.e. this line is the first of a paragraph that OCR broke into short lines.
     """
     n_lower = len(_LOWER_WORD.findall(s))
+    if continues and n_lower >= 2 and len(s) >= 30:
+        return True
     if n_lower < 3:
         return False
-    return _ends_sentence(s) or len(s) >= 60 or (continues and n_lower >= 4 and len(s) >= 35)
+    return _ends_sentence(s) or len(s) >= 60
 
 
 def _is_signature_line(s: str) -> bool:
@@ -154,7 +156,7 @@ def find_regions(full_text: str) -> Regions:
             in_subject = False  # a blank line ends a wrapped subject
             continue
         nxt = all_lines[i + 1].stripped if i + 1 < len(all_lines) else ""
-        continues = bool(nxt) and nxt[0].islower()
+        continues = bool(nxt) and (nxt[0].islower() or nxt[0].isdigit()) and not _is_header_line(nxt)
         if in_subject and len(s) < 60 and not _ends_sentence(s) and not _is_body_like(s, continues):
             subject.append(s)  # the subject's wrapped second line
             continue
