@@ -232,6 +232,7 @@ def test_spelling_skeleton_and_terms_cross_the_language_gap() -> None:
     assert terms_of("правительства", "ru")[0] == terms_of("врядування", "uk")[0]
     assert terms_of("троллейбусов", "ru")[0] == terms_of("тролейбусів", "uk")[0]
     assert terms_of("і", "uk")[0] == ()
+    assert terms_of("мосту", "uk")[1] == "міст"
 
 
 @pytest.mark.parametrize(
@@ -255,3 +256,9 @@ def test_odd_input_never_raises(index: PromiseIndex) -> None:
     for raw in ("", "\f\f", "12345 ~~~ |||", "а" * 5000, "1.\n2.\n3."):
         lt = LetterText("X", [PageText(1, raw, TextSource.OCR, 0.0, 0.0)])
         assert match_letter(lt, None, index) == [] or isinstance(match_letter(lt, None, index), list)
+
+
+def test_letter_from_a_city_without_promises_matches_no_other_city(index: PromiseIndex) -> None:
+    kovel = "КОВЕЛЬСЬКА МІСЬКА РАДА\n45000, м. Ковель, вул. Незалежності, 73"
+    assert match_letter(letter(BRIDGE_UK, kovel), None, index) == []
+    assert match_letter(letter(BRIDGE_UK, kovel), fields("Ковель"), index) == []

@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-from pipeline.nlp import detect_language, lemma_of_word, morph_analyzer, words
+from pipeline.nlp import detect_language, morph_analyzer, words
 from pipeline.schema import LetterFields, LetterText, Match, Passage, Promise
 from pipeline.stages.segment import find_regions, segment
 
@@ -145,27 +145,27 @@ VERB_WEIGHT = 0.5  # "will build", "will open": the object of a promise tells pr
 
 
 @lru_cache(maxsize=200_000)
-def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], float]:
-    """The language-neutral term(s) for one word and their weight; () for function/genre words.
+def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], str, float]:
+    """The language-neutral term(s) for one word, its lemma and the terms' weight; () for function words.
 
     A compound maps to several terms ("велодоріжка" -> велосипед, доріжка) so it meets
     its spelled-out form ("велосипедна доріжка").
     """
-    lemma = lemma_of_word(word, lang)
+    parses = morph_analyzer(lang).parse(word.lower())
+    lemma = parses[0].normal_form if parses else word.lower()
     sk = skel(lemma)
     if lemma in _EXACT:
-        return tuple("=" + skel(c) for c in _EXACT[lemma].split("+")), 1.0
+        return tuple("=" + skel(c) for c in _EXACT[lemma].split("+")), lemma, 1.0
     if len(sk) < 3 or sk in _STOP or _CIVIC_STOP_RE.match(sk):
-        return (), 0.0
-    parses = morph_analyzer(lang).parse(word.lower())
+        return (), lemma, 0.0
     weight = VERB_WEIGHT if parses and parses[0].tag.POS in ("VERB", "INFN") else 1.0
     if sk in _CONCEPTS:
-        return (_CONCEPTS[sk],), weight
+        return (_CONCEPTS[sk],), lemma, weight
     for k in range(min(len(sk), _LEX_MAX), _LEX_MIN - 1, -1):
         concept = _LEX.get(sk[:k])
         if concept:
-            return tuple(concept.split("+")), weight
-    return (sk[:PREFIX_LEN],), weight
+            return tuple(concept.split("+")), lemma, weight
+    return (sk[:PREFIX_LEN],), lemma, weight
 
 
 # "№ 5" tells "school No. 5" from "school No. 7"; OCR reads № as "Ме", "Мо" or "N".
@@ -176,9 +176,9 @@ def terms_with_lemmas(text: str, lang: str) -> list[tuple[str, str, float]]:
     """(term, lemma, weight) for every content word of ``text``, plus "#n" for each "№ n"."""
     out = []
     for w in words(text):
-        ts, weight = terms_of(w, lang)
+        ts, lemma, weight = terms_of(w, lang)
         for t in ts:
-            out.append((t, lemma_of_word(w, lang), weight))
+            out.append((t, lemma, weight))
     for m in _NUMBER_SIGN.finditer(text):
         out.append(("#" + m.group(1), "№ " + m.group(1), 1.0))
     return out
@@ -313,6 +313,7 @@ class PromiseIndex:
     idf: np.ndarray
     term_lemma: list[dict[str, str]]  # per promise: term -> a lemma to show a reviewer
     surname_stems: list[str]
+    surname_set: set[str]
     offices: list[str | None]
     city_of: list[str]  # normalised city key per promise
     city_keys: dict[str, list[str]] = field(default_factory=dict)  # city (as in registry) -> keys
@@ -338,10 +339,10 @@ class PromiseIndex:
                     # The politician and the city are features of their own, not topic.
                     if (sstem and len(sstem) >= 3 and sk.startswith(sstem)) or _token_is_city(tok, ckeys):
                         continue
-                    ts, tw = terms_of(tok, lang)
+                    ts, lemma, tw = terms_of(tok, lang)
                     for t in ts:
                         tf[t] += w * tw
-                        shown.setdefault(t, lemma_of_word(tok, lang))
+                        shown.setdefault(t, lemma)
                 for m in _NUMBER_SIGN.finditer(text):
                     tf["#" + m.group(1)] += w
                     shown.setdefault("#" + m.group(1), "№ " + m.group(1))
@@ -379,6 +380,7 @@ class PromiseIndex:
             idf=idf,
             term_lemma=term_lemma,
             surname_stems=surname_stems,
+            surname_set={st for st in surname_stems if len(st) >= 3},
             offices=[office_kind(p.office) for p in promises],
             city_of=[city_norm[p.city] for p in promises],
             city_keys=all_keys,
@@ -426,15 +428,22 @@ def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
 # --- letter-level evidence -----------------------------------------------------------------------
 
 
+_PLACE_IN_HEAD = re.compile(r"(?:\bм|\bг|\bмісто|\bгород)\.?\s+([А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+(?:-[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+)?)")
+
+
 def detect_city(full_text: str, index: PromiseIndex) -> str | None:
-    """The registry city the letter comes from, by mentions weighted towards the letterhead.
+    """The city the letter comes from, by mentions weighted towards the top of the letterhead.
 
     The recipient block (between the date line and the body) is skipped: it holds
-    the addressee's city, not the sender's.
+    the addressee's city, not the sender's. When no registry city is named but the
+    letterhead gives an address ("м. Ковель"), that place is returned, so that
+    promises of other cities are not taken for it.
     """
     regions = find_regions(full_text)
     head_end = regions.letterhead_end or min(regions.body_start, len(full_text))
-    zones = [(full_text[:head_end], 3.0), (full_text[regions.body_start : regions.body_end], 1.0)]
+    head = full_text[:head_end]
+    zones = [(line, 3.0 / (1 + n / 4)) for n, line in enumerate(head.splitlines())]  # the top line weighs most
+    zones.append((full_text[regions.body_start : regions.body_end], 1.0))
     if regions.subject:
         zones.append((regions.subject, 1.0))
     votes: dict[str, float] = defaultdict(float)
@@ -447,21 +456,28 @@ def detect_city(full_text: str, index: PromiseIndex) -> str | None:
                 for city in index.city_prefix.get(t[:k], ()):
                     if _token_is_city(tok, index.city_keys[city]):
                         votes[city] += weight
-    if not votes:
-        return None
-    best = max(votes.items(), key=lambda kv: kv[1])
-    return best[0]
+    if votes:
+        return max(votes.items(), key=lambda kv: kv[1])[0]
+    place = _PLACE_IN_HEAD.search(head)
+    return place.group(1) if place else None
 
 
-def _find_surname(full_text: str, stem: str) -> str | None:
-    if len(stem) < 3:
-        return None
+def find_surnames(full_text: str, stems: set[str]) -> dict[str, str]:
+    """Surname stem -> the word form found in the text ("петренк" -> "Петренка").
+
+    Each capitalised word is looked up by its own prefixes, so the cost does not grow
+    with the number of politicians in the registry.
+    """
+    found: dict[str, str] = {}
     for tok in words(full_text):
-        if tok[:1].isupper():
-            t = skel(tok)
-            if t.startswith(stem) and len(t) - len(stem) <= 3:
-                return tok
-    return None
+        if not tok[:1].isupper():
+            continue
+        t = skel(tok)
+        for cut in range(0, 4):  # case endings add up to three letters
+            stem = t[: len(t) - cut] if cut else t
+            if len(stem) >= 3 and stem in stems and stem not in found:
+                found[stem] = tok
+    return found
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -513,13 +529,8 @@ def score_letter(
         cnorm = _city_stem(city)
         city_of = np.array(index.city_of)
         city_feat = np.where(city_of == cnorm, W_CITY_MATCH, W_CITY_MISMATCH)
-    names: dict[str, str | None] = {}
-    name_feat = np.zeros(len(index))
-    for j, stem in enumerate(index.surname_stems):
-        if stem not in names:
-            names[stem] = _find_surname(full, stem)
-        if names[stem]:
-            name_feat[j] = W_NAME
+    names = find_surnames(full, index.surname_set)
+    name_feat = np.array([W_NAME if stem in names else 0.0 for stem in index.surname_stems])
     kinds = {k for k, pat in _OFFICE_PATTERNS.items() if pat.search(full[regions.body_start : regions.body_end] + " " + (regions.subject or ""))}
     office_feat = np.array([W_OFFICE if o in kinds else 0.0 for o in index.offices])
     z = B0 + W_TOPIC * topic + (city_feat + name_feat + office_feat)[None, :]
