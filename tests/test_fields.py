@@ -375,3 +375,77 @@ def test_damaged_letters_never_raise(base: str, cut: int, junk: str) -> None:
 def test_extreme_inputs(text: str) -> None:
     f = extract_fields(typed(text))
     assert not [r for r in f.review_reasons if "extraction failed" in r]
+
+
+def test_three_level_letterhead_puts_the_department_first() -> None:
+    text = """ХАРКІВСЬКА МІСЬКА РАДА
+ВИКОНАВЧИЙ КОМІТЕТ
+ДЕПАРТАМЕНТ ТРАНСПОРТУ
+61003, м. Харків, майдан Зразковий, 7
+
+15.05.2018 № 8/12-1
+
+Департамент повідомляє, що ремонт трамвайної колії завершено у квітні 2018 року повністю.
+
+Директор департаменту                                       С. ГРИЦЕНКО
+"""
+    f = extract_fields(typed(text))
+    assert f.sender_org.value == "Департамент транспорту виконавчого комітету Харківської міської ради"
+    assert f.sender_city.value == "Харків"
+
+
+def test_letterhead_in_normal_case_and_english_line_skipped() -> None:
+    text = """Чернігівська міська рада
+CHERNIHIV CITY COUNCIL
+14000, м. Чернігів, вул. Зразкова, 4
+
+Вих. № 12-40/77
+від 11.12.2017
+
+На Ваш запит ГО «Прозорий бюджет» від 01.12.2017 повідомляємо таке.
+Роботи з ремонту покрівлі школи виконано у листопаді 2017 року за рахунок міського бюджету.
+
+Начальниця управління освіти                               Олена Мирошниченко
+"""
+    f = extract_fields(typed(text))
+    assert f.sender_org.value == "Чернігівська міська рада"
+    assert f.sender_city.value == "Чернігів"
+    assert f.outgoing_number.value == "12-40/77"
+    assert f.letter_date.value == "2017-12-11"
+    assert (f.request_date.value, f.request_number.value) == ("2017-12-01", None)
+    assert f.signatory_name.value == "Олена Мирошниченко"
+    assert f.signatory_position.value == "Начальниця управління освіти"
+
+
+@pytest.mark.parametrize(
+    ("line", "date", "number"),
+    [
+        ("Ваш № 4/к від 02.10.2018", "2018-10-02", "4/к"),
+        ("На Ваш лист від 02.10.2018 № 4", "2018-10-02", "4"),
+        ("(на запит від 02.10.2018 № 4)", "2018-10-02", "4"),
+        ("Ваш запит на отримання публічної інформації від 02.10.2018 № 4 розглянуто.", "2018-10-02", "4"),
+        ("На № 4 от 2 октября 2018 г.", "2018-10-02", "4"),
+        ("На Мо 4 вд 02.10.2018", "2018-10-02", "4"),
+    ],
+)
+def test_request_reference_forms(line: str, date: str, number: str) -> None:
+    text = f"ЛУЦЬКА МІСЬКА РАДА\n43025, м. Луцьк\n\n10.10.2018 за № 7/1\n{line}\n\nТекст листа.\n"
+    f = extract_fields(typed(text))
+    assert (f.request_date.value, f.request_number.value) == (date, number)
+    assert (f.letter_date.value, f.outgoing_number.value) == ("2018-10-10", "7/1")
+
+
+def test_outgoing_reference_at_the_foot_and_surname_first_signature() -> None:
+    text = """ОДЕСЬКА МІСЬКА РАДА
+65004, м. Одеса, пл. Зразкова, 1
+
+Повідомляємо, що освітлення вулиці Зразкової влаштовано у 2018 році за кошти міського бюджету.
+
+Заступник міського голови                                   Коваленко Б.Д.
+
+Вих. № 01-15/9 від 20.06.2018
+"""
+    f = extract_fields(typed(text))
+    assert (f.letter_date.value, f.outgoing_number.value) == ("2018-06-20", "01-15/9")
+    assert f.signatory_name.value == "Коваленко Б.Д."
+    assert f.signatory_position.value == "Заступник міського голови"

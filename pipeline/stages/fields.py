@@ -35,16 +35,24 @@ NUMSIGN = r"(?:№|N[oо°º]?\.?|[МMК][оoеєe»][.,]?|Ne|Nє|Н[оo])"
 FROM = r"(?:в[іiї1l]?д|от)"
 NUMBER = r"[0-9OО][0-9A-Za-zА-ЯІЇЄҐа-яіїєґ./\\-]*"
 _YEAR_TAIL = r"[ \t]*(?:р\.?|г\.?|року|года)?[ \t]*[,;]?[ \t]*"
-_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+|\.{{3,}})?", re.IGNORECASE)
+_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}(?:за[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+|\.{{3,}})?", re.IGNORECASE)
 _DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}(?:(?:{FROM}|дата)\.?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
     rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?[ \t]*{FROM}[ \t]*$", re.IGNORECASE
 )
-_OWN_NUMBER = re.compile(rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
+_OWN_NUMBER = re.compile(
+    rf"^[\W_]{{0,4}}(?:(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})|{NUMSIGN}[ \t]*(?P<alone>{NUMBER})[ \t]*$)",
+    re.IGNORECASE,
+)
 _REQ_BEFORE = re.compile(
     r"(?P<lead>\bна|\bваш\w*|\bу|\bв)?[ \t]*"
     r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t.,]*"
     rf"(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?{FROM}[ \t]*$",
+    re.IGNORECASE,
+)
+# "запит ГО «…» від …", "запит на отримання публічної інформації від …": a few words, no clause break
+_REQ_LOOSE = re.compile(
+    rf"(?:запит|запрос)\w*[^.,;:!?\d№\n]{{1,80}}?(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?{FROM}[ \t]*$",
     re.IGNORECASE,
 )
 _REQ_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
@@ -56,6 +64,15 @@ _PARENT_NOM = re.compile(
     r"(?:(?:МІСЬКА|ОБЛАСНА|РАЙОННА|СЕЛИЩНА|СІЛЬСЬКА)\s+(?:ДЕРЖАВНА\s+)?(?:РАДА|АДМІНІСТРАЦІЯ)"
     r"|(?:ГОРОДСКОЙ|ОБЛАСТНОЙ|РАЙОННЫЙ|ПОСЕЛКОВЫЙ|СЕЛЬСКИЙ)\s+СОВЕТ"
     r"|(?:ОБЛАСТНАЯ|РАЙОННАЯ|ГОРОДСКАЯ)\s+ГОСУДАРСТВЕННАЯ\s+АДМИНИСТРАЦИЯ)(?![А-ЯІЇЄҐа-яіїєґ])"
+)
+_ORG_WORD = re.compile(
+    r"рада\b|ради\b|адміністрац|департамент|управлі|комітет|підприємств|відділ|служба|совет|управлени|"
+    r"предприяти|администрац|комитет|отдел",
+    re.IGNORECASE,
+)
+_UNIT_HEAD = re.compile(
+    r"(?<![А-ЯІЇЄҐ'-])(?=(?:ВИКОНАВЧИЙ\s+КОМІТЕТ|ИСПОЛНИТЕЛЬНЫЙ\s+КОМИТЕТ|ДЕПАРТАМЕНТ|УПРАВЛІННЯ|УПРАВЛЕНИЕ|ВІДДІЛ|ОТДЕЛ|"
+    r"СЛУЖБА|КП\b)(?![А-ЯІЇЄҐ]))"
 )
 _ENTERPRISE = re.compile(r"^(?:КОМУНАЛЬНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+ПРЕДПРИЯТИЕ)[\s.,]*", re.IGNORECASE)
 _ADDRESS_HINT = re.compile(
@@ -78,15 +95,18 @@ _UP = "А-ЯІЇЄҐЁ"
 _LOW = "а-яіїєґё"
 _NAME_END = re.compile(
     rf"(?P<name>(?:[{_UP}]\.[ \t]?){{1,2}}[ \t]?[{_UP}][{_UP}{_LOW}'’ʼ]+(?:-[{_UP}][{_UP}{_LOW}'’ʼ]+)?"
-    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_UP}'’ʼ]+(?:-[{_UP}][{_UP}'’ʼ]+)?"
-    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_LOW}'’ʼ]+(?:-[{_UP}][{_LOW}'’ʼ]+)?)"
+    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]{{1,2}}[{_UP}][{_UP}'’ʼ]+(?:-[{_UP}][{_UP}'’ʼ]+)?"
+    rf"|[{_UP}][{_LOW}'’ʼ]+[ \t]{{1,2}}[{_UP}][{_LOW}'’ʼ]+(?:-[{_UP}][{_LOW}'’ʼ]+)?"
+    rf"|[{_UP}][{_UP}{_LOW}'’ʼ]+(?:-[{_UP}][{_UP}{_LOW}'’ʼ]+)?[ \t]{{1,2}}(?:[{_UP}]\.[ \t]?){{1,2}})"
     r"[\W_\d]{0,6}$"
 )
 _POSITION_HEADS = {
     "секретар", "секретарь", "директор", "начальник", "заступник", "заместитель", "керуючий", "управляющий",
     "голова", "председатель", "перший", "первый", "генеральний", "генеральный", "міський", "городской",
     "в.о.", "т.в.о.", "и.о.", "виконувач", "исполняющий", "головний", "главный", "завідувач", "заведующий",
-    "уповноважена", "уповноважений", "радник", "советник",
+    "уповноважена", "уповноважений", "радник", "советник", "керівник", "руководитель", "начальниця",
+    "заступниця", "директорка", "секретарка", "керуюча", "управляющая", "в.о", "т.в.о", "тво", "и.о", "виконуюча",
+    "исполняющая", "завідувачка", "заведующая", "мер", "старший", "провідний",
 }  # fmt: skip
 _SHORT_WORDS = {"і", "й", "та", "з", "із", "зі", "у", "в", "на", "по", "и", "с", "со", "при", "для", "до", "от", "від", "о", "об", "к"}  # fmt: skip
 _PROPER = {"україни", "україна", "україні", "украины", "украина", "украине"}
@@ -198,14 +218,16 @@ def _request_context(line: str, dm: DateMatch) -> tuple[bool, str | None, int | 
     before = line[max(0, dm.start - 120) : dm.start]
     offset = max(0, dm.start - 120)
     m = _REQ_BEFORE.search(before)
-    if not m:
-        return False, None, None, None
-    lead = (m.group("lead") or "").lower()
-    kw = m.group("kw")
-    strong = m.group("strong")
-    num = m.group("num")
-    if not (strong or (kw and lead in ("на", "ваш", "вашого", "ваше", "вашому")) or (lead == "на" and (num or kw))):
-        return False, None, None, None
+    ok = False
+    if m:
+        lead = (m.group("lead") or "").lower()
+        kw, num = m.group("kw"), m.group("num")
+        ok = bool(m.group("strong") or ((num or kw) and lead in ("на", "ваш", "вашого", "ваше", "вашому")))
+    if not ok:
+        m = _REQ_LOOSE.search(before)
+        if not m:
+            return False, None, None, None
+        num = m.group("num")
     if num:
         return True, num, offset + m.start("num"), offset + m.end("num")
     after = _REQ_NUM_AFTER.match(line[dm.end :])
@@ -278,13 +300,23 @@ def letterhead_lines(lines: list[Line]) -> list[Line]:
             continue
         if norm_word(letters) in _COUNTRY:
             continue
-        if _upper_share(s) >= 0.75 and not _ADDRESS_HINT.search(s):
+        cyr = sum("а" <= ch.lower() <= "я" or ch.lower() in "іїєґё" for ch in letters)
+        if _upper_share(s) >= 0.75 and cyr >= 0.7 * len(letters) and not _ADDRESS_HINT.search(s):
             out.append(ln)
             continue
         if out:
             break
         if len(out) == 0 and ln.index > 6:
             break
+    if not out:  # a letterhead typed in normal case: org lines above the address
+        for ln in lines[:8]:
+            s = ln.stripped
+            if not s or ln.page > 0:
+                continue
+            if _ADDRESS_HINT.search(s) or re.search(r"\d", s) or not _ORG_WORD.search(s):
+                break
+            if norm_word(_letters(s)) not in _COUNTRY:
+                out.append(ln)
     return out
 
 
@@ -413,7 +445,7 @@ def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, 
     if m:
         parent = raw[m.start() : m.end()]
         rest = (raw[: m.start()] + " " + raw[m.end() :]).strip(" ,")
-        org = f"{rest} {_genitive(parent, lang)}" if rest else parent
+        org = f"{_chain_units(rest, lang)} {_genitive(parent, lang)}" if rest else parent
     else:
         org = raw
     org = re.sub(r"\s+", " ", org).strip()
@@ -421,6 +453,31 @@ def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, 
     start = head[0].start + (len(head[0].text) - len(head[0].text.lstrip()))
     end = head[-1].start + len(head[-1].text.rstrip())
     return org, start, end, head, raw
+
+
+def _chain_units(rest: str, lang: str) -> str:
+    """ "ВИКОНАВЧИЙ КОМІТЕТ ДЕПАРТАМЕНТ ОСВІТИ" -> "ДЕПАРТАМЕНТ ОСВІТИ виконавчого комітету"."""
+    cuts = [m.start() for m in _UNIT_HEAD.finditer(rest.upper())]
+    if len(cuts) < 2 or cuts[0] != 0:
+        return rest
+    parts = [rest[a:b].strip(" ,") for a, b in zip(cuts, [*cuts[1:], len(rest)], strict=True)]
+    return " ".join([parts[-1], *(_genitive_head(p, lang) for p in reversed(parts[:-1]))])
+
+
+def _genitive_head(phrase: str, lang: str) -> str:
+    """Genitive of a unit name: the words up to its head noun change, its dependents stay."""
+    morph = morph_analyzer(lang)
+    words = phrase.lower().split()
+    out = []
+    for i, w in enumerate(words):
+        parses = [p for p in morph.parse(w) if "nomn" in p.tag]
+        noun = next((p for p in parses if "NOUN" in p.tag), None)
+        p = noun or next((p for p in parses if "ADJF" in p.tag), None)
+        g = p.inflect({"gent"}) if p is not None else None
+        out.append(g.word if g is not None else w)
+        if noun is not None:
+            return " ".join(out + words[i + 1 :])
+    return " ".join(out)
 
 
 def _case_org(org: str) -> str:
@@ -609,6 +666,9 @@ def extract_fields(text: LetterText) -> LetterFields:
 
     def dates_and_numbers() -> None:
         strong, weak = _own_date_candidates(header)
+        if not strong and not weak:  # some writers put "Вих. № … від …" at the foot of the letter
+            foot = [ln for ln in lines if ln.stripped][-12:]
+            strong = [c for c in _own_date_candidates(foot)[0] if c.number]
         chosen: DateNumber | None = None
         distinct = {c.date.date for c in strong}
         if len(distinct) > 1:
@@ -650,11 +710,10 @@ def extract_fields(text: LetterText) -> LetterFields:
             for ln in header:
                 m = _OWN_NUMBER.match(ln.text)
                 if m:
-                    num = _clean_number(m.group("num"))
+                    g = "num" if m.group("num") else "alone"
+                    num = _clean_number(m.group(g))
                     if num:
-                        fields.outgoing_number = _value(
-                            text, num, ln.start + m.start("num"), ln.start + m.end("num"), 0.7
-                        )
+                        fields.outgoing_number = _value(text, num, ln.start + m.start(g), ln.start + m.end(g), 0.7)
                         break
             else:
                 if chosen is None or not chosen.has_sign:
