@@ -1,0 +1,432 @@
+"""The reviewer web app (FastAPI + Jinja2, plain JS, no build step).
+
+Reviewers log in, work through a queue of letters with machine suggestions and
+confirm or correct them; every decision becomes an append-only review row (see
+:mod:`pipeline.review.decisions`). The app reads the store only; it never runs
+the pipeline's stages except :func:`load_page_image` to show a stored page.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.errors import LettersError
+from pipeline.review import auth
+from pipeline.review.decisions import Conflict, DecisionError, DecisionIn, NotFound, save_decisions, undo_last
+from pipeline.review.queries import (
+    VERDICTS,
+    QueueFilters,
+    build_queue,
+    letter_state_json,
+    letter_view,
+    neighbours,
+)
+from pipeline.schema import FIELD_NAMES
+from pipeline.store.db import Database
+from pipeline.store.tables import LetterRow, PageRow, UserRow
+
+log = logging.getLogger("letters.review")
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "letters_session"
+PAGE_DPI = 110  # enough to read a scan on screen; boxes scale with the page, not the pixels
+PAGE_MAX_WIDTH = 1600
+PAGE_CACHE = 24  # rendered pages kept in memory
+MAX_DECISIONS = 50
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+
+
+class LoginRequired(Exception):
+    """Raised by page handlers without a session; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class PageCache:
+    """A small LRU of rendered page PNGs (rendering a PDF page costs ~0.1-0.5 s)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+            return None
+
+    def put(self, key: tuple[object, ...], value: bytes) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+def safe_next(url: str | None) -> str:
+    """Only same-site relative paths: no open redirect through ?next=."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return "/queue"
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return "/queue"
+    return url
+
+
+def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI:
+    """The review app over the database at ``db_path`` (a file or SQLAlchemy URL).
+
+    The session signing key is ``secret_key``, else $LETTERS_SECRET_KEY, else a key
+    file created next to the database.
+    """
+    db = Database(db_path)
+    codec = auth.SessionCodec(auth.load_secret_key(db_path, secret_key))
+    limiter = auth.RateLimiter()
+    pages_cache = PageCache(PAGE_CACHE)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.close()
+
+    app = FastAPI(title="letters review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.db = db
+    app.state.codec = codec
+    app.state.limiter = limiter
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # --- plumbing ------------------------------------------------------------------
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
+               **ctx: Any) -> HTMLResponse:
+        sess = session or codec.loads(request.cookies.get(COOKIE))
+        html = env.get_template(name).render(request=request, csrf=sess.csrf if sess else "", **ctx)
+        return HTMLResponse(html, status_code=status_code)
+
+    def set_session_cookie(request: Request, response: Response, sess: auth.SessionData) -> None:
+        response.set_cookie(COOKIE, codec.dumps(sess), httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https", max_age=codec.max_age)
+
+    def session_user(request: Request) -> tuple[auth.SessionData, User] | None:
+        sess = codec.loads(request.cookies.get(COOKIE))
+        if sess is None or sess.uid is None:
+            return None
+        with db.session() as s:
+            row = s.get(UserRow, sess.uid)
+            if row is None or not row.active:
+                return None
+            return sess, User(row.id, row.name, row.role)
+
+    def page_user(request: Request) -> tuple[auth.SessionData, User]:
+        found = session_user(request)
+        if found is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        return found
+
+    def api_user(request: Request) -> tuple[auth.SessionData, User]:
+        found = session_user(request)
+        if found is None:
+            raise HTTPException(401, "login required")
+        return found
+
+    def check_origin(request: Request) -> None:
+        # Defence in depth next to the CSRF token: a browser's cross-site POST names its origin.
+        origin = request.headers.get("origin")
+        if origin and origin != "null":
+            host = request.headers.get("host", "")
+            if urlsplit(origin).netloc != host:
+                raise HTTPException(403, "cross-origin request refused")
+
+    async def check_csrf(request: Request, sess: auth.SessionData, form: Any = None) -> None:
+        check_origin(request)
+        given = request.headers.get("x-csrf-token")
+        if given is None and form is not None:
+            given = form.get("csrf_token")
+        if not auth.csrf_ok(sess.csrf, given if isinstance(given, str) else None):
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": exc.next_url}), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+        if wants_json or request.url.path.endswith(".png"):
+            return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
+                      message=str(exc.detail), user=None)
+
+    # --- accounts ------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/queue") -> Response:
+        sess = codec.loads(request.cookies.get(COOKIE))
+        fresh = sess is None
+        sess = sess or codec.new()
+        response = render(request, "login.html", session=sess, next=safe_next(next), error=None, user=None)
+        if fresh:
+            set_session_cookie(request, response, sess)
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        sess = codec.loads(request.cookies.get(COOKIE))
+        if sess is None:
+            raise HTTPException(403, "your login form expired; reload the page")
+        await check_csrf(request, sess, form)
+        name = str(form.get("name") or "").strip()[:64]
+        password = str(form.get("password") or "")[:1024]
+        next_url = safe_next(str(form.get("next") or ""))
+        ip = request.client.host if request.client else "?"
+        wait = limiter.blocked(name, ip)
+        if wait > 0:
+            return render(request, "login.html", status_code=429, session=sess, next=next_url, user=None,
+                          error=f"Too many failed logins. Try again in {int(wait // 60) + 1} min.")
+        with db.session() as s:
+            row = auth.authenticate(s, name, password)
+            user = User(row.id, row.name, row.role) if row else None
+        if user is None:
+            limiter.fail(name, ip)
+            log.warning("failed login for %r from %s", name, ip)
+            return render(request, "login.html", status_code=401, session=sess, next=next_url, user=None,
+                          error="Wrong name or password.")
+        limiter.succeed(name, ip)
+        # A new session id and CSRF token at login: a cookie planted before login stays anonymous.
+        codec.revoke(sess.sid)
+        new = codec.new(uid=user.id)
+        response = RedirectResponse(next_url, status_code=303)
+        set_session_cookie(request, response, new)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        sess, _ = api_user(request)
+        form = await request.form()
+        await check_csrf(request, sess, form)
+        codec.revoke(sess.sid)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    # --- pages ---------------------------------------------------------------------
+
+    @app.get("/")
+    def home() -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue_page(request: Request) -> Response:
+        sess, user = page_user(request)
+        filters = QueueFilters.from_params(request.query_params)
+        with db.session() as s:
+            queue = build_queue(s, filters)
+        qs = urlencode(filters.params())
+        return render(request, "queue.html", session=sess, user=user, queue=queue, filters=filters, qs=qs)
+
+    @app.get("/letters/{letter_id}", response_class=HTMLResponse)
+    def letter_page(request: Request, letter_id: str) -> Response:
+        sess, user = page_user(request)
+        filters = QueueFilters.from_params(request.query_params)
+        with db.session() as s:
+            view = letter_view(s, letter_id)
+            if view is None:
+                raise HTTPException(404, "no such letter")
+            prev_id, next_id = neighbours(s, letter_id, filters)
+        return render(request, "letter.html", session=sess, user=user, view=view, prev_id=prev_id,
+                      next_id=next_id, qs=urlencode(filters.params()), conflict=None, submitted=None)
+
+    @app.get("/letters/{letter_id}/pages/{page_no}.png")
+    def page_image(request: Request, letter_id: str, page_no: int) -> Response:
+        api_user(request)
+        # The file to render comes from the database row only, never from the request.
+        with db.session() as s:
+            letter = s.get(LetterRow, letter_id)
+            page = s.get(PageRow, (letter_id, page_no)) if letter else None
+            if letter is None or page is None or page_no < 1:
+                raise HTTPException(404, "no such page")
+            paths = [str(p) for p in (letter.source_paths or [])]
+            key = (letter_id, page_no, letter.sha256, page.rotation)
+            rotation = page.rotation
+        png = pages_cache.get(key)
+        if png is None:
+            png = render_page_png(paths, page_no, rotation)
+            pages_cache.put(key, png)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.post("/letters/{letter_id}/fields")
+    async def save_fields(request: Request, letter_id: str) -> Response:
+        sess, user = page_user(request)
+        form = await request.form()
+        await check_csrf(request, sess, form)
+        version = _int(form.get("version"))
+        note = str(form.get("note") or "")
+        submitted = {name: str(form.get(f"field_{name}") or "") for name in FIELD_NAMES if f"field_{name}" in form}
+        filters = QueueFilters.from_params(request.query_params)
+        with db.session() as s:
+            view = letter_view(s, letter_id)
+            if view is None:
+                raise HTTPException(404, "no such letter")
+            current = {f.name: f.value or "" for f in view.fields}
+            changes = [DecisionIn("field", k, v, note or None) for k, v in submitted.items() if v.strip() != current[k]]
+        if not changes:
+            return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)
+        try:
+            with db.session() as s:
+                save_decisions(s, letter_id, version, user.name, changes)
+        except Conflict as exc:
+            with db.session() as s:
+                view = letter_view(s, letter_id)
+                prev_id, next_id = neighbours(s, letter_id, filters)
+            # Show the reviewer's own values again so nothing typed is lost.
+            return render(request, "letter.html", status_code=409, session=sess, user=user, view=view,
+                          prev_id=prev_id, next_id=next_id, qs=urlencode(filters.params()), conflict=exc.message(),
+                          submitted=submitted)
+        except DecisionError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)
+
+    # --- JSON API used by the page script ------------------------------------------
+
+    @app.get("/api/letters/{letter_id}")
+    def letter_json(request: Request, letter_id: str) -> Response:
+        api_user(request)
+        with db.session() as s:
+            view = letter_view(s, letter_id)
+        if view is None:
+            raise HTTPException(404, "no such letter")
+        return JSONResponse(letter_state_json(view))
+
+    @app.post("/api/letters/{letter_id}/decisions")
+    async def decide(request: Request, letter_id: str) -> Response:
+        sess, user = api_user(request)
+        await check_csrf(request, sess)
+        body = await _json_body(request)
+        version = _int(body.get("version"))
+        raw = body.get("decisions")
+        if not isinstance(raw, list) or not raw or len(raw) > MAX_DECISIONS:
+            raise HTTPException(400, "decisions: a list of 1-50 items")
+        items = []
+        for d in raw:
+            if not isinstance(d, dict):
+                raise HTTPException(400, "each decision is an object")
+            value, note = d.get("value"), d.get("note")
+            items.append(DecisionIn(str(d.get("kind", "")), str(d.get("key", ""))[:64],
+                                    value if isinstance(value, str) else None,
+                                    note if isinstance(note, str) else None))
+        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items))
+
+    @app.post("/api/letters/{letter_id}/undo")
+    async def undo(request: Request, letter_id: str) -> Response:
+        sess, user = api_user(request)
+        await check_csrf(request, sess)
+        body = await _json_body(request)
+        version = _int(body.get("version"))
+        return _apply(letter_id, lambda s: undo_last(s, letter_id, version, user.name))
+
+    def _apply(letter_id: str, action: Any) -> Response:
+        try:
+            with db.session() as s:
+                action(s)
+        except NotFound:
+            raise HTTPException(404, "no such letter") from None
+        except Conflict as exc:
+            return JSONResponse({"error": exc.message(), "conflict": True, "version": exc.current_version},
+                                status_code=409)
+        except DecisionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        with db.session() as s:
+            view = letter_view(s, letter_id)
+        assert view is not None
+        return JSONResponse(letter_state_json(view))
+
+    return app
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise HTTPException(400, "version: an integer is required") from None
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise HTTPException(415, "send JSON")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, "bad JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "bad JSON")
+    return body
+
+
+def render_page_png(source_paths: list[str], page_no: int, rotation: int) -> bytes:
+    """The stored page turned the way the OCR stage turned it, so word boxes line up."""
+    from pipeline.stages.text import load_page_image
+
+    try:
+        img = load_page_image(source_paths, page_no, dpi=PAGE_DPI)
+    except LettersError as exc:
+        raise HTTPException(404, f"page cannot be shown: {exc}") from None
+    except OSError:
+        raise HTTPException(404, "page cannot be shown") from None
+    if rotation % 360:
+        # pages.rotation is clockwise; PIL's rotate() turns counter-clockwise.
+        img = img.rotate(-(rotation % 360), expand=True)
+    if img.width > PAGE_MAX_WIDTH:
+        img = img.resize((PAGE_MAX_WIDTH, round(img.height * PAGE_MAX_WIDTH / img.width)), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()

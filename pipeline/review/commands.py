@@ -1,0 +1,153 @@
+"""CLI commands of the review app, registered on the main `letters` group by pipeline.cli:
+
+    letters review --db PATH [--host 127.0.0.1 --port 8000]
+    letters users add NAME --role reviewer|admin --db PATH [--password-stdin]
+    letters users list --db PATH
+    letters users passwd NAME --db PATH [--password-stdin]
+    letters users disable NAME --db PATH / letters users enable NAME --db PATH
+
+Errors are raised as typed LettersError; the main group turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import click
+
+DB_HELP = "Database file or SQLAlchemy URL (the one `letters run` wrote)."
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("review")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The app speaks plain HTTP: keep it on 127.0.0.1 or put it behind a "
+                   "TLS proxy.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+def review(db_path: str, host: str, port: int) -> None:
+    """Start the reviewer web app on the database.
+
+    Create accounts first with `letters users add`. The session key comes from
+    $LETTERS_SECRET_KEY, else from a key file created next to the database.
+    """
+    import uvicorn
+
+    from pipeline.review.app import create_app
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        click.echo(f"warning: listening on {host} without TLS; passwords cross the network in clear text",
+                   err=True)
+    app = create_app(db_path)
+    click.echo(f"review app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+
+
+@click.group("users")
+def users() -> None:
+    """Manage the accounts of the review app."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["reviewer", "admin"]), default="reviewer", show_default=True,
+              help="reviewer: reviews letters; admin: also manages the review process.")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input instead of prompting (for scripts).")
+def users_add(name: str, role: str, db_path: str, password_stdin: bool) -> None:
+    """Create the account NAME; the password is asked twice (stored as an argon2 hash)."""
+    from pipeline.review import auth
+    from pipeline.store.db import Database
+
+    auth.validate_name(name)
+    password = _read_password(password_stdin)
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            auth.add_user(s, name, role, password)
+    finally:
+        db.close()
+    click.echo(f"user {name} ({role}) added")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
+def users_passwd(name: str, db_path: str, password_stdin: bool) -> None:
+    """Set a new password for NAME."""
+    from pipeline.review import auth
+    from pipeline.store.db import Database
+
+    password = _read_password(password_stdin)
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            auth.set_password(s, name, password)
+    finally:
+        db.close()
+    click.echo(f"password of {name} changed")
+
+
+def _set_active(name: str, db_path: str, active: bool) -> None:
+    from pipeline.review import auth
+    from pipeline.store.db import Database
+
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            auth.set_active(s, name, active)
+    finally:
+        db.close()
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+def users_disable(name: str, db_path: str) -> None:
+    """Disable NAME: logins and open sessions stop working at once; decisions are kept."""
+    _set_active(name, db_path, False)
+    click.echo(f"user {name} disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+def users_enable(name: str, db_path: str) -> None:
+    """Enable NAME again."""
+    _set_active(name, db_path, True)
+    click.echo(f"user {name} enabled")
+
+
+@users.command("list")
+@click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
+def users_list(db_path: str) -> None:
+    """List the accounts (name, role, active, created)."""
+    from sqlalchemy import select
+
+    from pipeline.store.db import Database
+    from pipeline.store.tables import UserRow
+
+    db = Database(db_path)
+    try:
+        with db.session() as s:
+            rows = list(s.scalars(select(UserRow).order_by(UserRow.name)))
+            for r in rows:
+                click.echo(f"{r.name}\t{r.role}\t{'active' if r.active else 'disabled'}\t{r.created_at:%Y-%m-%d}")
+    finally:
+        db.close()
+    if not rows:
+        click.echo("no users yet: add one with `letters users add NAME --role admin --db PATH`", err=True)
+

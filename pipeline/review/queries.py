@@ -1,0 +1,432 @@
+"""Read side of the review app: the queue and the letter screen, built from the store.
+
+The effective value of anything is the latest human decision still in force
+(:func:`pipeline.store.repo.effective_decisions`), else the machine's value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.schema import FIELD_NAMES, Verdict
+from pipeline.store.repo import Decision, effective_decisions
+from pipeline.store.tables import FieldRow, LetterRow, MatchRow, PageRow, PromiseRow, ReviewRow, WordRow
+
+VERDICTS = tuple(v.value for v in Verdict)
+STATES = ("awaiting", "reviewed", "failed", "all")
+QUEUE_LIMIT = 500
+
+
+# --- the queue ---------------------------------------------------------------------
+
+
+@dataclass
+class QueueFilters:
+    city: str = ""
+    politician: str = ""
+    verdict: str = ""
+    state: str = "awaiting"
+    date_from: str = ""
+    date_to: str = ""
+
+    @classmethod
+    def from_params(cls, params: Any) -> QueueFilters:
+        def get(name: str) -> str:
+            return str(params.get(name) or "").strip()[:200]
+
+        f = cls(get("city"), get("politician"), get("verdict"), get("state") or "awaiting",
+                _iso_or_blank(get("date_from")), _iso_or_blank(get("date_to")))
+        if f.state not in STATES:
+            f.state = "awaiting"
+        if f.verdict not in VERDICTS:
+            f.verdict = ""
+        return f
+
+    def params(self) -> dict[str, str]:
+        """Non-default filters, for links that keep the reviewer's queue."""
+        d = {"city": self.city, "politician": self.politician, "verdict": self.verdict,
+             "state": self.state if self.state != "awaiting" else "", "date_from": self.date_from,
+             "date_to": self.date_to}
+        return {k: v for k, v in d.items() if v}
+
+
+def _iso_or_blank(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat() if text else ""
+    except ValueError:
+        return ""
+
+
+@dataclass
+class QueueItem:
+    letter_id: str
+    source_file: str
+    status: str
+    reasons: str
+    letter_date: str
+    sender_city: str
+    politicians: list[str]
+    cities: list[str]
+    promises: int
+    verdicts: list[str]  # effective verdict per live match
+    min_confidence: float | None
+    needs_review: bool
+    state: str  # awaiting | reviewed | failed
+    decided: int  # live matches with a human verdict or rejection
+    model_versions: list[str]
+
+
+@dataclass
+class Queue:
+    items: list[QueueItem]
+    total: int  # after filtering, before the display limit
+    counts: dict[str, int]  # awaiting, reviewed, needs_review, failed (whole database)
+    cities: list[str]
+    politicians: list[str]
+
+
+def _letter_state(letter: LetterRow, live: list[MatchRow], human: dict[tuple[str, str, str], Decision],
+                  added: list[str]) -> tuple[str, int]:
+    if letter.status == "failed":
+        return "failed", 0
+    lid = letter.letter_id
+    keys = [m.promise_id for m in live] + added
+    decided = sum(1 for pid in keys if (lid, "verdict", pid) in human)
+    any_decision = any(k[0] == lid for k in human)
+    # Reviewed: a human has looked (some decision in force) and every live pair has a verdict.
+    if any_decision and decided == len(keys):
+        return "reviewed", decided
+    return "awaiting", decided
+
+
+def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT) -> Queue:
+    letters = list(session.scalars(select(LetterRow)))
+    matches: dict[str, list[MatchRow]] = defaultdict(list)
+    for m in session.scalars(select(MatchRow).order_by(MatchRow.passage_index, MatchRow.promise_id)):
+        matches[m.letter_id].append(m)
+    fields: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for f in session.execute(select(FieldRow.letter_id, FieldRow.name, FieldRow.value)):
+        fields[f.letter_id][f.name] = f.value
+    promises = {p.promise_id: p for p in session.scalars(select(PromiseRow))}
+    human = effective_decisions(session)
+    added_by_letter: dict[str, list[str]] = defaultdict(list)
+    for (lid, kind, pid), d in human.items():
+        if kind == "match" and d.human_value == "added" and pid not in {m.promise_id for m in matches[lid]}:
+            added_by_letter[lid].append(pid)
+
+    items: list[QueueItem] = []
+    counts = {"awaiting": 0, "reviewed": 0, "needs_review": 0, "failed": 0}
+    all_cities: set[str] = set()
+    all_politicians: set[str] = set()
+    for letter in letters:
+        lid = letter.letter_id
+
+        def eff_field(name: str, lid: str = lid) -> str:
+            d = human.get((lid, "field", name))
+            return (d.human_value if d else fields[lid].get(name)) or ""
+
+        live = [m for m in matches[lid] if _match_value(human, lid, m.promise_id) != "rejected"]
+        added = sorted(added_by_letter[lid])
+        state, decided = _letter_state(letter, live, human, added)
+        pids = [m.promise_id for m in live] + added
+        politicians = sorted({promises[p].politician for p in pids if p in promises and promises[p].politician})
+        city = eff_field("sender_city")
+        cities = sorted({city} | {promises[p].city for p in pids if p in promises} - {""})
+        verdicts = []
+        for m in live:
+            d = human.get((lid, "verdict", m.promise_id))
+            if v := (d.human_value if d else m.verdict):
+                verdicts.append(v)
+        for pid in added:
+            if d := human.get((lid, "verdict", pid)):
+                verdicts.append(d.human_value or "")
+        confs = [m.confidence for m in live if m.confidence is not None]
+        needs = letter.status == "needs_review" or any(m.needs_review for m in live)
+        counts[state] += 1
+        if needs and state == "awaiting":
+            counts["needs_review"] += 1
+        all_cities.update(cities)
+        all_politicians.update(politicians)
+        item = QueueItem(
+            letter_id=lid, source_file=letter.source_file, status=letter.status, reasons=letter.error or "",
+            letter_date=eff_field("letter_date"), sender_city=city, politicians=politicians, cities=cities,
+            promises=len(pids), verdicts=verdicts, min_confidence=min(confs) if confs else None,
+            needs_review=needs, state=state, decided=decided,
+            model_versions=sorted({m.model_version for m in live if m.model_version}),
+        )
+        if _keep(item, filters):
+            items.append(item)
+    items.sort(key=_queue_order)
+    return Queue(items[:limit], len(items), counts, sorted(all_cities), sorted(all_politicians))
+
+
+def _queue_order(item: QueueItem) -> tuple[object, ...]:
+    # Needs-review first, then the least sure suggestion first; letters with no suggestion last.
+    conf = item.min_confidence if item.min_confidence is not None else 2.0
+    return (not item.needs_review, conf, item.source_file, item.letter_id)
+
+
+def _keep(item: QueueItem, f: QueueFilters) -> bool:
+    if f.state != "all" and item.state != f.state:
+        return False
+    if f.state == "awaiting" and not item.promises and not item.needs_review:
+        return False  # nothing suggested and nothing flagged: not a review task
+    if f.city and f.city.casefold() not in (c.casefold() for c in item.cities):
+        return False
+    if f.politician and f.politician.casefold() not in (p.casefold() for p in item.politicians):
+        return False
+    if f.verdict and f.verdict not in item.verdicts:
+        return False
+    if f.date_from and (not item.letter_date or item.letter_date < f.date_from):
+        return False
+    if f.date_to and (not item.letter_date or item.letter_date > f.date_to):
+        return False
+    return True
+
+
+def neighbours(session: Session, letter_id: str, filters: QueueFilters) -> tuple[str | None, str | None]:
+    """Previous and next letter of the reviewer's queue around ``letter_id``."""
+    ids = [i.letter_id for i in build_queue(session, filters).items]
+    if letter_id not in ids:
+        return None, ids[0] if ids else None
+    i = ids.index(letter_id)
+    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+
+
+def _match_value(human: dict[tuple[str, str, str], Decision], lid: str, pid: str) -> str | None:
+    d = human.get((lid, "match", pid))
+    return d.human_value if d else None
+
+
+# --- the letter screen -------------------------------------------------------------
+
+
+@dataclass
+class Box:
+    left: float
+    top: float
+    width: float
+    height: float
+    kind: str  # "field" | "evidence"
+    label: str
+    target: str  # field name or promise index, for linking a box to its panel
+
+
+@dataclass
+class PageView:
+    page_no: int
+    width: float
+    height: float
+    rotation: int
+    source: str
+    ocr_confidence: float | None
+    boxes: list[Box] = field(default_factory=list)
+
+
+@dataclass
+class Who:
+    reviewer: str
+    at: str
+    action: str
+    note: str | None
+
+
+@dataclass
+class FieldView:
+    name: str
+    machine: str | None
+    value: str | None  # effective
+    confidence: float | None
+    decided: Who | None
+
+
+@dataclass
+class PromiseCard:
+    index: int
+    promise_id: str
+    title: str
+    politician: str
+    office: str
+    city: str
+    said_on: str
+    origin: str  # "machine" | "added"
+    score: float | None
+    features: list[tuple[str, str]]
+    alternatives: list[tuple[str, float, str]]  # (promise_id, score, title)
+    near_tie: bool
+    needs_review: bool
+    passage: tuple[str, str, str]  # text before the evidence, the evidence, after
+    page: int | None
+    machine_verdict: str | None
+    confidence: float | None
+    probabilities: list[tuple[str, float]]
+    model_version: str | None
+    verdict: str | None  # effective
+    verdict_by: Who | None
+    match_state: str | None  # the human match decision in force: accepted / rejected / added
+    state: str  # suggested | confirmed | corrected | rejected | open
+
+
+@dataclass
+class LetterView:
+    letter_id: str
+    source_file: str
+    status: str
+    reasons: list[str]
+    language: str | None
+    text_source: str | None
+    ocr_confidence: float | None
+    model_version: str | None
+    version: int
+    processed_at: str
+    pages: list[PageView]
+    fields: list[FieldView]
+    promises: list[PromiseCard]
+    history: list[dict[str, Any]]
+
+
+def _who(row: ReviewRow | None) -> Who | None:
+    if row is None:
+        return None
+    return Who(row.reviewer, row.created_at.strftime("%Y-%m-%d %H:%M"), row.action, row.note)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def letter_view(session: Session, letter_id: str) -> LetterView | None:
+    letter = session.get(LetterRow, letter_id)
+    if letter is None:
+        return None
+    human = effective_decisions(session, [letter_id])
+    rows_by_id = {r.id: r for r in session.scalars(select(ReviewRow).where(ReviewRow.letter_id == letter_id))}
+    pages = {
+        p.page_no: PageView(p.page_no, p.width, p.height, p.rotation, p.source, p.ocr_confidence)
+        for p in session.scalars(select(PageRow).where(PageRow.letter_id == letter_id).order_by(PageRow.page_no))
+    }
+    words = list(session.scalars(select(WordRow).where(WordRow.letter_id == letter_id)))
+
+    def span_boxes(start: int | None, end: int | None, kind: str, label: str, target: str) -> None:
+        if start is None or end is None or end <= start:
+            return
+        for w in words:
+            if w.start < end and w.end > start and w.page_no in pages:
+                pages[w.page_no].boxes.append(Box(w.left, w.top, w.width, w.height, kind, label, target))
+
+    machine_fields = {f.name: f for f in session.scalars(select(FieldRow).where(FieldRow.letter_id == letter_id))}
+    fields: list[FieldView] = []
+    for name in FIELD_NAMES:
+        f = machine_fields.get(name)
+        d = human.get((letter_id, "field", name))
+        fields.append(FieldView(name, f.value if f else None, d.human_value if d else (f.value if f else None),
+                                f.confidence if f else None, _who(rows_by_id.get(d.review_id)) if d else None))
+        if f is None:
+            continue
+        before = sum(len(p.boxes) for p in pages.values())
+        span_boxes(f.start, f.end, "field", name, name)
+        if sum(len(p.boxes) for p in pages.values()) == before and f.page in pages:
+            # No word spans (e.g. a field assembled from several places): use the stored boxes.
+            for b in f.boxes or []:
+                if isinstance(b, list | tuple) and len(b) == 4:
+                    pages[f.page].boxes.append(Box(*map(float, b), "field", name, name))
+
+    promises = {p.promise_id: p for p in session.scalars(select(PromiseRow))}
+    cards: list[PromiseCard] = []
+    matches = list(session.scalars(
+        select(MatchRow).where(MatchRow.letter_id == letter_id).order_by(MatchRow.passage_index, MatchRow.promise_id)))
+    machine_pids = {m.promise_id for m in matches}
+    for m in matches:
+        cards.append(_card(len(cards), m.promise_id, m, promises, human, rows_by_id, letter_id))
+        span_boxes(m.evidence_start, m.evidence_end, "evidence", f"evidence {len(cards)}", str(len(cards) - 1))
+    for (_lid, kind, pid), d in sorted(human.items(), key=lambda kv: kv[0]):
+        if kind == "match" and d.human_value == "added" and pid not in machine_pids:
+            cards.append(_card(len(cards), pid, None, promises, human, rows_by_id, letter_id))
+
+    history = [
+        {"id": r.id, "kind": r.kind, "key": r.key, "action": r.action, "machine": r.machine_value,
+         "human": r.human_value, "reviewer": r.reviewer, "at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+         "note": r.note, "undoes": r.undoes}
+        for r in sorted(rows_by_id.values(), key=lambda r: r.id, reverse=True)
+    ]
+    return LetterView(
+        letter_id=letter.letter_id, source_file=letter.source_file, status=letter.status,
+        reasons=[r.strip() for r in (letter.error or "").split(";") if r.strip()], language=letter.language,
+        text_source=letter.text_source, ocr_confidence=letter.ocr_confidence, model_version=letter.model_version,
+        version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
+        pages=list(pages.values()), fields=fields, promises=cards, history=history,
+    )
+
+
+def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseRow],
+          human: dict[tuple[str, str, str], Decision], rows_by_id: dict[int, ReviewRow], lid: str) -> PromiseCard:
+    p = promises.get(pid)
+    vd = human.get((lid, "verdict", pid))
+    md = human.get((lid, "match", pid))
+    machine_verdict = m.verdict if m else None
+    verdict = vd.human_value if vd else machine_verdict
+    if md and md.human_value == "rejected":
+        state = "rejected"
+    elif vd:
+        state = "confirmed" if m and vd.human_value == machine_verdict else "corrected"
+    else:
+        state = "suggested" if machine_verdict else "open"
+    passage = ("", "", "")
+    if m:
+        text = m.passage_text or ""
+        if m.evidence_start is not None and m.evidence_end is not None and m.passage_start is not None:
+            a, b = m.evidence_start - m.passage_start, m.evidence_end - m.passage_start
+            if 0 <= a < b <= len(text):
+                passage = (text[:a], text[a:b], text[b:])
+            else:
+                passage = (text, "", "")
+        else:
+            passage = (text, "", "")
+    alts = []
+    if m:
+        for alt in m.alternatives or []:
+            if isinstance(alt, list | tuple) and len(alt) == 2:
+                apid = str(alt[0])
+                alts.append((apid, float(alt[1]), promises[apid].title if apid in promises else ""))
+    return PromiseCard(
+        index=index, promise_id=pid, title=p.title if p else "(promise not in the registry)",
+        politician=p.politician if p else "", office=p.office if p else "", city=p.city if p else "",
+        said_on=p.said_on.isoformat() if p and p.said_on else "", origin="machine" if m else "added",
+        score=m.match_score if m else None,
+        features=[(str(k), _fmt(v)) for k, v in (m.features or {}).items()] if m else [],
+        alternatives=alts, near_tie=bool(m and m.near_tie), needs_review=bool(m and m.needs_review),
+        passage=passage, page=m.passage_page if m else None, machine_verdict=machine_verdict,
+        confidence=m.confidence if m else None,
+        probabilities=sorted(((str(k), float(v)) for k, v in (m.probabilities or {}).items()), key=lambda kv: -kv[1])
+        if m else [],
+        model_version=m.model_version if m else None, verdict=verdict,
+        verdict_by=_who(rows_by_id.get(vd.review_id)) if vd else None,
+        match_state=md.human_value if md else None, state=state,
+    )
+
+
+def letter_state_json(view: LetterView) -> dict[str, Any]:
+    """What the page script needs after a save to redraw the decision panels."""
+    return {
+        "version": view.version,
+        "promises": [
+            {"index": c.index, "promise_id": c.promise_id, "verdict": c.verdict, "state": c.state,
+             "machine_verdict": c.machine_verdict, "match_state": c.match_state,
+             "by": c.verdict_by.reviewer if c.verdict_by else None, "at": c.verdict_by.at if c.verdict_by else None}
+            for c in view.promises
+        ],
+        "fields": {f.name: f.value for f in view.fields},
+        "history": view.history[:20],
+    }

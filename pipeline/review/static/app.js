@@ -1,0 +1,230 @@
+// Review app page script: keyboard review of a letter. No framework, no inline script (CSP script-src 'self').
+"use strict";
+
+(function () {
+  const root = document.getElementById("letter");
+  if (!root) return;
+
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const letterId = root.dataset.letterId;
+  const conflictBox = document.getElementById("conflict");
+  const flash = document.getElementById("flash");
+  const versionInput = document.getElementById("version-input");
+  const keysHelp = document.getElementById("keys");
+  let version = parseInt(root.dataset.version, 10);
+  let busy = Promise.resolve(); // saves run one after another, each with the version the last one returned
+  let blocked = !conflictBox.classList.contains("hidden");
+
+  const cards = () => Array.from(document.querySelectorAll(".card"));
+  let focus = 0;
+
+  function setFocus(i) {
+    const cs = cards();
+    if (!cs.length) return;
+    focus = Math.max(0, Math.min(cs.length - 1, i));
+    cs.forEach((c, j) => c.classList.toggle("focused", j === focus));
+    cs[focus].scrollIntoView({ block: "nearest" });
+    highlight(String(cs[focus].dataset.index), "evidence");
+  }
+
+  function highlight(target, kind) {
+    document.querySelectorAll("rect.box").forEach((r) => {
+      r.classList.toggle("active", r.dataset.target === target && r.classList.contains(kind));
+    });
+  }
+
+  function say(text, isError) {
+    flash.textContent = text;
+    flash.classList.toggle("error", !!isError);
+    flash.classList.remove("hidden");
+  }
+
+  function showConflict(text) {
+    blocked = true;
+    conflictBox.textContent = text;
+    conflictBox.classList.remove("hidden");
+  }
+
+  function setVersion(v) {
+    version = v;
+    root.dataset.version = String(v);
+    if (versionInput) versionInput.value = String(v);
+  }
+
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: JSON.stringify(body),
+    }).then((resp) => resp.json().catch(() => ({})).then((data) => ({ resp, data })));
+  }
+
+  function queue(path, makeBody, what, after) {
+    if (blocked) {
+      say("Reload the letter first: it changed since you opened it.", true);
+      return busy;
+    }
+    busy = busy.then(() =>
+      post(path, makeBody()).then(({ resp, data }) => {
+        if (resp.status === 409) {
+          showConflict((data.error || "Conflict: this letter changed.") + " (You tried: " + what + ".)");
+        } else if (resp.status === 401) {
+          say("Your session ended. Log in again (your last change was not saved).", true);
+        } else if (!resp.ok) {
+          say(data.error || "Not saved (" + resp.status + ").", true);
+        } else {
+          setVersion(data.version);
+          redraw(data);
+          say("Saved: " + what + ".");
+          if (after) after(data);
+        }
+      }).catch(() => say("Network error: not saved (" + what + ").", true))
+    );
+    return busy;
+  }
+
+  function decide(decisions, what, after) {
+    return queue("/api/letters/" + letterId + "/decisions",
+      () => ({ version: version, decisions: decisions }), what, after);
+  }
+
+  function takeNote(card) {
+    const input = card.querySelector("input.note");
+    const note = input && input.value.trim() ? input.value.trim() : null;
+    if (input) input.value = "";
+    return note;
+  }
+
+  function verdict(card, value) {
+    const pid = card.dataset.promiseId;
+    decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid);
+  }
+
+  function accept(card) {
+    const mv = card.dataset.machineVerdict;
+    if (!mv) { say("No suggestion to accept: choose 1, 2 or 3.", true); return; }
+    const pid = card.dataset.promiseId;
+    decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid);
+  }
+
+  function reject(card) {
+    const pid = card.dataset.promiseId;
+    decide([{ kind: "match", key: pid, value: "rejected", note: takeNote(card) }], "not promise " + pid);
+  }
+
+  function useAlternative(card, alt) {
+    const pid = card.dataset.promiseId;
+    decide([
+      { kind: "match", key: pid, value: "rejected", note: takeNote(card) },
+      { kind: "match", key: alt, value: "added", note: null },
+    ], "use " + alt + " instead of " + pid, () => window.location.reload());
+  }
+
+  function undo() {
+    queue("/api/letters/" + letterId + "/undo", () => ({ version: version }), "undo", (data) => {
+      // An undo can bring back cards (an undone "added") or remove them: redraw from the server.
+      const known = cards().map((c) => c.dataset.promiseId).join(",");
+      const now = data.promises.map((p) => p.promise_id).join(",");
+      if (known !== now) window.location.reload();
+    });
+  }
+
+  function redraw(data) {
+    const byId = {};
+    data.promises.forEach((p) => { byId[p.promise_id] = p; });
+    cards().forEach((card) => {
+      const p = byId[card.dataset.promiseId];
+      if (!p) return;
+      card.className = card.className.replace(/\bstate-\S+/g, "").trim() + " state-" + p.state;
+      card.querySelector(".effective").textContent = p.verdict || "none";
+      card.querySelector(".state").textContent = p.state;
+      card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
+    });
+    const tbody = document.querySelector("#history tbody");
+    if (tbody) {
+      tbody.textContent = "";
+      data.history.forEach((h) => {
+        const tr = document.createElement("tr");
+        tr.className = "action-" + h.action;
+        const what = h.action + " " + h.kind + " " + h.key + (h.undoes ? " (undoes #" + h.undoes + ")" : "");
+        [h.id, h.at, h.reviewer, what, h.machine || "", h.human || "", h.note || ""].forEach((v) => {
+          const td = document.createElement("td");
+          td.textContent = String(v); // textContent: reviewer notes are never parsed as HTML
+          tr.appendChild(td);
+        });
+        tbody.appendChild(tr);
+      });
+    }
+  }
+
+  function toggleKeys(show) {
+    const visible = show === undefined ? keysHelp.classList.contains("hidden") : show;
+    keysHelp.classList.toggle("hidden", !visible);
+  }
+
+  function go(which) {
+    const url = root.dataset[which];
+    if (url) window.location.href = url;
+    else say(which === "next" ? "This is the last letter of the queue." : "This is the first letter of the queue.");
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+    if (typing) {
+      if (ev.key === "Escape") t.blur();
+      return;
+    }
+    if (ev.key === "Enter" && t && (t.tagName === "BUTTON" || t.tagName === "A" || t.tagName === "SUMMARY")) return;
+    const card = cards()[focus];
+    const handlers = {
+      "1": () => card && verdict(card, "fulfilled"),
+      "2": () => card && verdict(card, "in_progress"),
+      "3": () => card && verdict(card, "not_fulfilled"),
+      a: () => card && accept(card),
+      Enter: () => card && accept(card),
+      x: () => card && reject(card),
+      u: undo,
+      j: () => setFocus(focus + 1),
+      k: () => setFocus(focus - 1),
+      n: () => go("next"),
+      p: () => go("prev"),
+      "?": () => toggleKeys(),
+      Escape: () => toggleKeys(false),
+    };
+    const h = handlers[ev.key];
+    if (h) {
+      ev.preventDefault();
+      h();
+    }
+  });
+
+  cards().forEach((card, i) => {
+    card.addEventListener("click", () => setFocus(i));
+    card.querySelectorAll("button.verdict").forEach((b) =>
+      b.addEventListener("click", () => verdict(card, b.dataset.verdict)));
+    const acc = card.querySelector("button.accept");
+    if (acc) acc.addEventListener("click", () => accept(card));
+    const rej = card.querySelector("button.reject");
+    if (rej) rej.addEventListener("click", () => reject(card));
+    card.querySelectorAll("button.use-alt").forEach((b) =>
+      b.addEventListener("click", () => useAlternative(card, b.dataset.alt)));
+  });
+
+  document.querySelectorAll("#fields-form input[data-target], #fields-form tr[data-target]").forEach((el) => {
+    el.addEventListener("focus", () => highlight(el.dataset.target, "field"));
+    el.addEventListener("mouseenter", () => highlight(el.dataset.target, "field"));
+  });
+  document.querySelectorAll("rect.box.field").forEach((r) => {
+    r.addEventListener("click", () => {
+      const input = document.getElementById("field-" + r.dataset.target);
+      if (input) input.focus();
+    });
+  });
+  const showKeys = document.getElementById("show-keys");
+  if (showKeys) showKeys.addEventListener("click", () => toggleKeys());
+
+  setFocus(0);
+})();
