@@ -172,11 +172,22 @@ def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], str, float]:
 _NUMBER_SIGN = re.compile(r"(?:№|N[°o]?|Ме|Мо)\s*(\d{1,4})(?![\d/.,-]\d)")
 
 
+# OCR mixes Latin look-alikes into Cyrillic words ("оcвiтлення"); fold them back.
+_HOMOGLYPHS = str.maketrans("aceiopxyKMHTBOPACEX", "асеіорхуКМНТВОРАСЕХ")
+_CYRILLIC = re.compile(r"[а-яіїєґёА-ЯІЇЄҐЁ]")
+
+
+def _fix_homoglyphs(word: str) -> str:
+    if word.isascii() or not _CYRILLIC.search(word):
+        return word
+    return word.translate(_HOMOGLYPHS)
+
+
 def terms_with_lemmas(text: str, lang: str) -> list[tuple[str, str, float]]:
     """(term, lemma, weight) for every content word of ``text``, plus "#n" for each "№ n"."""
     out = []
     for w in words(text):
-        ts, lemma, weight = terms_of(w, lang)
+        ts, lemma, weight = terms_of(_fix_homoglyphs(w), lang)
         for t in ts:
             out.append((t, lemma, weight))
     for m in _NUMBER_SIGN.finditer(text):
@@ -256,6 +267,24 @@ _NON_ANSWER_RE = re.compile(
     "|".join(
         [
             r"за\s+належністю",
+            r"за\s+компетенцією",
+            r"по\s+компетенции",
+            r"не\s+належить\s+до\s+(?:компетенції|повноважень)",
+            r"не\s+относится\s+к\s+(?:компетенции|полномочиям)",
+            r"не\s+располага\w*\s+(?:запрашиваемой\s+)?информаци",
+            r"задоволенн\w*\s+.{0,60}?відмовлено",
+            r"удовлетворени\w*\s+.{0,60}?отказано",
+            r"не\s+підляга\w*\s+задоволенню",
+            r"не\s+подлеж\w*\s+удовлетворению",
+            r"інформаці\w*\s+з\s+обмеженим\s+доступом",
+            r"информаци\w*\s+с\s+ограниченным\s+доступом",
+            r"залишено\s+без\s+розгляду",
+            r"оставлен\w*\s+без\s+рассмотрения",
+            r"термін\w*\s+.{0,80}?продовжено",
+            r"проси\w*\s+конкретизувати",
+            r"просим\s+конкретизировать",
+            r"прийнято\s+до\s+розгляду",
+            r"принят\w*\s+к\s+рассмотрению",
             r"по\s+принадлежност",
             r"переадрес",
             r"передано\s+(?:для|на)\s+(?:опрацювання|розгляд|виконання)",
@@ -319,6 +348,8 @@ class PromiseIndex:
     city_keys: dict[str, list[str]] = field(default_factory=dict)  # city (as in registry) -> keys
     city_norm: dict[str, str] = field(default_factory=dict)  # city -> normalised
     city_prefix: dict[str, list[str]] = field(default_factory=dict)  # key -> cities, to test a token cheaply
+    backoff: dict[str, list[int]] = field(default_factory=dict)  # 5-letter start -> plain terms
+    terms: list[str] = field(default_factory=list)  # column -> term
 
     @classmethod
     def build(cls, promises: list[Promise]) -> PromiseIndex:
@@ -386,6 +417,8 @@ class PromiseIndex:
             city_keys=all_keys,
             city_norm=city_norm,
             city_prefix=dict(prefix_table),
+            backoff=_backoff_table(vocab),
+            terms=sorted(vocab, key=vocab.__getitem__),
         )
 
     def __len__(self) -> int:
@@ -395,25 +428,50 @@ class PromiseIndex:
     def vectorise(self, texts: list[str], lang: str) -> tuple[sparse.csr_matrix, sparse.csr_matrix, list[set[str]]]:
         """Binary presence and L2 tf-idf vectors of letter texts over the registry's terms."""
         rows, cols, vals = [], [], []
+        b_rows, b_cols, b_vals = [], [], []
         present: list[set[str]] = []
         for i, text in enumerate(texts):
             counts: dict[int, float] = defaultdict(float)
             seen: set[str] = set()
+            strength: dict[int, float] = {}
             for t, _, _ in terms_with_lemmas(text, lang):
                 j = self.vocab.get(t)
                 if j is not None:
                     counts[j] += 1.0
+                    strength[j] = 1.0
                     seen.add(t)
+                elif len(t) >= BACKOFF_LEN + 1 and t[0] not in "=#":
+                    # An unknown form sharing a 5-letter start with a registry term (OCR slip,
+                    # uk/ru suffix) counts as half a match.
+                    for k in self.backoff.get(t[:BACKOFF_LEN], ()):
+                        strength[k] = max(strength.get(k, 0.0), BACKOFF_STRENGTH)
+                        seen.add(self.terms[k])
             present.append(seen)
             for j, c in counts.items():
                 rows.append(i)
                 cols.append(j)
                 vals.append(c)
+            for j, v in strength.items():
+                b_rows.append(i)
+                b_cols.append(j)
+                b_vals.append(v)
         shape = (len(texts), self.tfidf.shape[1])
         tf_m = sparse.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
-        binary = (tf_m > 0).astype(np.float64).tocsr()
+        binary = sparse.csr_matrix((b_vals, (b_rows, b_cols)), shape=shape, dtype=np.float64)
         tfidf = _row_normalise(tf_m.multiply(self.idf).tocsr(), l1=False)
         return binary, tfidf, present
+
+
+BACKOFF_LEN = 5
+BACKOFF_STRENGTH = 0.5
+
+
+def _backoff_table(vocab: dict[str, int]) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = defaultdict(list)
+    for t, j in vocab.items():
+        if len(t) >= BACKOFF_LEN + 1 and t[0] not in "=#":
+            table[t[:BACKOFF_LEN]].append(j)
+    return dict(table)
 
 
 def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
@@ -489,6 +547,9 @@ W_CITY_MATCH = 1.5
 W_CITY_MISMATCH = -6.0  # a known other city outweighs any topic similarity (max topic term is W_TOPIC)
 W_NAME = 1.0
 W_OFFICE = 0.3
+W_DOMINANCE = 6.0
+DOMINANCE_REL = 0.6  # below 60 % of the passage's best topic similarity the penalty starts
+DOMINANCE_MIN_TOPIC = 0.3  # ... when that best is itself a plausible answer
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -526,14 +587,27 @@ def score_letter(
     info["city"] = city
     city_feat = np.zeros(len(index))
     if city:
-        cnorm = _city_stem(city)
-        city_of = np.array(index.city_of)
-        city_feat = np.where(city_of == cnorm, W_CITY_MATCH, W_CITY_MISMATCH)
-    names = find_surnames(full, index.surname_set)
+        # The same city however it is spelled ("Кривий Ріг" / "Кривого Рогу").
+        same = {
+            index.city_norm[c]
+            for c, keys in index.city_keys.items()
+            if index.city_norm[c] == _city_stem(city) or any(_token_is_city(w, keys) for w in city.split())
+        }
+        city_feat = np.where(np.isin(np.array(index.city_of), list(same)), W_CITY_MATCH, W_CITY_MISMATCH)
+    # Names and offices count in the body and subject only: a politician who signs the
+    # letter is not thereby the subject of every passage.
+    said = (regions.subject or "") + "\n" + full[regions.body_start : regions.body_end]
+    names = find_surnames(said, index.surname_set)
     name_feat = np.array([W_NAME if stem in names else 0.0 for stem in index.surname_stems])
-    kinds = {k for k, pat in _OFFICE_PATTERNS.items() if pat.search(full[regions.body_start : regions.body_end] + " " + (regions.subject or ""))}
+    kinds = {k for k, pat in _OFFICE_PATTERNS.items() if pat.search(said)}
     office_feat = np.array([W_OFFICE if o in kinds else 0.0 for o in index.offices])
-    z = B0 + W_TOPIC * topic + (city_feat + name_feat + office_feat)[None, :]
+    # One passage answers one question: a promise far weaker on a passage than the passage's
+    # best plausible promise is pushed down (two topics of similar strength both survive).
+    plausible = np.where(city_feat >= 0, topic, 0.0)
+    best_topic = plausible.max(axis=1, keepdims=True)
+    rel = np.divide(topic, best_topic, out=np.ones_like(topic), where=best_topic > 0)
+    dominance = np.where(best_topic >= DOMINANCE_MIN_TOPIC, np.maximum(0.0, DOMINANCE_REL - rel), 0.0)
+    z = B0 + W_TOPIC * topic - W_DOMINANCE * dominance + (city_feat + name_feat + office_feat)[None, :]
     scores = _sigmoid(z)
     info.update(
         {
