@@ -449,3 +449,44 @@ def test_outgoing_reference_at_the_foot_and_surname_first_signature() -> None:
     assert (f.letter_date.value, f.outgoing_number.value) == ("2018-06-20", "01-15/9")
     assert f.signatory_name.value == "Коваленко Б.Д."
     assert f.signatory_position.value == "Заступник міського голови"
+
+
+@pytest.mark.parametrize(
+    ("line", "date", "number"),
+    [
+        ("м. Луцьк, 10.10.2018 № 7/1", "2018-10-10", "7/1"),
+        ("№ 7/1        10.10.2018", "2018-10-10", "7/1"),
+        ("Дата: 10.10.2018 № 7/1", "2018-10-10", "7/1"),
+        ("«1О» жовтня 2018р. Ме 7/1", "2018-10-10", "7/1"),
+        ("10 октября 2018 г. № 7/1", "2018-10-10", "7/1"),
+    ],
+)
+def test_own_date_line_forms(line: str, date: str, number: str) -> None:
+    text = f"ЛУЦЬКА МІСЬКА РАДА\n43025, м. Луцьк\n\n{line}\nНа № 5 від 01.10.2018\n\nТекст листа.\n"
+    f = extract_fields(typed(text))
+    assert (f.letter_date.value, f.outgoing_number.value) == (date, number)
+    assert (f.request_date.value, f.request_number.value) == ("2018-10-01", "5")
+
+
+def test_ocr_word_repair_in_org_and_position() -> None:
+    from pipeline.stages.fields import fix_ocr_words
+
+    assert fix_ocr_words("ВИКОНАВЧИИ КОМІТЕТ", "uk") == "ВИКОНАВЧИЙ КОМІТЕТ"
+    assert fix_ocr_words("Секретар міськоїради", "uk") == "Секретар міської ради"
+    assert fix_ocr_words("Сумыводсервис", "ru") == "Сумыводсервис"  # unknown names stay as printed
+    text = """ПОЛТАВСЬКА МІСЬКА РАДА
+ВИКОНАВЧИИ КОМІТЕТ
+36000, м. Полтава
+
+14.02.2019 № 3/4
+
+Повідомляємо, що роботи з ремонту дороги по вулиці Зразковій завершено у січні 2019 року.
+
+Секретар міськоїради | і Тарас ОЛІЙНИК
+"""
+    f = extract_fields(ocr(text))
+    assert f.sender_org.value == "Виконавчий комітет Полтавської міської ради"
+    assert f.signatory_position.value == "Секретар міської ради"
+    assert f.signatory_name.value == "Тарас Олійник"
+    # the typed text layer is not "repaired"
+    assert extract_fields(typed(text)).sender_org.value == "Виконавчии комітет Полтавської міської ради"

@@ -36,9 +36,12 @@ FROM = r"(?:в[іiї1l]?д|от)"
 NUMBER = r"[0-9OО][0-9A-Za-zА-ЯІЇЄҐа-яіїєґ./\\-]*"
 _YEAR_TAIL = r"[ \t]*(?:р\.?|г\.?|року|года)?[ \t]*[,;]?[ \t]*"
 _NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}(?:за[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+|\.{{3,}})?", re.IGNORECASE)
-_DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}(?:(?:{FROM}|дата)\.?[ \t]*)?$", re.IGNORECASE)
+# a place of issue may stand before the date: "м. Суми, 12.03.2018 № …"
+_PLACE = r"(?:[мг]\.[ \t]*[А-ЯІЇЄҐ][\w'’ʼ-]+(?:[ \t][А-ЯІЇЄҐ][\w'’ʼ-]+)?[ \t,]+)?"
+_DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}{_PLACE}(?:(?:{FROM}|дата)\.?:?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
-    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?[ \t]*{FROM}[ \t]*$", re.IGNORECASE
+    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?(?:[ \t]*{FROM}|[ \t]{{2,}})[ \t]*$",
+    re.IGNORECASE,
 )
 _OWN_NUMBER = re.compile(
     rf"^[\W_]{{0,4}}(?:(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})|{NUMSIGN}[ \t]*(?P<alone>{NUMBER})[ \t]*$)",
@@ -57,7 +60,19 @@ _REQ_LOOSE = re.compile(
 )
 _REQ_NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}{NUMSIGN}[ \t]*(?P<num>{NUMBER})", re.IGNORECASE)
 
-_COUNCIL_WORDS = ("міськ", "обласн", "районн", "селищн", "сільськ", "городск", "областн", "поселков", "сельск")
+_COUNCIL_WORDS = (
+    "міськ",
+    "обласн",
+    "облдерж",
+    "районн",
+    "селищн",
+    "сільськ",
+    "городск",
+    "областн",
+    "облгос",
+    "поселков",
+    "сельск",
+)
 _CITY_COUNCIL_WORDS = ("міськ", "городск", "селищн", "поселков", "сільськ", "сельск")
 _PARENT_NOM = re.compile(
     r"(?P<adj>[А-ЯІЇЄҐA-Z'’ʼ-]{3,})\s+"
@@ -427,7 +442,7 @@ def _capitalize_word(tok: str, hyphen_parts: bool = False) -> str:
     return cap(tok)
 
 
-def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, int | None, list[Line], str]:
+def _sender(lines: list[Line], is_ocr: bool = False) -> tuple[str | None, int | None, int | None, list[Line], str]:
     head = letterhead_lines(lines)
     if not head:
         return None, None, None, head, ""
@@ -438,6 +453,8 @@ def _sender(lines: list[Line], lang_hint: str) -> tuple[str | None, int | None, 
         if re.search(r"[ЫЭЪЁ]|СОВЕТ|ПРЕДПРИЯТИЕ|УПРАВЛЕНИЕ|КОМИТЕТ\b", upper) and not re.search(r"[ІЇЄҐ]", upper)
         else "uk"
     )
+    if is_ocr:
+        raw = fix_ocr_words(raw, lang)
     enterprise = _ENTERPRISE.match(raw)
     if enterprise:
         raw = "КП " + raw[enterprise.end() :].lstrip()
@@ -507,7 +524,7 @@ def _city(
                 city = lex.city_of_adj(tok)
                 if city:
                     return city, 0.95, ln
-            elif nxt.startswith(("обласн", "областн")) and oblast is None:
+            elif nxt.startswith(("обласн", "областн", "облдерж", "облгос")) and oblast is None:
                 city = lex.city_of_oblast_adj(tok)
                 if city:
                     oblast = (city, ln)
@@ -626,6 +643,47 @@ def _name_normal(name: str) -> str:
     return " ".join(fix(t) for t in name.split(" "))
 
 
+# --- OCR word repair ------------------------------------------------------------------
+
+# Letter pairs Tesseract swaps in Ukrainian and Russian print.
+_CONFUSIONS = {"и": "й", "й": "и", "і": "ї", "ї": "і", "е": "є", "є": "е", "ш": "щ", "щ": "ш", "ь": "ъ"}
+
+
+def _known(word: str, lang: str) -> bool:
+    w = norm_word(_letters(word) if "'" not in word else word.strip('.,;:«»"()'))
+    return not w or morph_analyzer(lang).word_is_known(w)
+
+
+def _match_case(new: str, like: str) -> str:
+    if like.isupper():
+        return new.upper()
+    if like[:1].isupper():
+        return new[:1].upper() + new[1:]
+    return new
+
+
+def _repair_word(word: str, lang: str) -> str:
+    """One OCR-damaged dictionary word: a swapped letter ("ВИКОНАВЧИИ") or a lost space ("міськоїради")."""
+    low = word.lower()
+    if len(low) < 3 or _known(low, lang) or not low.isalpha():
+        return word
+    morph = morph_analyzer(lang)
+    for i, ch in enumerate(low):
+        alt = _CONFUSIONS.get(ch)
+        if alt and morph.word_is_known(low[:i] + alt + low[i + 1 :]):
+            return _match_case(low[:i] + alt + low[i + 1 :], word)
+    for i in range(3, len(low) - 2):
+        a, b = low[:i], low[i:]
+        if morph.word_is_known(a) and morph.word_is_known(b) and len(b) >= 3:
+            return _match_case(a, word) + " " + (b.upper() if word.isupper() else b)
+    return word
+
+
+def fix_ocr_words(text: str, lang: str) -> str:
+    """Repair OCR-damaged dictionary words in an organisation name or a position."""
+    return re.sub(r"[^\W\d_]+", lambda m: _repair_word(m.group(0), lang), text)
+
+
 # --- language -------------------------------------------------------------------------
 
 
@@ -655,6 +713,7 @@ def extract_fields(text: LetterText) -> LetterFields:
         fields.review_reasons.append("letter text unreadable")
         return fields
     lines = split_lines(full)
+    is_ocr = any(p.source == TextSource.OCR for p in text.pages)
     header = header_lines(lines)
     state: dict[str, object] = {}
 
@@ -731,7 +790,7 @@ def extract_fields(text: LetterText) -> LetterFields:
             fields.request_number = _value(text, num, ln.start + s, ln.start + e, conf)
 
     def sender() -> None:
-        org, s, e, head, _raw = _sender(lines, "uk")
+        org, s, e, head, _raw = _sender(lines, is_ocr)
         state["head"] = head
         if org:
             fields.sender_org = _value(text, org, s, e, 0.85 if len(org.split()) >= 2 else 0.5)
@@ -763,6 +822,16 @@ def extract_fields(text: LetterText) -> LetterFields:
         position = re.sub(r"(?<=[^\W\d_])[/|](?=[^\W\d_])", " ", " ".join(p for p in parts if p))
         position = _strip_noise(re.sub(r"\s+", " ", position))
         position = position.replace("’", "'").replace("ʼ", "'")
+        if is_ocr and position:
+            lang = str(fields.language.value or "uk")
+            position = fix_ocr_words(position, lang)
+            words = position.split()
+            # a torn fragment of a word at the end ("Начальник ння") is stamp damage, not part of the title
+            while len(words) > 1 and len(_letters(words[-1])) <= 4 and not _known(words[-1], lang):
+                words.pop()
+            position = " ".join(words)
+            if any(not _known(w, lang) for w in words if len(_letters(w)) >= 3):
+                fields.review_reasons.append("signatory position has unrecognised words (OCR)")
         if position:
             position = normal_case(position, keep_mixed=True)
             position = position[:1].upper() + position[1:]
@@ -781,12 +850,12 @@ def extract_fields(text: LetterText) -> LetterFields:
         if conf < 0.6:
             fields.review_reasons.append("language uncertain")
 
+    step("language", language)
     step("letter_date", dates_and_numbers)
     step("request", request)
     step("sender_org", sender)
     step("sender_city", city)
     step("signatory", signatory)
-    step("language", language)
     if text.text_source == TextSource.OCR and not fields.review_reasons and (text.ocr_confidence or 100) < 55:
         fields.review_reasons.append("poor OCR: check every field")
     return fields
