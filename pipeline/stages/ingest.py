@@ -8,9 +8,11 @@ letter.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,18 +75,48 @@ def path_id(rel_path: str) -> str:
     return hashlib.sha256(("path:" + rel_path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def walk_files(root: Path) -> Iterator[Path]:
+def walk_files(root: Path, problems: list[tuple[Path, str]] | None = None) -> Iterator[Path]:
     """Every regular-looking file under root, recursively, in a stable order.
 
-    Directory symlinks are not followed (a symlink loop cannot trap us); file
-    symlinks are yielded and fail later if broken.
+    Directory symlinks are not followed (a symlink loop, or a link to ``/``, cannot
+    trap us); they are reported in ``problems`` together with folders that cannot be
+    listed, so that nothing is skipped silently. File symlinks are yielded and fail
+    later if broken.
     """
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
+
+    def onerror(exc: OSError) -> None:
+        if problems is not None and exc.filename is not None:
+            problems.append((Path(exc.filename), f"cannot list folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=onerror):
+        for d in sorted(dirnames):
+            if not d.startswith(".") and problems is not None and os.path.islink(os.path.join(dirpath, d)):
+                problems.append((Path(dirpath) / d, "symbolic link to a folder: not followed (copy the folder "
+                                 "into the input folder or give it as input)"))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             yield Path(dirpath) / name
+
+
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 1024 / 1024:.3g} MB"
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed, or None when it leads to something."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop: the link leads back to itself"
+        return "broken symbolic link: its target does not exist"
+    return None
 
 
 @dataclass
@@ -100,11 +132,16 @@ class _Scanned:
 def _scan(path: Path, root: Path, limits: Limits) -> _Scanned:
     rel = _rel(path, root)
     try:
-        if path.is_symlink() and not path.exists():
-            raise UnreadableFile("broken symbolic link")
-        size = path.stat().st_size
+        if path.is_symlink() and (problem := _link_problem(path)):
+            raise UnreadableFile(problem)
+        st = path.stat()
+        # Opening a FIFO for reading blocks until someone writes to it: never open anything irregular.
+        for is_kind, what in _NOT_REGULAR:
+            if is_kind(st.st_mode):
+                raise UnreadableFile(f"not a regular file: it is {what}")
+        size = st.st_size
         if size > limits.max_file_mb * 1024 * 1024:
-            raise TooLarge(f"file is {size / 1024 / 1024:.0f} MB, over the {limits.max_file_mb:.0f} MB limit")
+            raise TooLarge(f"file is {_mb(size)}, over the {limits.max_file_mb:g} MB limit")
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             head = fh.read(4096)
@@ -186,7 +223,8 @@ def discover(root: Path, limits: Limits | None = None) -> Discovery:
     root = Path(root)
     out = Discovery()
     scanned: list[_Scanned] = []
-    for path in walk_files(root):
+    problems: list[tuple[Path, str]] = []
+    for path in walk_files(root, problems):
         rel = _rel(path, root)
         if path.suffix.lower() in SIDECAR_SUFFIXES:
             out.sidecars.append(rel)
@@ -203,6 +241,9 @@ def discover(root: Path, limits: Limits | None = None) -> Discovery:
             out.failures.append(
                 IngestFailure(letter_id=sha[:16] if sha else path_id(rel), sha256=sha, source_file=rel, reason=str(exc))
             )
+    for path, reason in problems:
+        rel = _rel(path, root)
+        out.failures.append(IngestFailure(letter_id=path_id(rel), sha256=None, source_file=rel, reason=reason))
     seen: dict[str, Letter] = {}
     for group in _group_pages(scanned):
         try:
