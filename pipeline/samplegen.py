@@ -28,7 +28,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
@@ -43,8 +45,13 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT_FILES = {"regular": FONT_DIR / "DejaVuSerif.ttf", "bold": FONT_DIR / "DejaVuSerif-Bold.ttf"}
-RL_FONT_NAMES = {"regular": "SampleSerif", "bold": "SampleSerif-Bold"}
+FONT_FILES = {
+    "serif": FONT_DIR / "DejaVuSerif.ttf",
+    "serif-bold": FONT_DIR / "DejaVuSerif-Bold.ttf",
+    "sans": FONT_DIR / "DejaVuSans.ttf",
+    "sans-bold": FONT_DIR / "DejaVuSans-Bold.ttf",
+}
+RL_FONT_NAMES = {key: "Sample-" + key for key in FONT_FILES}
 DATA_FILE = Path(__file__).resolve().parent / "data" / "sample_letters.json"
 
 PAGE_W, PAGE_H = A4  # points (1/72 inch)
@@ -53,8 +60,11 @@ MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 30 * MM, 15 * MM, 20 * MM
 LINE_FACTOR = 1.3  # line height over font size
 INK = 25  # grey level of printed text, a little off pure black like toner
 JPEG_QUALITY = 75
+RULE_PT = 1.0  # thickness of the rule under a letterhead
 # A run of 3+ spaces splits a line into a left part and a right-aligned part (signature blocks).
 _GAP = re.compile(r"\s{3,}")
+_RECIPIENT = re.compile(r"^(Громадськ\w* організац|ГО\b|ОО\b|Общественн\w* организац)", re.IGNORECASE)
+_EXECUTOR = re.compile(r"^(Вик\.|Виконав|Исп\.|Исполнит)")
 
 REGISTRY_HEADER = ("promise_id", "politician", "office", "city", "said_on", "title", "description", "lang")
 GOLD_KEYS = (
@@ -75,34 +85,58 @@ GOLD_KEYS = (
 
 
 @dataclass(frozen=True)
+class LayoutStyle:
+    """How a letter is typeset. The default is the plainest layout; samples vary it like real writers do."""
+
+    family: str = "serif"  # "serif" | "sans" (DejaVu)
+    indent_mm: float = 0.0  # first-line indent of body paragraphs
+    para_space: float = 0.0  # extra space after a body paragraph, in line heights
+    recipient_right: bool = False  # addressee block in the right half of the page
+    rule: bool = False  # a horizontal rule under the letterhead
+    small_executor: bool = False  # executor line ("Вик. …") two points smaller
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> LayoutStyle:
+        return cls(**(d or {}))
+
+
+@dataclass(frozen=True)
 class TextRun:
     """One piece of text placed on the page: left x and baseline y from the top, in points."""
 
     x: float
     y: float
     text: str
-    weight: str  # "regular" | "bold"
+    font: str  # key of FONT_FILES, e.g. "serif" or "serif-bold"
     size: float
+
+
+@dataclass
+class PageLayout:
+    runs: list[TextRun]
+    rules: list[tuple[float, float, float]]  # horizontal lines: (x0, y, x1) in points from the top
+    signature_y: float | None  # baseline of the signature line, if the page has one
 
 
 @cache
 def _register_fonts() -> None:
-    for weight, path in FONT_FILES.items():
-        pdfmetrics.registerFont(TTFont(RL_FONT_NAMES[weight], str(path)))
+    for key, path in FONT_FILES.items():
+        pdfmetrics.registerFont(TTFont(RL_FONT_NAMES[key], str(path)))
 
 
-def _width(text: str, weight: str, size: float) -> float:
+def _width(text: str, font: str, size: float) -> float:
     _register_fonts()
-    return pdfmetrics.stringWidth(text, RL_FONT_NAMES[weight], size)
+    return pdfmetrics.stringWidth(text, RL_FONT_NAMES[font], size)
 
 
-def _wrap(text: str, weight: str, size: float, max_width: float) -> list[str]:
+def _wrap(text: str, font: str, size: float, max_width: float, first_width: float | None = None) -> list[str]:
     """Greedy word wrap; a single over-long word stays on its own line rather than being cut."""
     out: list[str] = []
     cur = ""
     for word in text.split():
         trial = f"{cur} {word}" if cur else word
-        if cur and _width(trial, weight, size) > max_width:
+        limit = first_width if (first_width is not None and not out) else max_width
+        if cur and _width(trial, font, size) > limit:
             out.append(cur)
             cur = word
         else:
@@ -112,64 +146,98 @@ def _wrap(text: str, weight: str, size: float, max_width: float) -> list[str]:
     return out
 
 
-def layout_page(lines: Sequence[str], *, font_size_pt: float = 12, letterhead: bool = True) -> list[TextRun]:
+def layout_page(
+    lines: Sequence[str], *, font_size_pt: float = 12, letterhead: bool = True, style: LayoutStyle | None = None
+) -> PageLayout:
     """Place a page's typed lines: letterhead block centred, body wrapped, signature split left/right.
 
-    ``letterhead``: the first block (up to the first empty line) is the issuing body's
-    header, centred, with its upper-case lines in bold. Raises ValueError when the
-    text does not fit on one A4 page, so a sample never silently loses lines.
+    Roles come from the typed text itself, so any caller's lines work: ``letterhead``
+    makes the first block (up to the first empty line) the centred header, its
+    upper-case lines bold; a line with a 3+ space gap is a signature (left part at
+    the margin, right part flush right); a block opening with the addressee
+    ("Громадська організація …", "ГО", "ОО", "Общественной …") is the recipient; a
+    line ending in ".", ";" or ":" is a body paragraph (indented per ``style``).
+    Raises ValueError when the text does not fit on one A4 page, so a sample never
+    silently loses lines.
     """
+    st = style or LayoutStyle()
+    regular, bold = st.family, f"{st.family}-bold"
     size = float(font_size_pt)
     lh = size * LINE_FACTOR
     usable = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
     runs: list[TextRun] = []
+    rules: list[tuple[float, float, float]] = []
+    signature_y: float | None = None
     y = MARGIN_TOP + size
     in_head = letterhead
+    in_recipient = False
+    block_start = True
     for raw in lines:
         line = raw.rstrip()
         if not line.strip():
-            in_head = False
+            if in_head and st.rule:
+                rules.append((MARGIN_LEFT, y - size * 0.6, PAGE_W - MARGIN_RIGHT))
+                y += lh * 0.3
+            in_head = in_recipient = False
+            block_start = True
             y += lh * 0.8
             continue
         if in_head:
             upper = line.upper() == line and any(c.isalpha() for c in line)
-            weight, sz = ("bold", size + 1) if upper else ("regular", size - 2)
-            for part in _wrap(line, weight, sz, usable):
-                x = MARGIN_LEFT + (usable - _width(part, weight, sz)) / 2
-                runs.append(TextRun(x, y, part, weight, sz))
+            font, sz = (bold, size + 1) if upper else (regular, size - 2)
+            for part in _wrap(line, font, sz, usable):
+                runs.append(TextRun(MARGIN_LEFT + (usable - _width(part, font, sz)) / 2, y, part, font, sz))
                 y += sz * LINE_FACTOR
             continue
-        parts = _GAP.split(line.strip())
+        if block_start and _RECIPIENT.match(line.strip()):
+            in_recipient = True
+        block_start = False
+        text = line.strip()
+        parts = _GAP.split(text)
         if len(parts) == 2:
             left, right = parts
-            runs.append(TextRun(MARGIN_LEFT, y, left, "regular", size))
-            runs.append(TextRun(PAGE_W - MARGIN_RIGHT - _width(right, "regular", size), y, right, "regular", size))
+            runs.append(TextRun(MARGIN_LEFT, y, left, regular, size))
+            runs.append(TextRun(PAGE_W - MARGIN_RIGHT - _width(right, regular, size), y, right, regular, size))
+            signature_y = y
             y += lh
             continue
-        for part in _wrap(line, "regular", size, usable):
-            runs.append(TextRun(MARGIN_LEFT, y, part, "regular", size))
+        if in_recipient and st.recipient_right:
+            x0 = MARGIN_LEFT + usable * 0.5
+            for part in _wrap(text, regular, size, usable * 0.5):
+                runs.append(TextRun(x0, y, part, regular, size))
+                y += lh
+            continue
+        if _EXECUTOR.match(text) and st.small_executor:
+            runs.append(TextRun(MARGIN_LEFT, y, text, regular, size - 2))
             y += lh
+            continue
+        paragraph = text[-1] in ".;:" and not in_recipient
+        indent = st.indent_mm * MM if paragraph else 0.0
+        for i, part in enumerate(_wrap(text, regular, size, usable, first_width=usable - indent)):
+            runs.append(TextRun(MARGIN_LEFT + (indent if i == 0 else 0.0), y, part, regular, size))
+            y += lh
+        if paragraph:
+            y += lh * st.para_space
     if y - lh > PAGE_H - MARGIN_BOTTOM:
         raise ValueError(f"page text does not fit on A4 at {font_size_pt} pt ({len(lines)} lines)")
-    return runs
+    return PageLayout(runs, rules, signature_y)
 
 
 # --- images -----------------------------------------------------------------
 
 
 @lru_cache(maxsize=32)
-def _pil_font(weight: str, size_px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_FILES[weight]), size_px)
+def _pil_font(font: str, size_px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT_FILES[font]), size_px)
 
 
-def _draw_stamp(img: Image.Image, runs: list[TextRun], scale: float, rng: np.random.Generator) -> Image.Image:
+def _draw_stamp(img: Image.Image, layout: PageLayout, scale: float, rng: np.random.Generator) -> Image.Image:
     """Overlay a semi-transparent blue round stamp and a pen signature near the signature line.
 
     The stamp carries no lettering, and it sits in the gap between the position and the
     name, so OCR meets it the way it meets real stamps: as marks crossing the text edge.
     """
-    sig = [r for r in runs if r.x > PAGE_W / 2 and r.x + 1 > MARGIN_LEFT]
-    base_y = (sig[-1].y if sig else PAGE_H * 0.7) * scale
+    base_y = (layout.signature_y or PAGE_H * 0.7) * scale
     cx = PAGE_W * 0.52 * scale
     cy = base_y - 10 * scale  # centred a little above the signature baseline
     rgba = img.convert("RGBA")
@@ -210,6 +278,7 @@ def render_page_image(
     seed: int = 0,
     stamp: bool = False,
     letterhead: bool = True,
+    style: LayoutStyle | None = None,
 ) -> Image.Image:
     """Render one A4 page as a scan: mode "L", or "RGB" when ``stamp`` adds blue ink.
 
@@ -218,18 +287,20 @@ def render_page_image(
     """
     scale = dpi / 72
     w, h = round(PAGE_W * scale), round(PAGE_H * scale)
-    runs = layout_page(lines, font_size_pt=font_size_pt, letterhead=letterhead)
+    layout = layout_page(lines, font_size_pt=font_size_pt, letterhead=letterhead, style=style)
     img = Image.new("L", (w, h), 255)
     draw = ImageDraw.Draw(img)
-    for r in runs:
-        draw.text(
-            (r.x * scale, r.y * scale), r.text, font=_pil_font(r.weight, round(r.size * scale)), fill=INK, anchor="ls"
-        )
+    for r in layout.runs:
+        font = _pil_font(r.font, round(r.size * scale))
+        draw.text((r.x * scale, r.y * scale), r.text, font=font, fill=INK, anchor="ls")
+    for x0, y, x1 in layout.rules:
+        draw.line([x0 * scale, y * scale, x1 * scale, y * scale], fill=INK, width=max(1, round(RULE_PT * scale)))
     rng = np.random.default_rng(seed)
     if stamp:
-        img = _draw_stamp(img, runs, scale, rng)
-    paper = 255 - round(18 * noise)  # grey background of a scanner lid / recycled paper
-    fill: int | tuple[int, int, int] = paper if img.mode == "L" else (paper, paper, paper)
+        img = _draw_stamp(img, layout, scale, rng)
+    paper = 255 - round(40 * noise)  # grey background of a scanner lid / recycled paper
+    # white corners: the paper tone is applied after rotation, to the whole page at once
+    fill: int | tuple[int, int, int] = 255 if img.mode == "L" else (255, 255, 255)
     if skew_deg:
         img = img.rotate(skew_deg, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=fill)
     img = img.filter(ImageFilter.GaussianBlur(radius=0.45 * dpi / 300))  # scanner optics
@@ -251,11 +322,11 @@ def render_page_image(
     out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode=img.mode)
     # dust specks
     d = ImageDraw.Draw(out)
-    n_specks = int(250 * noise)
+    n_specks = int(200 * noise)
     xs, ys = rng.uniform(0, w, n_specks), rng.uniform(0, h, n_specks)
-    rs = rng.uniform(0.6, 2.0, n_specks) * dpi / 300
+    rs = rng.uniform(0.5, 1.4, n_specks) * dpi / 300
     for x, y, r in zip(xs, ys, rs, strict=True):
-        level = int(rng.integers(60, 160))
+        level = int(rng.integers(100, 190))
         d.ellipse([x - r, y - r, x + r, y + r], fill=level if out.mode == "L" else (level, level, level))
     return out
 
@@ -296,6 +367,17 @@ def write_tiff(pages: list[list[str]], path: Path, *, bilevel: bool = True, **kw
 # --- PDFs -------------------------------------------------------------------
 
 
+@contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Write PDF streams as raw binary: reportlab's default ASCII85 wrapping makes JPEGs 25% bigger."""
+    saved = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
 def _new_canvas(path: Path) -> canvas.Canvas:
     _register_fonts()
     # invariant=1: no timestamps or random ids, so the same input gives the same bytes
@@ -307,10 +389,16 @@ def _new_canvas(path: Path) -> canvas.Canvas:
     return c
 
 
-def _draw_text_page(c: canvas.Canvas, lines: list[str], *, letterhead: bool, font_size_pt: float = 12) -> None:
-    for r in layout_page(lines, font_size_pt=font_size_pt, letterhead=letterhead):
-        c.setFont(RL_FONT_NAMES[r.weight], r.size)
+def _draw_text_page(
+    c: canvas.Canvas, lines: list[str], *, letterhead: bool, style: LayoutStyle | None, font_size_pt: float = 12
+) -> None:
+    layout = layout_page(lines, font_size_pt=font_size_pt, letterhead=letterhead, style=style)
+    for r in layout.runs:
+        c.setFont(RL_FONT_NAMES[r.font], r.size)
         c.drawString(r.x, PAGE_H - r.y, r.text)
+    c.setLineWidth(RULE_PT)
+    for x0, y, x1 in layout.rules:
+        c.line(x0, PAGE_H - y, x1, PAGE_H - y)
     c.showPage()
 
 
@@ -324,37 +412,58 @@ def _draw_image_page(c: canvas.Canvas, img: Image.Image) -> None:
     c.showPage()
 
 
-def write_text_pdf(pages: list[list[str]], path: Path) -> None:
-    """Born-digital PDF: real text layer in embedded DejaVu Serif."""
-    c = _new_canvas(Path(path))
-    for i, lines in enumerate(pages):
-        _draw_text_page(c, lines, letterhead=(i == 0))
-    c.save()
+def write_text_pdf(pages: list[list[str]], path: Path, *, style: LayoutStyle | None = None) -> None:
+    """Born-digital PDF: a real text layer in embedded DejaVu (TrueType, so Cyrillic extracts)."""
+    with _binary_streams():
+        c = _new_canvas(Path(path))
+        for i, lines in enumerate(pages):
+            _draw_text_page(c, lines, letterhead=(i == 0), style=style)
+        c.save()
 
 
 def write_scanned_pdf(
-    pages: list[list[str]], path: Path, *, dpi: int = 200, skew_deg: float = 0.5, noise: float = 0.2, seed: int = 0
+    pages: list[list[str]],
+    path: Path,
+    *,
+    dpi: int = 200,
+    skew_deg: float = 0.5,
+    noise: float = 0.2,
+    seed: int = 0,
+    style: LayoutStyle | None = None,
 ) -> None:
     """Image-only PDF: every page a JPEG scan at ``dpi``, no text layer."""
-    c = _new_canvas(Path(path))
-    for i, lines in enumerate(pages):
-        img = render_page_image(lines, dpi=dpi, skew_deg=skew_deg, noise=noise, seed=seed + i, letterhead=(i == 0))
-        _draw_image_page(c, img)
-    c.save()
+    with _binary_streams():
+        c = _new_canvas(Path(path))
+        for i, lines in enumerate(pages):
+            img = render_page_image(
+                lines, dpi=dpi, skew_deg=skew_deg, noise=noise, seed=seed + i, letterhead=(i == 0), style=style
+            )
+            _draw_image_page(c, img)
+        c.save()
 
 
 def write_mixed_pdf(
-    text_pages: list[list[str]], path: Path, *, dpi: int = 200, skew_deg: float = 0.4, noise: float = 0.2, seed: int = 0
+    text_pages: list[list[str]],
+    path: Path,
+    *,
+    dpi: int = 200,
+    skew_deg: float = 0.4,
+    noise: float = 0.2,
+    seed: int = 0,
+    style: LayoutStyle | None = None,
 ) -> None:
     """Page 1 with a text layer, every further page image-only (a letter whose annex was scanned)."""
     if len(text_pages) < 2:
         raise ValueError("a mixed PDF needs at least two pages")
-    c = _new_canvas(Path(path))
-    _draw_text_page(c, text_pages[0], letterhead=True)
-    for i, lines in enumerate(text_pages[1:], start=1):
-        img = render_page_image(lines, dpi=dpi, skew_deg=skew_deg, noise=noise, seed=seed + i, letterhead=False)
-        _draw_image_page(c, img)
-    c.save()
+    with _binary_streams():
+        c = _new_canvas(Path(path))
+        _draw_text_page(c, text_pages[0], letterhead=True, style=style)
+        for i, lines in enumerate(text_pages[1:], start=1):
+            img = render_page_image(
+                lines, dpi=dpi, skew_deg=skew_deg, noise=noise, seed=seed + i, letterhead=False, style=style
+            )
+            _draw_image_page(c, img)
+        c.save()
 
 
 # --- the sample set ---------------------------------------------------------
@@ -376,9 +485,11 @@ def _render_letter(letter: dict[str, Any], out_dir: Path) -> list[tuple[Path, st
     kind = spec["kind"]
     pages: list[list[str]] = letter["pages"]
     path = out_dir / spec["file"]
-    scan = {k: spec[k] for k in ("dpi", "skew_deg", "noise", "seed") if k in spec}
+    style = LayoutStyle.from_dict(spec.get("style"))
+    scan: dict[str, Any] = {k: spec[k] for k in ("dpi", "skew_deg", "noise", "seed") if k in spec}
+    scan["style"] = style
     if kind == "pdf_text":
-        write_text_pdf(pages, path)
+        write_text_pdf(pages, path, style=style)
     elif kind == "pdf_scan":
         write_scanned_pdf(pages, path, **scan)
     elif kind == "pdf_mixed":

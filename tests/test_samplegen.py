@@ -66,10 +66,28 @@ def test_layout_refuses_overflowing_page() -> None:
 
 
 def test_signature_line_is_split_left_and_right() -> None:
-    runs = samplegen.layout_page(PAGE1)
-    pos = next(r for r in runs if r.text == "Секретар міської ради")
-    name = next(r for r in runs if r.text == "Петро КРАВЕЦЬ")
-    assert pos.y == name.y and pos.x < 100 < samplegen.PAGE_W / 2 < name.x
+    layout = samplegen.layout_page(PAGE1)
+    pos = next(r for r in layout.runs if r.text == "Секретар міської ради")
+    name = next(r for r in layout.runs if r.text == "Петро КРАВЕЦЬ")
+    assert pos.y == name.y == layout.signature_y
+    assert pos.x < samplegen.PAGE_W / 2 < name.x
+
+
+def test_style_moves_recipient_right_indents_paragraphs_and_rules_the_head() -> None:
+    plain = samplegen.layout_page(PAGE1)
+    style = samplegen.LayoutStyle(family="sans", indent_mm=12.5, recipient_right=True, rule=True)
+    styled = samplegen.layout_page(PAGE1, style=style)
+
+    def first(layout: samplegen.PageLayout, prefix: str) -> samplegen.TextRun:
+        return next(r for r in layout.runs if r.text.startswith(prefix))
+
+    assert first(plain, "Громадська").x == first(plain, "03.02.2016").x
+    assert first(styled, "Громадська").x > samplegen.PAGE_W / 2 - 40
+    assert first(styled, "Міська рада").x - first(styled, "03.02.2016").x == pytest.approx(12.5 * samplegen.MM)
+    assert first(styled, "03.02.2016").font == "sans"
+    assert not plain.rules and len(styled.rules) == 1
+    # the rule sits between the letterhead and the date line
+    assert first(styled, "11000").y < styled.rules[0][1] < first(styled, "03.02.2016").y
 
 
 def test_text_pdf_has_cyrillic_text_layer(tmp_path: Path) -> None:
