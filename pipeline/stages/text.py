@@ -9,6 +9,7 @@ long PDF never sits in memory as images.
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
 import time
 import warnings
@@ -18,7 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, ImageSequence
 
 from pipeline.errors import LetterError, TooLarge, UnreadableFile
-from pipeline.schema import FileKind, Letter, LetterText, PageText, TextSource, Word
+from pipeline.schema import FileKind, Letter, LetterText, PageText, SourceFile, TextSource, Word
 from pipeline.settings import Settings
 from pipeline.stages import ocr_cache
 from pipeline.stages.ocr_cache import page_cache_key
@@ -124,9 +125,9 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
     try:
         pdf = pdfplumber.open(path)
         n_pages = len(pdf.pages)
-    except PDFPasswordIncorrect:
-        raise UnreadableFile("encrypted PDF: it needs a password to open") from None
     except Exception as exc:  # pdfminer raises many unrelated types on broken files
+        if isinstance(_unwrap(exc), PDFPasswordIncorrect):
+            raise UnreadableFile("encrypted PDF: it needs a password to open") from None
         raise UnreadableFile(f"broken PDF: {_pdf_reason(exc)}") from None
     doc = None
     try:
@@ -170,9 +171,61 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
             doc.close()
 
 
-def _pdf_reason(exc: Exception) -> str:
+def _unwrap(exc: BaseException) -> BaseException:
+    """pdfplumber wraps pdfminer's errors in PdfminerException(inner)."""
+    while type(exc).__name__ == "PdfminerException" and exc.args and isinstance(exc.args[0], BaseException):
+        exc = exc.args[0]
+    return exc
+
+
+# pdfminer's terse messages, said in words a user can act on
+_PDF_HINTS = {
+    "Unexpected EOF": "the file ends too early (truncated or incompletely copied)",
+    "No /Root object": "no document catalog (/Root): the file is damaged or not really a PDF",
+}
+
+
+def _pdf_reason(exc: BaseException, path: Path | None = None) -> str:
+    exc = _unwrap(exc)
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
+    if path is not None:  # absolute paths of the machine do not belong in records
+        text = text.replace(str(path), path.name)
+    text = text.splitlines()[0][:200]
+    for key, hint in _PDF_HINTS.items():
+        if key in text:
+            return f"{hint} ({text})"
+    return text
+
+
+def _tiff_first_size(path: Path) -> tuple[int, int] | None:
+    """Width and height in a TIFF's first IFD, read by hand (Pillow refuses some files whole)."""
+    import struct
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            order = {b"II": "<", b"MM": ">"}.get(head[:2])
+            if order is None:
+                return None
+            fh.seek(struct.unpack(order + "I", head[4:8])[0])
+            (count,) = struct.unpack(order + "H", fh.read(2))
+            size: dict[int, int] = {}
+            for _ in range(min(count, 512)):
+                tag, typ, _n, raw = struct.unpack(order + "HHI4s", fh.read(12))
+                if tag in (256, 257) and typ in (3, 4):
+                    size[tag] = struct.unpack(order + ("H" if typ == 3 else "I"), raw[: 2 if typ == 3 else 4])[0]
+    except (OSError, struct.error):
+        return None
+    return (size[256], size[257]) if len(size) == 2 else None
+
+
+def _image_reason(exc: BaseException, path: Path, kind: FileKind) -> str:
+    what = kind.value.upper()
+    if kind == FileKind.TIFF and (size := _tiff_first_size(path)) and min(size) < 1:
+        return f"{what} frame 1 has no pixels ({size[0]}x{size[1]})"
+    if type(exc).__name__ == "UnidentifiedImageError":
+        return f"corrupt {what} image: its header cannot be decoded"
+    return f"corrupt or truncated {what} image: {_pdf_reason(exc, path)}"
 
 
 def _image_pages(
@@ -190,12 +243,17 @@ def _image_pages(
                 sizes = []
                 for frame in ImageSequence.Iterator(img):
                     sizes.append((frame.size, frame.info.get("dpi")))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge(f"image is larger than the limit of {settings.limits.max_pixels:,} pixels") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (N pixels) exceeds limit..."
+        size = f"{int(found.group(1)):,} pixels" if found else "larger than the limit"
+        raise TooLarge(
+            f"image is {size}, over the limit of {settings.limits.max_pixels:,} pixels per page "
+            "(possible decompression bomb)"
+        ) from None
     except LetterError:
         raise
     except Exception as exc:
-        raise UnreadableFile(f"corrupt or truncated {kind.value.upper()} image: {_pdf_reason(exc)}") from None
+        raise UnreadableFile(_image_reason(exc, path, kind)) from None
     for idx, ((w, h), dpi) in enumerate(sizes):
         _check_pixels(w, h, settings, f"frame {idx + 1}")
 
@@ -207,7 +265,7 @@ def _image_pages(
                     frame.load()
                     return frame
             except Exception as exc:
-                raise UnreadableFile(f"corrupt or truncated {kind.value.upper()} image: {_pdf_reason(exc)}") from None
+                raise UnreadableFile(_image_reason(exc, path, kind)) from None
 
         yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi),
                         cache_key=page_cache_key(file_sha, idx, None, settings.ocr))
@@ -221,12 +279,31 @@ def _dpi_value(dpi: object) -> int | None:
     return value if 50 <= value <= 2400 else None
 
 
+def _check_unchanged(src: SourceFile) -> None:
+    """The file still holds the bytes ingest found: results are stored under that hash (and the
+    OCR cache is keyed by it), so a file rewritten or deleted since discovery must not be read."""
+    import hashlib
+
+    try:
+        digest = hashlib.sha256()
+        with src.path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise UnreadableFile(f"{src.rel_path} disappeared during the run") from None
+    except OSError as exc:
+        raise UnreadableFile(f"{src.rel_path} cannot be read: {exc.strerror or exc}") from None
+    if digest.hexdigest() != src.sha256:
+        raise UnreadableFile(
+            f"{src.rel_path} changed during the run (its content differs from when it was found); run again to process it"
+        )
+
+
 def iter_pages(letter: Letter, settings: Settings) -> Iterator[PageText | PageImage]:
     """Every page of a letter, in order, across its files."""
     page_no = 1
     for src in letter.files:
-        if not src.path.exists():
-            raise UnreadableFile(f"{src.rel_path} disappeared during the run")
+        _check_unchanged(src)
         if src.kind == FileKind.PDF:
             for item in _pdf_pages(src.path, settings, src.sha256):
                 item.page_no = page_no
