@@ -394,6 +394,12 @@ def test_three_level_letterhead_puts_the_department_first() -> None:
     assert f.sender_city.value == "Харків"
 
 
+def test_bilingual_letterhead_keeps_the_ukrainian_name() -> None:
+    text = "ЧЕРКАСЬКА МІСЬКА РАДА CHERKASY CITY COUNCIL\nДЕПАРТАМЕНТ ОСВIТИ\n18000, м. Черкаси\n\n01.02.2017 № 1/2\n"
+    f = extract_fields(ocr(text))
+    assert f.sender_org.value == "Департамент освіти Черкаської міської ради"  # Latin "I" read inside a word
+
+
 def test_letterhead_in_normal_case_and_english_line_skipped() -> None:
     text = """Чернігівська міська рада
 CHERNIHIV CITY COUNCIL

@@ -30,7 +30,7 @@ MAX_TEXT = 400_000
 HEADER_MAX_LINES = 25
 
 # "№" and what OCR makes of it, directly before a number.
-NUMSIGN = r"(?:№|N[oо°º]?\.?|[МMК][оoеєe»][.,]?|Ne|Nє|Н[оo])"
+NUMSIGN = r"(?:№|N[oо°º]?\.?|[МMКХX][оoеєe»][.,]?|Ne|Nє|Н[оo])"
 # "від"/"от" and OCR readings of it ("вд", "вiд" with a Latin i)
 FROM = r"(?:в[іiї1l]?д|от)"
 NUMBER = r"[0-9OО][0-9A-Za-zА-ЯІЇЄҐа-яіїєґ./\\-]*"
@@ -307,16 +307,13 @@ def letterhead_lines(lines: list[Line]) -> list[Line]:
     for ln in lines[:20]:
         if ln.page > 0:
             break
-        s = ln.stripped
+        s = cyrillic_only(ln.stripped)
         letters = _letters(s)
-        if len(letters) < 4:  # blank or a stray mark
-            if out and not s:
-                continue
+        if len(letters) < 4:  # blank, a stray mark, or an English version of the name
             continue
         if norm_word(letters) in _COUNTRY:
             continue
-        cyr = sum("а" <= ch.lower() <= "я" or ch.lower() in "іїєґё" for ch in letters)
-        if _upper_share(s) >= 0.75 and cyr >= 0.7 * len(letters) and not _ADDRESS_HINT.search(s):
+        if _upper_share(s) >= 0.75 and not _ADDRESS_HINT.search(ln.text):
             out.append(ln)
             continue
         if out:
@@ -333,6 +330,22 @@ def letterhead_lines(lines: list[Line]) -> list[Line]:
             if norm_word(_letters(s)) not in _COUNTRY:
                 out.append(ln)
     return out
+
+
+_LATIN_LOOKALIKE = str.maketrans("ACEHIKMOPTXBaceiopxy", "АСЕНІКМОРТХВасеіорху")
+
+
+def cyrillic_only(s: str) -> str:
+    """Latin look-alikes inside Cyrillic words made Cyrillic; all-Latin words (an English line) dropped."""
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        has_cyr = any("а" <= ch.lower() <= "я" or ch.lower() in "іїєґё" for ch in w)
+        if not has_cyr:
+            return "" if re.search(r"[A-Za-z]", w) else w
+        return w.translate(_LATIN_LOOKALIKE)
+
+    return re.sub(r"\s+", " ", re.sub(r"[^\W\d_]+(?:['’ʼ&-][^\W\d_]+)*", fix, s)).strip()
 
 
 def _clean_head(s: str, keep_comma: bool = False) -> str:
@@ -446,7 +459,7 @@ def _sender(lines: list[Line], is_ocr: bool = False) -> tuple[str | None, int | 
     head = letterhead_lines(lines)
     if not head:
         return None, None, None, head, ""
-    raw = _clean_head(" ".join(_clean_head(ln.text, keep_comma=True) for ln in head))
+    raw = _clean_head(" ".join(_clean_head(cyrillic_only(ln.text), keep_comma=True) for ln in head))
     upper = raw.upper()
     lang = (
         "ru"
@@ -586,7 +599,7 @@ def _signature(lines: list[Line]) -> tuple[Line, re.Match[str], list[Line]] | No
 def _name_like(name: str) -> bool:
     """Initials and a surname, or a first name and a surname in capitals: a signature by its shape."""
     return bool(
-        re.fullmatch(rf"(?:[{_UP}]\.[ \t]?){{1,2}}[ \t]?[{_UP}][{_LOW}'’ʼ-]{{2,}}", name)
+        re.fullmatch(rf"(?:[{_UP}]\.[ \t]?){{1,2}}[ \t]?[{_UP}][{_UP}{_LOW}'’ʼ-]{{2,}}", name)
         or re.fullmatch(rf"[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}]{{3,}}[{_UP}'’ʼ-]*", name)
     )
 
@@ -827,7 +840,10 @@ def extract_fields(text: LetterText) -> LetterFields:
             position = fix_ocr_words(position, lang)
             words = position.split()
             # a torn fragment of a word at the end ("Начальник ння") is stamp damage, not part of the title
-            while len(words) > 1 and len(_letters(words[-1])) <= 4 and not _known(words[-1], lang):
+            while len(words) > 1 and (
+                (len(_letters(words[-1])) <= 4 and not _known(words[-1], lang))
+                or (len(_letters(words[-1])) <= 3 and not _is_abbrev(words[-1]))
+            ):
                 words.pop()
             position = " ".join(words)
             if any(not _known(w, lang) for w in words if len(_letters(w)) >= 3):
