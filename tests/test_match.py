@@ -262,3 +262,17 @@ def test_letter_from_a_city_without_promises_matches_no_other_city(index: Promis
     kovel = "КОВЕЛЬСЬКА МІСЬКА РАДА\n45000, м. Ковель, вул. Незалежності, 73"
     assert match_letter(letter(BRIDGE_UK, kovel), None, index) == []
     assert match_letter(letter(BRIDGE_UK, kovel), fields("Ковель"), index) == []
+
+
+def test_two_topics_in_one_unmarked_paragraph_both_match(index: PromiseIndex) -> None:
+    body = (
+        "Міська рада на Ваш запит повідомляє. Капітальний ремонт мосту на вулиці Набережній завершено у 2018 році. "
+        "Дитячий садок у мікрорайоні Північному відкрито у вересні 2018 року, до нього зараховано 220 дітей."
+    )
+    assert ids(match_letter(letter(body), fields("Рівне"), index)) == {"RIV-1", "RIV-3"}
+
+
+def test_ocr_latin_lookalikes_and_line_breaks_are_tolerated(index: PromiseIndex) -> None:
+    # "c", "i", "o" below are Latin letters, as OCR sometimes produces; lines break inside the paragraph.
+    body = "Капiтальний peмонт мocту на вулицi\nНабережнiй завершено у жовтні 2018\nроку, вартість робіт 12,4 млн грн."
+    assert ids(match_letter(letter(body), None, index)) == {"RIV-1"}

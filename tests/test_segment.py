@@ -128,3 +128,15 @@ def test_ocr_broken_paragraphs_keep_their_lines() -> None:
 def test_empty_and_junk_text_give_no_passages() -> None:
     assert segment(make_text("")) == []
     assert segment(make_text("~~~ ||| ###\n\n12 34")) == []
+
+
+def test_a_name_inside_the_body_does_not_end_it() -> None:
+    raw = (
+        "КОВЕЛЬСЬКА МІСЬКА РАДА\n45000, м. Ковель, вул. Незалежності, 73\n\n01.02.2016 № 5\n\n"
+        "Управління повідомляє, що ремонт даху школи виконало ТОВ «Дах-Сервіс».\n"
+        "Відповідальний за роботи О. Кравчук\n"
+        "Роботи завершено у вересні 2016 року, вартість робіт склала 1,1 млн грн, гарантія підрядника 5 років.\n\n"
+        "Начальник управління                                 П. Гнатюк\n"
+    )
+    (p,) = segment(make_text(raw))
+    assert p.text.endswith("гарантія підрядника 5 років.")

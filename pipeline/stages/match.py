@@ -225,8 +225,8 @@ def city_keys(city: str) -> list[str]:
     return sorted(keys)
 
 
-def _token_is_city(token: str, keys: list[str]) -> bool:
-    if not token[:1].isupper():
+def _token_is_city(token: str, keys: list[str], require_capital: bool = True) -> bool:
+    if require_capital and not token[:1].isupper():
         return False
     t = skel(token)
     for key in keys:
@@ -328,7 +328,8 @@ def is_non_answer(passage_text: str) -> bool:
 
 # --- the index ------------------------------------------------------------------------------
 
-W_TITLE = 2.0  # title terms count twice: titles name the deliverable, descriptions add context
+W_TITLE = 2.0  # title terms count twice in tf-idf: titles name the deliverable, descriptions add context
+TITLE_SHARE = 0.6  # of the coverage weight that goes to the title's terms
 
 
 @dataclass
@@ -354,6 +355,7 @@ class PromiseIndex:
     @classmethod
     def build(cls, promises: list[Promise]) -> PromiseIndex:
         docs: list[dict[str, float]] = []
+        title_docs: list[dict[str, float]] = []
         term_lemma: list[dict[str, str]] = []
         surname_stems: list[str] = []
         for p in promises:
@@ -364,20 +366,26 @@ class PromiseIndex:
             lang = p.lang if p.lang in ("uk", "ru") else detect_language(p.title)
             tf: dict[str, float] = defaultdict(float)
             shown: dict[str, str] = {}
+            title_terms: dict[str, float] = {}
             for text, w in ((p.title, W_TITLE), (p.description, 1.0)):
                 for tok in words(text):
                     sk = skel(tok)
                     # The politician and the city are features of their own, not topic.
-                    if (sstem and len(sstem) >= 3 and sk.startswith(sstem)) or _token_is_city(tok, ckeys):
+                    if (sstem and len(sstem) >= 3 and sk.startswith(sstem)) or _token_is_city(tok, ckeys, require_capital=False):
                         continue
                     ts, lemma, tw = terms_of(tok, lang)
                     for t in ts:
                         tf[t] += w * tw
                         shown.setdefault(t, lemma)
+                        if text is p.title:
+                            title_terms[t] = tw
                 for m in _NUMBER_SIGN.finditer(text):
                     tf["#" + m.group(1)] += w
                     shown.setdefault("#" + m.group(1), "№ " + m.group(1))
+                    if text is p.title:
+                        title_terms["#" + m.group(1)] = 1.0
             docs.append(dict(tf))
+            title_docs.append(title_terms)
             term_lemma.append(shown)
         vocab: dict[str, int] = {}
         for d in docs:
@@ -394,8 +402,17 @@ class PromiseIndex:
         df = np.asarray((tf_m > 0).sum(axis=0)).ravel()
         idf = np.log((1 + n) / (1 + df)) + 1.0
         # Coverage weights: idf per present term (title terms weighted up), rows summing to 1.
-        cov = tf_m.multiply(idf).tocsr()
-        cov = _row_normalise(cov, l1=True)
+        cov = _row_normalise(tf_m.multiply(idf).tocsr(), l1=True)
+        t_rows, t_cols, t_vals = [], [], []
+        for i, d in enumerate(title_docs):
+            for t, v in d.items():
+                t_rows.append(i)
+                t_cols.append(vocab[t])
+                t_vals.append(v)
+        title_m = sparse.csr_matrix((t_vals, (t_rows, t_cols)), shape=tf_m.shape, dtype=np.float64)
+        cov_title = _row_normalise(title_m.multiply(idf).tocsr(), l1=True)
+        # Title terms name the deliverable; descriptions add context and filler words.
+        cov = (TITLE_SHARE * cov_title + (1 - TITLE_SHARE) * cov).tocsr()
         tfidf = _row_normalise(tf_m.multiply(idf).tocsr(), l1=False)
         city_norm = {c: _city_stem(c) for c in {p.city for p in promises}}
         all_keys = {c: city_keys(c) for c in city_norm}
@@ -637,6 +654,7 @@ def match_letter(
     best_pass = scores.argmax(axis=0)
     best = scores.max(axis=0)
     chosen = sorted(np.flatnonzero(best >= threshold).tolist(), key=lambda j: -best[j])
+    chosen_set = set(chosen)
     topic, coverage, cosine = info["topic"], info["coverage"], info["cosine"]
     present: list[set[str]] = info["present"]  # type: ignore[assignment]
     names: dict[str, str | None] = info["names"]  # type: ignore[assignment]
@@ -647,9 +665,14 @@ def match_letter(
         s = float(best[j])
         p = index.promises[j]
         row = scores[i]
-        # Any other promise this close on the same passage could be the real answer, matched or not.
+        # Any other promise this close on the same passage could be the real answer; a matched one
+        # is a rival only when it rests on the same words (two topics in one paragraph are not).
         close = np.abs(row - s) <= near_tie_margin
         close[j] = False
+        own = {t for t in index.term_lemma[j] if t in present[i]}
+        for k in np.flatnonzero(close):
+            if k in chosen_set and not own & {t for t in index.term_lemma[k] if t in present[i]}:
+                close[k] = False
         alts = sorted(
             ((index.promises[k].promise_id, round(float(row[k]), 4)) for k in np.flatnonzero(close)),
             key=lambda a: -a[1],

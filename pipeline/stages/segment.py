@@ -136,6 +136,10 @@ def _is_signature_line(s: str) -> bool:
     return bool(_NAME_TAIL_RE.search(st)) and n_words <= 8
 
 
+def _is_long_text(s: str) -> bool:
+    return len(_LOWER_WORD.findall(s)) >= 7 and len(s) >= 50
+
+
 def _subject_start(s: str) -> bool:
     return bool(_SUBJECT_RE.match(s)) and (not _ends_sentence(s)) and len(s) < 120
 
@@ -156,7 +160,15 @@ def find_regions(full_text: str) -> Regions:
             in_subject = False  # a blank line ends a wrapped subject
             continue
         nxt = all_lines[i + 1].stripped if i + 1 < len(all_lines) else ""
-        continues = bool(nxt) and (nxt[0].islower() or nxt[0].isdigit()) and not _is_header_line(nxt)
+        continues = bool(nxt) and not _is_header_line(nxt) and (nxt[0].islower() or nxt[0].isdigit())
+        if nxt and not continues:
+            # A paragraph OCR broke into short lines: judge the block up to the next blank line.
+            block = []
+            for later in all_lines[i + 1 :]:
+                if not later.stripped or _is_header_line(later.stripped):
+                    break
+                block.append(later.stripped)
+            continues = bool(block) and _ends_sentence(block[-1]) and len(" ".join(block)) >= 40
         if in_subject and len(s) < 60 and not _ends_sentence(s) and not _is_body_like(s, continues):
             subject.append(s)  # the subject's wrapped second line
             continue
@@ -178,7 +190,13 @@ def find_regions(full_text: str) -> Regions:
         return Regions(letterhead_end, len(full_text), len(full_text), " ".join(subject) or None)
     end_idx = len(all_lines)
     for j in range(body_idx + 1, len(all_lines)):
-        if all_lines[j].stripped and _is_signature_line(all_lines[j].stripped):
+        s = all_lines[j].stripped
+        if not s or not _is_signature_line(s):
+            continue
+        # "З повагою" / "Вик." close the body for sure; a position or a name at a line start
+        # could also open a body sentence broken by OCR, so it closes only if no running
+        # text follows.
+        if _CLOSING_RE.match(s) or not any(_is_long_text(ln.stripped) for ln in all_lines[j + 1 :]):
             end_idx = j
             break
     last = max(j for j in range(body_idx, end_idx) if all_lines[j].stripped)
