@@ -496,3 +496,10 @@ def test_ocr_word_repair_in_org_and_position() -> None:
     assert f.signatory_name.value == "Тарас Олійник"
     # the typed text layer is not "repaired"
     assert extract_fields(typed(text)).sender_org.value == "Виконавчии комітет Полтавської міської ради"
+
+
+def test_a_name_ending_a_body_sentence_is_not_the_signatory() -> None:
+    text = "ЧЕРКАСЬКА МІСЬКА РАДА\n18000, м. Черкаси\n\n01.02.2017 № 1/2\n\nЗвернення підписав Т. Шевченко.\n"
+    f = extract_fields(typed(text))
+    assert f.signatory_name.value is None
+    assert "signatory not found" in f.review_reasons

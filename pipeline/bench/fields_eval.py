@@ -1,13 +1,16 @@
 """Per-field accuracy of the field extractor on the dev set.
 
-    .venv/bin/python -m pipeline.bench.fields_eval /path/to/devset [--ocr-dir DIR] [--verbose]
+    .venv/bin/python -m pipeline.bench.fields_eval /path/to/devset [--ocr-dir DIR] [--pipeline] [--verbose]
 
 Runs :func:`extract_fields` on every typed letter (one text-layer page, no
 words) and, with ``--ocr-dir``, on the raw OCR text of each letter
 (``<letter_id>.txt``). Comparison is exact after whitespace normalisation; a
 case-insensitive figure is printed beside it. The request reference counts as
 right when both its date and number equal the gold (a null gold wants nothing
-back). The dateparser baseline is printed beside ``letter_date``.
+back). The dateparser baseline is printed beside ``letter_date``. With
+``--pipeline`` the rendered files (``files/``) also go through the project's own
+ingest and text stages (text layer or prepared OCR, with word boxes): slow, a
+few seconds per scanned page.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("devset", type=Path)
     ap.add_argument("--ocr-dir", type=Path)
+    ap.add_argument("--pipeline", action="store_true", help="also run ingest + text (OCR) on files/")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     gold = [json.loads(line) for line in (args.devset / "gold.jsonl").read_text(encoding="utf-8").splitlines() if line]
@@ -88,6 +92,26 @@ def main(argv: list[str] | None = None) -> None:
             lt = LetterText(g["letter_id"], [PageText(i + 1, p, TextSource.OCR, 0.0, 0.0) for i, p in enumerate(pages)])
             ocr.append((g, predicted(lt), baseline_letter_date(raw)))
         score(ocr, args.verbose, f"raw OCR ({args.ocr_dir})")
+
+    if args.pipeline:
+        score(_pipeline_rows(args.devset, gold), args.verbose, "project ingest + text stages on files/")
+
+
+def _pipeline_rows(devset: Path, gold: list[dict]) -> list[tuple[dict, dict, str | None]]:
+    from pipeline.settings import Settings
+    from pipeline.stages.ingest import discover
+    from pipeline.stages.text import extract_text
+
+    by_id = {g["letter_id"]: g for g in gold}
+    rows = []
+    for letter in discover(devset / "files").letters:
+        g = by_id.get(Path(letter.source_file).stem)
+        if g is None:
+            continue
+        lt = extract_text(letter, Settings())
+        rows.append((g, predicted(lt), baseline_letter_date(lt.full_text)))
+    rows.sort(key=lambda r: r[0]["letter_id"])
+    return rows
 
 
 if __name__ == "__main__":

@@ -40,17 +40,17 @@ _NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}(?:за[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{N
 _PLACE = r"(?:[мг]\.[ \t]*[А-ЯІЇЄҐ][\w'’ʼ-]+(?:[ \t][А-ЯІЇЄҐ][\w'’ʼ-]+)?[ \t,]+)?"
 _DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}{_PLACE}(?:(?:{FROM}|дата)\.?:?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
-    rf"^[\W_]{{0,4}}(?:вих\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?(?:[ \t]*{FROM}|[ \t]{{2,}})[ \t]*$",
+    rf"^[\W_]{{0,4}}(?:(?:вих|исх)\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?(?:[ \t]*{FROM}|[ \t]{{2,}})[ \t]*$",
     re.IGNORECASE,
 )
 _OWN_NUMBER = re.compile(
-    rf"^[\W_]{{0,4}}(?:(?:вих\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})|{NUMSIGN}[ \t]*(?P<alone>{NUMBER})[ \t]*$)",
+    rf"^[\W_]{{0,4}}(?:(?:(?:вих|исх)\w*\.?[ \t]*){NUMSIGN}[ \t]*(?P<num>{NUMBER})|{NUMSIGN}[ \t]*(?P<alone>{NUMBER})[ \t]*$)",
     re.IGNORECASE,
 )
 _REQ_BEFORE = re.compile(
     r"(?P<lead>\bна|\bваш\w*|\bу|\bв)?[ \t]*"
     r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t.,]*"
-    rf"(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?{FROM}[ \t]*$",
+    rf"(?:(?:вих|исх|вх)\w*\.?[ \t]*)?(?:{NUMSIGN}[ \t]*(?P<num>{NUMBER})[ \t]*)?{FROM}[ \t]*$",
     re.IGNORECASE,
 )
 # "запит ГО «…» від …", "запит на отримання публічної інформації від …": a few words, no clause break
@@ -590,8 +590,12 @@ def _signature(lines: list[Line]) -> tuple[Line, re.Match[str], list[Line]] | No
         if prefix.strip() and _is_body_line(prefix):
             continue
         title_case = re.fullmatch(rf"[{_UP}][{_LOW}'’ʼ]+[ \t]+[{_UP}][{_LOW}'’ʼ-]+", name) is not None
-        if pos_lines is None and (title_case or not (re.search(r"\s{3,}$", prefix) or _name_like(name))):
-            continue  # two capitalised words without a position are likely prose
+        if pos_lines is None:
+            gap = re.search(r"\s{3,}$", prefix) is not None
+            if title_case or not (gap or _name_like(name)):
+                continue  # two capitalised words without a position are likely prose
+            if not gap and (len(prefix.split()) > 3 or "." in s[m.end("name") :]):
+                continue  # a name at the end of a sentence, not a signature
         return ln, m, pos_lines or []
     return None
 
