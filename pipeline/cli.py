@@ -173,5 +173,15 @@ def samples(out_dir: Path) -> None:
     out.print(f"{len(paths)} files written to {out_dir}", highlight=False)
 
 
+def _register_edge_commands() -> None:
+    # The web app's commands live with the app; their heavy imports happen only when they run.
+    from pipeline.review.commands import review, users
+
+    main.add_command(review)
+    main.add_command(users)
+
+
+_register_edge_commands()
+
 if __name__ == "__main__":
     main()
