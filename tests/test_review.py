@@ -12,10 +12,12 @@ import datetime as dt
 import io
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
@@ -182,6 +184,15 @@ def build_review_db(tmp: Path) -> ReviewDb:
         auth.add_user(s, "root", "admin", PASSWORDS["root"])
     db.close()
     return ReviewDb(db_path, img_a, tmp)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_argon2() -> Iterator[None]:
+    """Argon2 with its production cost takes ~0.3-0.7 s per login on a busy CI machine; the tests
+    use the same algorithm (argon2id) at a tiny cost. test_users_cli checks the production cost."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -444,6 +455,8 @@ def test_page_image_served_only_for_known_letters_and_pages(app, rdb: ReviewDb) 
         "/letters/%2Fetc%2Fpasswd/pages/1.png",
         f"/letters/{LETTER_A}/pages/..%2f..%2f..%2fetc%2fpasswd.png",
         f"/letters/{LETTER_A}/pages/%2Fetc%2Fpasswd.png",
+        f"/letters/{LETTER_A}/pages/abc.png",
+        f"/letters/{LETTER_A}/pages/１.png",
         f"/letters/{rdb.image}/pages/1.png",
         "/letters//etc/passwd/pages/1.png",
     ]
@@ -572,8 +585,9 @@ def test_exports_show_confirmed_corrected_and_picked_alternatives(app, rdb: Revi
         letters = {row["letter_id"]: row for row in csv.DictReader(fh)}
     assert letters[LETTER_A]["signatory_name"] == "Петро Ковальчук"
     assert letters[LETTER_A]["letter_date"] == "2024-03-05"
-    # Only the changed field was written as a decision.
-    assert [(x.kind, x.key) for x in reviews(rdb) if x.kind == "field"] == [("field", "signatory_name")]
+    # The changed field is a correction; the untouched one the reviewer vouched for is an accept.
+    assert [(x.key, x.action) for x in reviews(rdb) if x.kind == "field"] == [
+        ("letter_date", "accept"), ("signatory_name", "correct")]
     # The queue now counts letter A as reviewed (every live pair has a verdict).
     html = c.get("/queue").text
     assert re.search(r'id="count-reviewed">2<', html)
@@ -597,7 +611,8 @@ def test_secret_key_file_keeps_sessions_across_restarts(rdb: ReviewDb, monkeypat
     assert other.get("/queue").status_code == 303
 
 
-def test_users_cli_adds_argon2_users_who_can_log_in(rdb: ReviewDb) -> None:
+def test_users_cli_adds_argon2_users_who_can_log_in(rdb: ReviewDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher())  # the production cost, for this test
     runner = CliRunner()
     r = runner.invoke(users_group, ["add", "carol", "--role", "admin", "--db", str(rdb.path), "--password-stdin"],
                       input="carol-secret-1\n")
@@ -611,7 +626,7 @@ def test_users_cli_adds_argon2_users_who_can_log_in(rdb: ReviewDb) -> None:
     db = Database(rdb.path)
     with db.session() as s:
         carol = s.scalars(select(UserRow).where(UserRow.name == "carol")).one()
-        assert carol.role == "admin" and carol.password_hash.startswith("$argon2id$")
+        assert carol.role == "admin" and carol.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
         assert s.scalar(select(func.count()).select_from(UserRow).where(UserRow.name == "eve")) == 0
     db.close()
     c = client(create_app(rdb.path, secret_key=SECRET))
@@ -635,3 +650,75 @@ def test_every_command_and_option_has_help() -> None:
     walk(review_command)
     walk(users_group)
     assert set(users_group.commands) >= {"add", "list", "passwd", "disable", "enable"}
+
+
+def test_undo_takes_back_a_whole_save_and_promises_can_be_added(app, rdb: ReviewDb) -> None:  # noqa: ANN001
+    c = client(app)
+    t = login(c, "alice")
+    v = version_of(c, LETTER_A)
+    r = decide(c, t, LETTER_A, v, {"kind": "match", "key": "P-BRIDGE", "value": "rejected"},
+               {"kind": "match", "key": "P-ROAD", "value": "added"})
+    states = {p["promise_id"]: p["state"] for p in r.json()["promises"]}
+    assert states == {"P-BRIDGE": "rejected", "P-SCHOOL": "suggested", "P-ROAD": "open"}
+    r = c.post(f"/api/letters/{LETTER_A}/undo", json={"version": r.json()["version"]}, headers={"X-CSRF-Token": t})
+    assert r.status_code == 200
+    assert {p["promise_id"]: p["state"] for p in r.json()["promises"]} == {"P-BRIDGE": "suggested",
+                                                                            "P-SCHOOL": "suggested"}
+    assert [x.action for x in reviews(rdb)] == ["correct", "correct", "undo", "undo"]
+    # Any registry promise can be added by id (here one of another city), then judged.
+    v = r.json()["version"]
+    r = decide(c, t, LETTER_A, v, {"kind": "match", "key": "P-PARK", "value": "added"})
+    assert r.status_code == 200
+    r = decide(c, t, LETTER_A, r.json()["version"], {"kind": "verdict", "key": "P-PARK", "value": "fulfilled"})
+    card = {p["promise_id"]: p for p in r.json()["promises"]}["P-PARK"]
+    assert (card["verdict"], card["state"]) == ("fulfilled", "corrected")
+    html = c.get(f"/letters/{LETTER_A}").text
+    assert "added by a reviewer" in html and 'value="P-ROAD"' in html  # P-ROAD offered again
+
+
+def test_queue_state_none_for_letters_without_suggestions(app, rdb: ReviewDb) -> None:  # noqa: ANN001
+    db = Database(rdb.path)
+    with db.session() as s:
+        s.add(LetterRow(letter_id="3d4e5f6071829304", sha256="d" * 64, source_file="plain.pdf", source_paths=[],
+                        pages=0, status="ok", version=1))
+    db.close()
+    c = client(app)
+    login(c, "alice")
+    html = c.get("/queue").text
+    assert "3d4e5f6071829304" not in html and re.search(r'id="count-awaiting">2<', html)
+    assert "3d4e5f6071829304" in c.get("/queue?state=none").text
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_page_image_is_turned_like_the_ocr_stage_turned_it(rotation: int, tmp_path: Path) -> None:
+    from pipeline.review.app import render_page_png
+
+    img = Image.new("RGB", (400, 600), "white")
+    img.paste((255, 0, 0), (0, 0, 40, 40))  # a red mark in the top-left corner
+    path = tmp_path / "p.png"
+    img.save(path)
+    out = Image.open(io.BytesIO(render_page_png([str(path)], 1, rotation))).convert("RGB")
+    assert out.size == ((600, 400) if rotation % 180 else (400, 600))
+    w, h = out.size
+    # Clockwise turns: the top-left corner goes to top-right (90), bottom-right (180), bottom-left (270).
+    corner = {90: (w - 5, 5), 180: (w - 5, h - 5), 270: (5, h - 5)}[rotation]
+    assert out.getpixel(corner) == (255, 0, 0)
+
+
+def test_pdf_page_is_rendered_in_page_proportions(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from pipeline.review.app import render_page_png
+
+    pdf = tmp_path / "two.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=A4)
+    c.drawString(72, 720, "page one")
+    c.showPage()
+    c.setPageSize((A4[1], A4[0]))  # page two is landscape
+    c.drawString(72, 400, "page two")
+    c.save()
+    one = Image.open(io.BytesIO(render_page_png([str(pdf)], 1, 0)))
+    two = Image.open(io.BytesIO(render_page_png([str(pdf)], 2, 0)))
+    assert abs(one.width / one.height - A4[0] / A4[1]) < 0.01
+    assert abs(two.width / two.height - A4[1] / A4[0]) < 0.01

@@ -286,18 +286,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         return render(request, "letter.html", session=sess, user=user, view=view, prev_id=prev_id,
                       next_id=next_id, qs=urlencode(filters.params()), conflict=None, submitted=None)
 
-    @app.get("/letters/{letter_id}/pages/{page_no}.png")
-    def page_image(request: Request, letter_id: str, page_no: int) -> Response:
+    @app.get("/letters/{letter_id}/pages/{page}.png")
+    def page_image(request: Request, letter_id: str, page: str) -> Response:
         api_user(request)
+        if not page.isascii() or not page.isdigit() or len(page) > 5:
+            raise HTTPException(404, "no such page")
+        page_no = int(page)
         # The file to render comes from the database row only, never from the request.
         with db.session() as s:
             letter = s.get(LetterRow, letter_id)
-            page = s.get(PageRow, (letter_id, page_no)) if letter else None
-            if letter is None or page is None or page_no < 1:
+            row = s.get(PageRow, (letter_id, page_no)) if letter else None
+            if letter is None or row is None or page_no < 1:
                 raise HTTPException(404, "no such page")
             paths = [str(p) for p in (letter.source_paths or [])]
-            key = (letter_id, page_no, letter.sha256, page.rotation)
-            rotation = page.rotation
+            key = (letter_id, page_no, letter.sha256, row.rotation)
+            rotation = row.rotation
         png = pages_cache.get(key)
         if png is None:
             png = render_page_png(paths, page_no, rotation)
@@ -317,8 +320,16 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             view = letter_view(s, letter_id)
             if view is None:
                 raise HTTPException(404, "no such letter")
-            current = {f.name: f.value or "" for f in view.fields}
-            changes = [DecisionIn("field", k, v, note or None) for k, v in submitted.items() if v.strip() != current[k]]
+            changes = []
+            for f in view.fields:
+                if f.name not in submitted:
+                    continue
+                value = submitted[f.name].strip()
+                if value != (f.value or ""):
+                    changes.append(DecisionIn("field", f.name, value, note or None))
+                elif f.decided is None and f.machine is not None:
+                    # Saving the form vouches for the machine values left as they were.
+                    changes.append(DecisionIn("field", f.name, value, note or None))
         if not changes:
             return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)
         try:

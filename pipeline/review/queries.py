@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from pipeline.schema import FIELD_NAMES, Verdict
 from pipeline.store.repo import Decision, effective_decisions
 from pipeline.store.tables import FieldRow, LetterRow, MatchRow, PageRow, PromiseRow, ReviewRow, WordRow
 
 VERDICTS = tuple(v.value for v in Verdict)
-STATES = ("awaiting", "reviewed", "failed", "all")
+STATES = ("awaiting", "reviewed", "failed", "none", "all")
 QUEUE_LIMIT = 500
 
 
@@ -77,7 +77,7 @@ class QueueItem:
     verdicts: list[str]  # effective verdict per live match
     min_confidence: float | None
     needs_review: bool
-    state: str  # awaiting | reviewed | failed
+    state: str  # awaiting | reviewed | failed | none
     decided: int  # live matches with a human verdict or rejection
     model_versions: list[str]
 
@@ -93,6 +93,7 @@ class Queue:
 
 def _letter_state(letter: LetterRow, live: list[MatchRow], human: dict[tuple[str, str, str], Decision],
                   added: list[str]) -> tuple[str, int]:
+    """failed | reviewed | awaiting | none (nothing suggested, nothing flagged, nobody looked)."""
     if letter.status == "failed":
         return "failed", 0
     lid = letter.letter_id
@@ -102,11 +103,14 @@ def _letter_state(letter: LetterRow, live: list[MatchRow], human: dict[tuple[str
     # Reviewed: a human has looked (some decision in force) and every live pair has a verdict.
     if any_decision and decided == len(keys):
         return "reviewed", decided
+    if not keys and letter.status != "needs_review" and not any_decision:
+        return "none", 0
     return "awaiting", decided
 
 
 def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT) -> Queue:
-    letters = list(session.scalars(select(LetterRow)))
+    # The letters' text is not needed here: leave it in the database.
+    letters = list(session.scalars(select(LetterRow).options(defer(LetterRow.text), defer(LetterRow.timings))))
     matches: dict[str, list[MatchRow]] = defaultdict(list)
     for m in session.scalars(select(MatchRow).order_by(MatchRow.passage_index, MatchRow.promise_id)):
         matches[m.letter_id].append(m)
@@ -121,7 +125,7 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
             added_by_letter[lid].append(pid)
 
     items: list[QueueItem] = []
-    counts = {"awaiting": 0, "reviewed": 0, "needs_review": 0, "failed": 0}
+    counts = {"awaiting": 0, "reviewed": 0, "needs_review": 0, "failed": 0, "none": 0}
     all_cities: set[str] = set()
     all_politicians: set[str] = set()
     for letter in letters:
@@ -175,8 +179,6 @@ def _queue_order(item: QueueItem) -> tuple[object, ...]:
 def _keep(item: QueueItem, f: QueueFilters) -> bool:
     if f.state != "all" and item.state != f.state:
         return False
-    if f.state == "awaiting" and not item.promises and not item.needs_review:
-        return False  # nothing suggested and nothing flagged: not a review task
     if f.city and f.city.casefold() not in (c.casefold() for c in item.cities):
         return False
     if f.politician and f.politician.casefold() not in (p.casefold() for p in item.politicians):
@@ -289,6 +291,8 @@ class LetterView:
     fields: list[FieldView]
     promises: list[PromiseCard]
     history: list[dict[str, Any]]
+    text: str
+    promise_choices: list[tuple[str, str]]  # (promise_id, label) a reviewer may add to the letter
 
 
 def _who(row: ReviewRow | None) -> Who | None:
@@ -366,8 +370,21 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
         reasons=[r.strip() for r in (letter.error or "").split(";") if r.strip()], language=letter.language,
         text_source=letter.text_source, ocr_confidence=letter.ocr_confidence, model_version=letter.model_version,
         version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
-        pages=list(pages.values()), fields=fields, promises=cards, history=history,
+        pages=list(pages.values()), fields=fields, promises=cards, history=history, text=letter.text or "",
+        promise_choices=_promise_choices(promises, {c.promise_id for c in cards}, human, letter_id, machine_fields),
     )
+
+
+def _promise_choices(promises: dict[str, PromiseRow], shown: set[str], human: dict[tuple[str, str, str], Decision],
+                     letter_id: str, machine_fields: dict[str, FieldRow]) -> list[tuple[str, str]]:
+    """Promises of the letter's city first (all of them if the city is unknown), for "add a promise"."""
+    d = human.get((letter_id, "field", "sender_city"))
+    f = machine_fields.get("sender_city")
+    city = ((d.human_value if d else (f.value if f else None)) or "").casefold()
+    pool = [p for p in promises.values() if p.promise_id not in shown]
+    same = [p for p in pool if city and p.city.casefold() == city]
+    chosen = same or pool
+    return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:500]]
 
 
 def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseRow],

@@ -223,6 +223,16 @@
       if (input) input.focus();
     });
   });
+  const addButton = document.getElementById("add-promise");
+  const addInput = document.getElementById("add-promise-id");
+  if (addButton && addInput) {
+    addButton.addEventListener("click", () => {
+      const pid = addInput.value.trim();
+      if (!pid) { say("Type or pick a promise id first.", true); return; }
+      decide([{ kind: "match", key: pid, value: "added", note: null }], "add promise " + pid,
+        () => window.location.reload());
+    });
+  }
   const showKeys = document.getElementById("show-keys");
   if (showKeys) showKeys.addEventListener("click", () => toggleKeys());
 
