@@ -1,19 +1,20 @@
 """Thin wrapper of the ``tesseract`` program: the only place that builds its command line.
 
-Images are passed on stdin as uncompressed PNM (cheap to encode, read natively by
-Leptonica), results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
+Images are handed over as an uncompressed PNM file in a private temporary folder
+(cheap to encode, read natively by Leptonica; measured ~0.15 s/page faster than
+piping the same bytes on stdin), results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
 (we parallelise across pages, and Tesseract's own OpenMP threads only fight over the
 cores) and a timeout after which the whole process group is killed.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _encode(image: Image.Image) -> bytes:
+def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> str:
+    """Run tesseract with the image file as first argument (``args`` follow it)."""
     if image.mode not in ("1", "L", "RGB"):
         image = image.convert("RGB")
-    buf = io.BytesIO()
-    image.save(buf, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost
-    return buf.getvalue()
+    with tempfile.TemporaryDirectory(prefix="letters-ocr-") as tmp:
+        path = Path(tmp) / "page.pnm"
+        image.save(path, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost
+        return _run([str(path), *args], None, timeout_s)
 
 
 def _run(args: Sequence[str], stdin: bytes | None, timeout_s: float) -> str:
@@ -119,8 +122,8 @@ def image_to_tsv(
     config: Sequence[str] = (),
 ) -> list[TsvWord]:
     """OCR one page image; return its words (TSV level 5) in Tesseract's reading order."""
-    args = ["stdin", "stdout", *_common_args(languages, psm, dpi, config), "tsv"]
-    return parse_tsv(_run(args, _encode(image), timeout_s))
+    args = ["stdout", *_common_args(languages, psm, dpi, config), "tsv"]
+    return parse_tsv(_run_on_image(image, args, timeout_s))
 
 
 def parse_tsv(tsv: str) -> list[TsvWord]:
@@ -150,11 +153,11 @@ _OSD_SCRIPT_CONF = re.compile(r"Script confidence:\s*([\d.]+)")
 
 def detect_orientation(image: Image.Image, dpi: int | None = None, timeout_s: float = 60.0) -> Osd | None:
     """Tesseract OSD (psm 0). None when the page has too little text to decide."""
-    args = ["stdin", "stdout", "--psm", "0", "-l", "osd"]
+    args = ["stdout", "--psm", "0", "-l", "osd"]
     if dpi:
         args += ["--dpi", str(int(dpi))]
     try:
-        out = _run(args, _encode(image), timeout_s)
+        out = _run_on_image(image, args, timeout_s)
     except OcrTimeout:
         raise
     except OcrError as exc:
@@ -180,8 +183,8 @@ def file_to_text(path: Path, languages: str = "ukr+rus", timeout_s: float = 300.
 
 
 def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: float = 300.0) -> str:
-    """Plain ``tesseract - - -l LANGS`` on an in-memory image, with default settings."""
-    return _run(["stdin", "stdout", "-l", languages], _encode(image), timeout_s)
+    """Plain ``tesseract IMAGE - -l LANGS`` on an in-memory image, with default settings."""
+    return _run_on_image(image, ["stdout", "-l", languages], timeout_s)
 
 
 def version() -> str:

@@ -9,7 +9,7 @@ blocks are separated by a blank line.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -18,18 +18,51 @@ from pipeline.engines import tesseract
 from pipeline.errors import OcrError
 from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
-from pipeline.stages.prepare import PreparedPage, prepare_page
+from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
+
+# upright pages of real letters read at mean confidence 80-95; upside-down ones near 40
+MISORIENTED_CONF = 65.0
+MIN_WORDS_FOR_OSD = 8
+OSD_MIN_CONF = 1.5
+JUNK_LINE_MAX_CONF = 75.0  # a line whose best word is under this ...
+JUNK_LINE_MEAN_CONF = 55.0  # ... and whose mean is under this is dropped (signature, stamp, noise)
+COLUMN_GAP_HEIGHTS = 4.0  # a gap wider than this many letter heights separates columns  # Tesseract's orientation confidence; lower means "could not tell"
 
 
-def ocr_page(image: Image.Image, page_no: int, settings: OcrSettings, dpi: int | None = None) -> PageText:
-    """OCR one page. Spans are relative to this page's text; the caller rebases them."""
+def ocr_page(
+    image: Image.Image,
+    page_no: int,
+    settings: OcrSettings,
+    dpi: int | None = None,
+    options: PrepareOptions | None = None,
+) -> PageText:
+    """OCR one page. Spans are relative to this page's text; the caller rebases them.
+
+    ``dpi`` is a hint (PDF render resolution, image tag); preparation measures the
+    text size itself. ``options`` switches preparation steps (benchmarks, tests).
+    """
     if image.width < 1 or image.height < 1:
         raise OcrError(f"page {page_no}: empty image")
     started = time.perf_counter()
-    if settings.prepare:
-        prepared = prepare_page(image, settings, dpi)
-    else:
+    if not settings.prepare:
         prepared = PreparedPage(image=image, dpi=dpi, oriented_size=image.size)
+        page = _recognise(prepared, page_no, settings)
+    else:
+        prepared = prepare_page(image, settings, dpi, options)
+        page = _recognise(prepared, page_no, settings)
+        if (options is None or options.orientation) and _maybe_misoriented(page):
+            # only now pay for orientation detection: an upside-down page reads as junk
+            osd = tesseract.detect_orientation(prepared.image, dpi=prepared.dpi, timeout_s=settings.timeout_s)
+            if osd is not None and osd.rotate and osd.orientation_conf >= OSD_MIN_CONF:
+                turned = prepare_page(image, settings, dpi, options, rotation=(prepared.rotation + osd.rotate) % 360)
+                retry = _recognise(turned, page_no, settings)
+                if (retry.ocr_confidence or 0.0) > (page.ocr_confidence or 0.0):
+                    page, prepared = retry, turned
+    page.seconds = round(time.perf_counter() - started, 3)
+    return page
+
+
+def _recognise(prepared: PreparedPage, page_no: int, settings: OcrSettings) -> PageText:
     rows = tesseract.image_to_tsv(
         prepared.image,
         languages=settings.languages,
@@ -37,54 +70,56 @@ def ocr_page(image: Image.Image, page_no: int, settings: OcrSettings, dpi: int |
         dpi=prepared.dpi,
         timeout_s=settings.timeout_s,
     )
-    page = build_page(rows, page_no, prepared, settings)
-    page.seconds = round(time.perf_counter() - started, 3)
-    return page
+    return build_page(rows, page_no, prepared, settings)
 
 
-def build_page(
-    rows: list[tesseract.TsvWord], page_no: int, prepared: PreparedPage, settings: OcrSettings
-) -> PageText:
+def _maybe_misoriented(page: PageText) -> bool:
+    return len(page.words) >= MIN_WORDS_FOR_OSD and (page.ocr_confidence or 0.0) < MISORIENTED_CONF
+
+
+def build_page(rows: list[tesseract.TsvWord], page_no: int, prepared: PreparedPage, settings: OcrSettings) -> PageText:
     """Assemble text, words and quality numbers from Tesseract's word rows."""
+    # quality numbers count every recognised word, also those of lines dropped below
+    all_confs = [r.conf for r in rows]
+    mean_conf = round(float(np.mean(all_confs)), 2) if all_confs else None
+    low_share = round(sum(c < settings.low_conf for c in all_confs) / len(all_confs), 4) if all_confs else None
+    lines = _group_lines(rows)
+    if mean_conf is not None and mean_conf >= settings.poor_page_conf:
+        # on an otherwise legible page, a line without one sure word is a signature or stamp
+        # read as letters; on a poor page everything is kept for the reviewer
+        lines = [ln for ln in lines if not _is_junk(ln)]
+    lines = _reorder_columns(lines)
     parts: list[str] = []
     pos = 0
     words: list[Word] = []
-    prev_line: tuple[int, int, int] | None = None
-    line_idx = -1
     m = prepared.to_oriented
     ow, oh = prepared.oriented_size
-    for r in rows:
-        key = (r.block, r.par, r.line)
-        if prev_line is None:
-            sep = ""
-        elif key == prev_line:
-            sep = " "
-        elif key[:2] == prev_line[:2]:
-            sep = "\n"
-        else:
-            sep = "\n\n"  # new paragraph or block
-        if key != prev_line:
-            line_idx += 1
-            prev_line = key
-        parts.append(sep)
-        pos += len(sep)
-        left, top, width, height = _map_box(m, r.left, r.top, r.width, r.height, ow, oh)
-        words.append(
-            Word(
-                text=r.text,
-                left=left,
-                top=top,
-                width=width,
-                height=height,
-                conf=r.conf,
-                line=line_idx,
-                start=pos,
-                end=pos + len(r.text),
+    for line_idx, line in enumerate(lines):
+        if line_idx:
+            sep = "\n\n" if line.new_paragraph else "\n"
+            parts.append(sep)
+            pos += len(sep)
+        texts = _fix_tokens([r.text for r in line.words])
+        for i, (r, text) in enumerate(zip(line.words, texts, strict=True)):
+            if i:
+                parts.append(" ")
+                pos += 1
+            left, top, width, height = _map_box(m, r.left, r.top, r.width, r.height, ow, oh)
+            words.append(
+                Word(
+                    text=text,
+                    left=left,
+                    top=top,
+                    width=width,
+                    height=height,
+                    conf=r.conf,
+                    line=line_idx,
+                    start=pos,
+                    end=pos + len(text),
+                )
             )
-        )
-        parts.append(r.text)
-        pos += len(r.text)
-    confs = [w.conf for w in words if w.conf is not None]
+            parts.append(text)
+            pos += len(text)
     return PageText(
         page_no=page_no,
         text="".join(parts),
@@ -93,10 +128,124 @@ def build_page(
         height=float(oh),
         words=words,
         # a page without words (blank back side) has no confidence rather than a zero one
-        ocr_confidence=round(float(np.mean(confs)), 2) if confs else None,
-        low_confidence_share=round(sum(c < settings.low_conf for c in confs) / len(confs), 4) if confs else None,
+        ocr_confidence=mean_conf,
+        low_confidence_share=low_share,
         rotation=prepared.rotation,
     )
+
+
+@dataclass
+class _Line:
+    words: list[tesseract.TsvWord]
+    new_paragraph: bool  # a blank line goes before it
+
+    @property
+    def left(self) -> int:
+        return self.words[0].left
+
+    @property
+    def right(self) -> int:
+        return self.words[-1].left + self.words[-1].width
+
+    @property
+    def top(self) -> int:
+        return min(w.top for w in self.words)
+
+    @property
+    def bottom(self) -> int:
+        return max(w.top + w.height for w in self.words)
+
+    @property
+    def height(self) -> float:
+        return float(np.median([w.height for w in self.words]))
+
+
+def _group_lines(rows: list[tesseract.TsvWord]) -> list[_Line]:
+    lines: list[_Line] = []
+    prev: tuple[int, int, int] | None = None
+    for r in rows:
+        key = (r.block, r.par, r.line)
+        if key != prev:
+            lines.append(_Line([], new_paragraph=prev is not None and key[:2] != prev[:2]))
+            prev = key
+        lines[-1].words.append(r)
+    return lines
+
+
+def _is_junk(line: _Line) -> bool:
+    confs = [w.conf for w in line.words]
+    return max(confs) < JUNK_LINE_MAX_CONF and float(np.mean(confs)) < JUNK_LINE_MEAN_CONF
+
+
+def _split_at_gap(line: _Line) -> int | None:
+    """Index of the first word right of a column-sized gap in the line, if any."""
+    h = line.height
+    best, best_gap = None, 0.0
+    for i in range(1, len(line.words)):
+        a, b = line.words[i - 1], line.words[i]
+        gap = b.left - (a.left + a.width)
+        if gap > best_gap:
+            best, best_gap = i, gap
+    # word spaces, even in justified text, stay under ~2 letter heights
+    return best if best is not None and best_gap > COLUMN_GAP_HEIGHTS * h else None
+
+
+def _reorder_columns(lines: list[_Line]) -> list[_Line]:
+    """Read side-by-side blocks Tesseract merged into shared lines column by column.
+
+    Letter headers often put the date/number on the left and the addressee on the
+    right; Tesseract may join them line by line ("від 01.02.2019 № 5  Голові ...").
+    A run of vertically close lines that all break at a wide gap at the same place
+    (or lie wholly on the right of it) is emitted as its left column, then its right one.
+    """
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        cut = _split_at_gap(lines[i])
+        if cut is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        x_split = lines[i].words[cut].left
+        tol = 2.0 * lines[i].height
+        group: list[tuple[_Line, int | None]] = [(lines[i], cut)]
+        j = i + 1
+        while j < len(lines):
+            nxt, last = lines[j], group[-1][0]
+            if nxt.top - last.bottom > 2.5 * max(nxt.height, last.height):
+                break  # too far below: a different part of the page
+            c = _split_at_gap(nxt)
+            if c is not None and abs(nxt.words[c].left - x_split) <= tol:
+                group.append((nxt, c))
+            elif nxt.left >= x_split - tol:
+                group.append((nxt, 0))  # right column only
+            else:
+                break
+            j += 1
+        if sum(c is not None and c > 0 for _, c in group) < 2:
+            out.append(lines[i])  # one split line (e.g. a signature line) stays as it is
+            i += 1
+            continue
+        left_lines = [_Line(line.words[:c], False) for line, c in group if c]
+        right_lines = [_Line(line.words[c:], False) for line, c in group]
+        left_lines[0].new_paragraph = group[0][0].new_paragraph
+        right_lines[0].new_paragraph = True
+        out += left_lines + right_lines
+        i = j
+    return out
+
+
+# "№" is the one sign Tesseract's ukr/rus models keep misreading, as a two-letter word
+_NUMERO_MISREADS = frozenset({"Ме", "Мо", "Ne", "No", "Nо", "Nе", "Ns", "Ng", "N°", "Nº", "М°", "Mo", "Me", "Хо", "Ко"})
+
+
+def _fix_tokens(texts: list[str]) -> list[str]:
+    """Restore "№" where a misread of it stands right before a number."""
+    out = list(texts)
+    for i in range(len(out) - 1):
+        if out[i] in _NUMERO_MISREADS and out[i + 1][:1].isdigit():
+            out[i] = "№"
+    return out
 
 
 def _map_box(
@@ -118,8 +267,8 @@ def page_is_poor(page: PageText, settings: OcrSettings) -> bool:
     """True for a page whose OCR is likely unreliable (low mean confidence or many unsure words)."""
     if page.source != TextSource.OCR:
         return False
-    if not page.words or page.ocr_confidence is None:
-        return False  # a blank page is not a bad scan
+    if page.ocr_confidence is None:
+        return False  # nothing recognised at all: a blank page, not a bad scan
     conf = page.ocr_confidence
     low = page.low_confidence_share or 0.0
     return conf < settings.poor_page_conf or low > settings.poor_page_low_share
