@@ -276,3 +276,20 @@ def test_ocr_latin_lookalikes_and_line_breaks_are_tolerated(index: PromiseIndex)
     # "c", "i", "o" below are Latin letters, as OCR sometimes produces; lines break inside the paragraph.
     body = "Капiтальний peмонт мocту на вулицi\nНабережнiй завершено у жовтні 2018\nроку, вартість робіт 12,4 млн грн."
     assert ids(match_letter(letter(body), None, index)) == {"RIV-1"}
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Запит в частині ремонту даху передано для опрацювання управлінню освіти.", True),
+        ("Ваш запрос направлен по принадлежности в областную администрацию.", True),
+        ("Срок рассмотрения запроса продлен до 20 рабочих дней.", True),
+        ("У задоволенні запиту відмовлено, оскільки інформація не існує.", True),
+        # An incoming forwarded request that is then answered, and ordinary uses of the same verbs.
+        ("Ваш запит, надісланий за належністю міською радою, розглянуто. Ремонт дороги завершено.", False),
+        ("Проєкт рішення передано на розгляд сесії міської ради.", False),
+        ("Срок действия договора продлен до конца года, работы продолжаются.", False),
+    ],
+)
+def test_non_answer_cues(text: str, expected: bool) -> None:
+    assert is_non_answer(text) is expected
