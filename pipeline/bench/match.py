@@ -7,8 +7,9 @@ left unmatched, on the typed texts and (with --ocr-dir) on raw OCR texts, then
 a speed benchmark: 50 letters against a generated 5,000-promise registry
 (index build + matching; text extraction excluded).
 
-The sender's city is taken from the gold labels (the field extractor's job) and,
-for comparison, detected from the text with ``fields=None``.
+The sender's city comes from the gold labels ("gold"), from the field stage when
+it is in the tree ("fields"), or from city names in the text with ``fields=None``
+("text").
 """
 
 from __future__ import annotations
@@ -37,9 +38,20 @@ def gold_fields(g: dict) -> LetterFields:
     return f
 
 
+def _field_extractor():  # -> Callable[[LetterText], LetterFields] | None
+    """The field stage, when present in the tree (it is developed in parallel)."""
+    try:
+        from pipeline.stages.fields import extract_fields
+    except ImportError:
+        return None
+    return extract_fields
+
+
 def evaluate(
-    devset: Path, index: PromiseIndex, texts: dict[str, str], use_gold_city: bool, verbose: bool = False
+    devset: Path, index: PromiseIndex, texts: dict[str, str], city_from: str, verbose: bool = False
 ) -> dict[str, float]:
+    """Pair-level scores; ``city_from`` is "gold", "fields" (the field stage) or "text" (fields=None)."""
+    extractor = _field_extractor() if city_from == "fields" else None
     gold = [json.loads(line) for line in (devset / "gold.jsonl").read_text(encoding="utf-8").splitlines() if line]
     tp = fp = fn = 0
     empty_total = empty_ok = near_ties = 0
@@ -48,8 +60,9 @@ def evaluate(
         if lid not in texts:
             continue
         want = {p["promise_id"] for p in g["promises"]}
-        fields = gold_fields(g) if use_gold_city else None
-        got_matches = match_letter(letter_text(lid, texts[lid]), fields, index)
+        lt = letter_text(lid, texts[lid])
+        fields = gold_fields(g) if city_from == "gold" else extractor(lt) if extractor else None
+        got_matches = match_letter(lt, fields, index)
         got = {m.promise_id for m in got_matches}
         near_ties += sum(m.near_tie for m in got_matches)
         tp += len(want & got)
@@ -60,7 +73,13 @@ def evaluate(
             empty_ok += not got
         if verbose and got != want:
             detail = [
-                (m.promise_id, m.score, m.features["topic_similarity"], m.features["city"], m.features["shared_terms"][:4])
+                (
+                    m.promise_id,
+                    m.score,
+                    m.features["topic_similarity"],
+                    m.features["city"],
+                    m.features["shared_terms"][:4],
+                )
                 for m in got_matches
             ]
             print(f"  {lid}: want {sorted(want)} got {detail}")
@@ -131,7 +150,18 @@ _TOPICS_RU = [
 _STREETS = ["Садова", "Шевченка", "Набережна", "Грушевського", "Зелена", "Лісова", "Миру", "Вишнева"]
 _DISTRICTS = ["Північний", "Сонячний", "Заріччя", "Центральний", "Молодіжний"]
 _PARKS = ["«Дружба»", "«Ювілейний»", "«Сосновий»", "імені Франка"]
-_SURNAMES = ["Мельник", "Шевчук", "Бондар", "Кравець", "Олійник", "Лисенко", "Ткаченко", "Марченко", "Руденко", "Поліщук"]
+_SURNAMES = [
+    "Мельник",
+    "Шевчук",
+    "Бондар",
+    "Кравець",
+    "Олійник",
+    "Лисенко",
+    "Ткаченко",
+    "Марченко",
+    "Руденко",
+    "Поліщук",
+]
 
 
 def generate_registry(n: int, seed: int = 7) -> list[Promise]:
@@ -168,9 +198,7 @@ def generate_registry(n: int, seed: int = 7) -> list[Promise]:
     return out
 
 
-def speed(
-    texts: dict[str, str], real: list[Promise], n_promises: int = 5000, n_letters: int = 50
-) -> dict[str, float]:
+def speed(texts: dict[str, str], real: list[Promise], n_promises: int = 5000, n_letters: int = 50) -> dict[str, float]:
     """The letters' own promises among generated ones, so cities and topics compete as in a real registry."""
     registry = real + generate_registry(n_promises - len(real))
     ids = sorted(texts)
@@ -198,12 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     sets = {"typed": read_texts(args.devset / "letters")}
     if args.ocr_dir:
         sets["ocr"] = read_texts(args.ocr_dir)
-    print(f"{'texts':6} {'city':10} {'letters':>7} {'P':>6} {'R':>6} {'F1':>6} {'no-promise unmatched':>21} {'near-ties':>9}")
+    print(
+        f"{'texts':6} {'city':10} {'letters':>7} {'P':>6} {'R':>6} {'F1':>6} {'no-promise unmatched':>21} {'near-ties':>9}"
+    )
     for name, texts in sets.items():
-        for use_gold, label in ((True, "gold"), (False, "detected")):
+        modes = ["gold", "fields", "text"] if _field_extractor() else ["gold", "text"]
+        for label in modes:
             if args.verbose:
                 print(f"[{name} / city {label}]")
-            m = evaluate(args.devset, index, texts, use_gold, args.verbose)
+            m = evaluate(args.devset, index, texts, label, args.verbose)
             print(
                 f"{name:6} {label:10} {m['letters']:7d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
                 f" {m['no_promise_unmatched']:21.3f} {m['near_ties']:9d}"
@@ -211,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_speed:
         big = PromiseIndex.build(registry + generate_registry(5000 - len(registry)))
         for name, texts in sets.items():
-            m = evaluate(args.devset, big, texts, False)
+            m = evaluate(args.devset, big, texts, "text")
             print(
-                f"{name:6} {'detected':10} {m['letters']:7d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
+                f"{name:6} {'text':10} {m['letters']:7d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
                 f" {m['no_promise_unmatched']:21.3f} {m['near_ties']:9d}   <- among 5,000 promises"
             )
         s = speed(sets["typed"], registry)

@@ -266,7 +266,9 @@ _OFFICE_PATTERNS = {
         r"(?:голов|председател)\w*\s+(?:\w+\s+)?(?:облдержадмін|облгосадмин|обласн\w*\s+державн|областн\w*\s+государствен)",
         re.IGNORECASE,
     ),
-    "oblast_council": re.compile(r"(?:голов|председател)\w*\s+(?:\w+\s+)?(?:обласн\w*|областн\w*)\s+(?:рад|совет)", re.IGNORECASE),
+    "oblast_council": re.compile(
+        r"(?:голов|председател)\w*\s+(?:\w+\s+)?(?:обласн\w*|областн\w*)\s+(?:рад|совет)", re.IGNORECASE
+    ),
     "deputy": re.compile(r"депутат", re.IGNORECASE),
 }
 
@@ -391,23 +393,26 @@ class PromiseIndex:
             tf: dict[str, float] = defaultdict(float)
             shown: dict[str, str] = {}
             title_terms: dict[str, float] = {}
-            for text, w in ((p.title, W_TITLE), (p.description, 1.0)):
+            for is_title, text, w in ((True, p.title, W_TITLE), (False, p.description, 1.0)):
                 for tok in words(text):
-                    sk = skel(tok)
                     # The politician and the city are features of their own, not topic.
-                    if (sstem and len(sstem) >= 3 and sk.startswith(sstem)) or _token_is_city(tok, ckeys, require_capital=False):
+                    if tok[:1].isupper() and len(sstem) >= 3 and skel(tok).startswith(sstem):
                         continue
-                    ts, lemma, tw = terms_of(tok, lang)
+                    if _token_is_city(tok, ckeys, require_capital=False):
+                        continue
+                    ts, lemma, tw = terms_of(_fix_homoglyphs(tok), lang)
                     for t in ts:
-                        tf[t] += w * tw * (THEME_WEIGHT if t[0] == "~" else 1.0)
+                        weight = tw * (THEME_WEIGHT if t[0] == "~" else 1.0)
+                        tf[t] += w * weight
                         shown.setdefault(t, lemma)
-                        if text is p.title:
-                            title_terms[t] = tw * (THEME_WEIGHT if t[0] == "~" else 1.0)
+                        if is_title:
+                            title_terms[t] = weight
                 for m in _NUMBER_SIGN.finditer(text):
-                    tf["#" + m.group(1)] += w
-                    shown.setdefault("#" + m.group(1), "№ " + m.group(1))
-                    if text is p.title:
-                        title_terms["#" + m.group(1)] = 1.0
+                    t = "#" + m.group(1)
+                    tf[t] += w
+                    shown.setdefault(t, "№ " + m.group(1))
+                    if is_title:
+                        title_terms[t] = 1.0
             docs.append(dict(tf))
             title_docs.append(title_terms)
             term_lemma.append(shown)
@@ -464,7 +469,6 @@ class PromiseIndex:
 
     def __len__(self) -> int:
         return len(self.promises)
-
 
     def vectorise(self, texts: list[str], lang: str) -> tuple[sparse.csr_matrix, sparse.csr_matrix, list[set[str]]]:
         """Binary presence and L2 tf-idf vectors of letter texts over the registry's terms."""

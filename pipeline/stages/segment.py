@@ -250,6 +250,4 @@ def segment(text: LetterText) -> list[Passage]:
             bounds.append((s2, e2))
     if len(bounds) > 1 and bounds[0][0] not in cuts and _is_bare_intro(full[bounds[0][0] : bounds[0][1]]):
         bounds = bounds[1:]  # drop "розглянувши Ваш запит, повідомляємо" before the first point
-    return [
-        Passage(index=i, text=full[s:e], start=s, end=e, page=text.page_of(s)) for i, (s, e) in enumerate(bounds)
-    ]
+    return [Passage(index=i, text=full[s:e], start=s, end=e, page=text.page_of(s)) for i, (s, e) in enumerate(bounds)]
