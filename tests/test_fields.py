@@ -270,6 +270,8 @@ def test_signature_name_forms() -> None:
         "Директор департаменту                 Я.Д. Олійник": "Я.Д. Олійник",
         "Директор департаменту                 Ярослава ОЛІЙНИК-ШЕВЧУК": "Ярослава Олійник-Шевчук",
         "Директор департаменту Ярослава Олійник": "Ярослава Олійник",
+        "Директор департаменту                 Я.ОЛІЙНИК": "Я.Олійник",
+        "Директор департаменту                 Я. П'ЯТАК": "Я. П'ятак",
     }
     for line, name in cases.items():
         f = extract_fields(typed(base + line + "\nВик. Коваль 11-11-11\n"))
@@ -503,3 +505,22 @@ def test_a_name_ending_a_body_sentence_is_not_the_signatory() -> None:
     f = extract_fields(typed(text))
     assert f.signatory_name.value is None
     assert "signatory not found" in f.review_reasons
+
+
+def test_executor_without_prefix_below_the_signature() -> None:
+    text = """ЧЕРКАСЬКА МІСЬКА РАДА
+18000, м. Черкаси
+
+01.02.2017 № 1/2
+
+Текст листа.
+
+Секретар виконавчого комітету
+міської ради                                                Д. Гуцал
+
+Сорока Л.М.
+52-33-18
+"""
+    f = extract_fields(typed(text))
+    assert f.signatory_name.value == "Д. Гуцал"
+    assert f.signatory_position.value == "Секретар виконавчого комітету міської ради"

@@ -620,6 +620,8 @@ def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
         above = tail[j].stripped
         if _CLOSING.match(above) or above.endswith((".", "!", ":")) or _is_body_line(above):
             return None
+        if _NAME_END.search(above):  # the signature is above: this lone name is the executor's
+            return None
         parts = [tail[j], tail[k]]
         cur = above
         first_word = norm_word(cur.split()[0]) if cur.split() else ""
@@ -652,12 +654,11 @@ def _name_normal(name: str) -> str:
     """ "Я. КУШНІРИК" -> "Я. Кушнірик"; "Сергій ЛАЗАРЕНКО" -> "Сергій Лазаренко"."""
     name = re.sub(r"\s+", " ", name.replace("’", "'").replace("ʼ", "'")).strip()
 
-    def fix(tok: str) -> str:
-        if re.fullmatch(r"(?:[А-ЯІЇЄҐЁ]\.)+", tok):
-            return tok
-        return "-".join(p[:1].upper() + p[1:].lower() for p in tok.split("-"))
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        return w[:1].upper() + w[1:].lower() if len(w) > 1 else w
 
-    return " ".join(fix(t) for t in name.split(" "))
+    return re.sub(r"[^\W\d_]+(?:['][^\W\d_]+)*", fix, name)
 
 
 # --- OCR word repair ------------------------------------------------------------------
