@@ -219,6 +219,25 @@ def test_build_page_reads_side_by_side_header_column_by_column() -> None:
     assert [w.line for w in page.words] == sorted(w.line for w in page.words)
 
 
+def test_build_page_keeps_table_rows_together() -> None:
+    amounts = [
+        _row(1, 1, 1, 100, 100, "Покрівля"),
+        _row(1, 1, 2, 1400, 100, "240,5"),
+        _row(1, 2, 1, 100, 160, "Вікна"),
+        _row(1, 2, 2, 1400, 160, "96,0"),
+    ]
+    assert build_page(amounts, 1, _prepared(), SETTINGS).text == "Покрівля 240,5\nВікна 96,0"
+    three_columns = [
+        _row(1, 1, 1, 100, 100, "Школа"),
+        _row(1, 1, 2, 800, 100, "ремонт"),
+        _row(1, 1, 3, 1400, 100, "виконано"),
+        _row(1, 2, 1, 100, 160, "Садок"),
+        _row(1, 2, 2, 800, 160, "дах"),
+        _row(1, 2, 3, 1400, 160, "розпочато"),
+    ]
+    assert build_page(three_columns, 1, _prepared(), SETTINGS).text == "Школа ремонт виконано\nСадок дах розпочато"
+
+
 def test_build_page_keeps_a_single_split_line_whole() -> None:
     rows = [_row(1, 1, 1, 100, 100, "Директор"), _row(1, 1, 2, 1500, 100, "П.")]
     assert build_page(rows, 1, _prepared(), SETTINGS).text == "Директор П."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import resource
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,8 @@ class PageResult:
     raw_text: str
     ours_s: float
     raw_s: float
+    ours_cpu: float
+    raw_cpu: float
     poor: bool
 
 
@@ -67,6 +70,12 @@ def iter_pages(path: Path, render_dpi: int = 300) -> Iterator[tuple[Image.Image,
             yield frame.copy(), dpi_x if dpi_x and dpi_x >= MIN_TRUSTED_DPI else None
 
 
+def _cpu() -> float:
+    """CPU seconds of this process plus its finished children (Tesseract runs as a child)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _bench_letter(args: tuple[Path, str, OcrSettings, int, bool]) -> list[PageResult]:
     path, letter_id, settings, repeat, with_raw = args
     results: list[PageResult] = []
@@ -75,15 +84,21 @@ def _bench_letter(args: tuple[Path, str, OcrSettings, int, bool]) -> list[PageRe
             # the raw CLI reads a lossless file of the very same pixels, with the resolution tag
             png = Path(tmp) / "page.png"
             image.save(png, dpi=(dpi, dpi) if dpi else image.info.get("dpi", (72, 72)), compress_level=1)
-            ours_s, raw_s = [], []
+            ours_s: list[float] = []
+            raw_s: list[float] = []
+            ours_cpu: list[float] = []
+            raw_cpu: list[float] = []
             for _ in range(repeat):
+                c0 = _cpu()
                 page = ocr_page(image, page_no, settings, dpi=dpi)
+                ours_cpu.append(_cpu() - c0)
                 ours_s.append(page.seconds)
                 raw = ""
                 if with_raw:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), _cpu()
                     raw = tesseract.file_to_text(png, languages=RAW_LANGUAGES, timeout_s=settings.timeout_s)
                     raw_s.append(time.perf_counter() - t0)
+                    raw_cpu.append(_cpu() - c0)
         results.append(
             PageResult(
                 letter_id,
@@ -92,6 +107,8 @@ def _bench_letter(args: tuple[Path, str, OcrSettings, int, bool]) -> list[PageRe
                 raw,
                 min(ours_s),
                 min(raw_s) if raw_s else 0.0,
+                min(ours_cpu),
+                min(raw_cpu) if raw_cpu else 0.0,
                 page_is_poor(page, settings),
             )
         )
@@ -143,6 +160,8 @@ def run_ocr_bench(
             "raw": raw,
             "ours_s": sum(p.ours_s for p in pages),
             "raw_s": sum(p.raw_s for p in pages),
+            "ours_cpu": sum(p.ours_cpu for p in pages),
+            "raw_cpu": sum(p.raw_cpu for p in pages),
             "pages": len(pages),
             "poor": sum(p.poor for p in pages),
         }
@@ -152,7 +171,7 @@ def run_ocr_bench(
             f"{stat['raw_s'] / len(pages):6.2f} {'poor' if stat['poor'] else ''}"
         )
 
-    head = f"{'kind':12} {'files':>5} {'pages':>5} {'CER ours':>9} {'CER raw':>8} {'ratio':>6} {'max ours':>9} {'max raw':>8} {'s/pg ours':>9} {'s/pg raw':>8} {'poor':>4}"
+    head = f"{'kind':12} {'files':>5} {'pages':>5} {'CER ours':>9} {'CER raw':>8} {'ratio':>6} {'max ours':>9} {'max raw':>8} {'s/pg ours':>9} {'s/pg raw':>8} {'cpu ours':>8} {'cpu raw':>7} {'poor':>4}"
     out = [head, "-" * len(head)]
     all_stats = []
     for kind in KINDS:
@@ -164,7 +183,10 @@ def run_ocr_bench(
     if all_stats:
         out.append("-" * len(head))
         out.append(_row("all", all_stats))
-    out.append(f"wall {wall:.1f} s, workers {workers}, repeat {repeat} (s/pg: best of repeats), settings {settings}")
+    out.append(
+        f"wall {wall:.1f} s, workers {workers}, repeat {repeat}; s/pg = wall seconds per page, cpu = CPU seconds "
+        f"per page (Tesseract included; steadier on a shared machine); best of repeats; settings {settings}"
+    )
     if details:
         out += ["", f"{'letter':8} {'kind':12} {'ours':>7} {'raw':>7} {'s ours':>6} {'s raw':>6}", *lines_detail]
     return "\n".join(out)
@@ -179,6 +201,7 @@ def _row(kind: str, stats: list[dict[str, float]]) -> str:
         f"{kind:12} {len(stats):5d} {pages:5d} {ours:9.4f} {raw:8.4f} {ratio:6.2f} "
         f"{max(s['ours'] for s in stats):9.4f} {max(s['raw'] for s in stats):8.4f} "
         f"{sum(s['ours_s'] for s in stats) / pages:9.2f} {sum(s['raw_s'] for s in stats) / pages:8.2f} "
+        f"{sum(s['ours_cpu'] for s in stats) / pages:8.2f} {sum(s['raw_cpu'] for s in stats) / pages:7.2f} "
         f"{int(sum(s['poor'] for s in stats)):4d}"
     )
 

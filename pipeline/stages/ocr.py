@@ -23,10 +23,11 @@ from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
 # upright pages of real letters read at mean confidence 80-95; upside-down ones near 40
 MISORIENTED_CONF = 65.0
 MIN_WORDS_FOR_OSD = 8
-OSD_MIN_CONF = 1.5
+OSD_MIN_CONF = 1.5  # Tesseract's orientation confidence; lower means "could not tell"
 JUNK_LINE_MAX_CONF = 75.0  # a line whose best word is under this ...
 JUNK_LINE_MEAN_CONF = 55.0  # ... and whose mean is under this is dropped (signature, stamp, noise)
-COLUMN_GAP_HEIGHTS = 4.0  # a gap wider than this many letter heights separates columns  # Tesseract's orientation confidence; lower means "could not tell"
+SPECK_SIZE = 0.3  # of the median word height
+COLUMN_GAP_HEIGHTS = 3.0  # a gap wider than this many letter heights separates columns
 
 
 def ocr_page(
@@ -83,7 +84,7 @@ def build_page(rows: list[tesseract.TsvWord], page_no: int, prepared: PreparedPa
     all_confs = [r.conf for r in rows]
     mean_conf = round(float(np.mean(all_confs)), 2) if all_confs else None
     low_share = round(sum(c < settings.low_conf for c in all_confs) / len(all_confs), 4) if all_confs else None
-    lines = _group_lines(rows)
+    lines = _group_lines(_drop_specks(rows))
     if mean_conf is not None and mean_conf >= settings.poor_page_conf:
         # on an otherwise legible page, a line without one sure word is a signature or stamp
         # read as letters; on a poor page everything is kept for the reviewer
@@ -172,22 +173,37 @@ def _group_lines(rows: list[tesseract.TsvWord]) -> list[_Line]:
     return lines
 
 
+def _drop_specks(rows: list[tesseract.TsvWord]) -> list[tesseract.TsvWord]:
+    """Drop "words" that are dust: both sides under a third of the page's letter height."""
+    heights = [r.height for r in rows if any(ch.isalpha() for ch in r.text)]
+    if len(heights) < 5:
+        return rows
+    limit = SPECK_SIZE * float(np.median(heights))
+    return [r for r in rows if max(r.width, r.height) >= limit]
+
+
 def _is_junk(line: _Line) -> bool:
     confs = [w.conf for w in line.words]
     return max(confs) < JUNK_LINE_MAX_CONF and float(np.mean(confs)) < JUNK_LINE_MEAN_CONF
 
 
+def _column_gaps(line: _Line) -> list[int]:
+    """Indexes of the words that follow a column-sized gap (word spaces, even justified, stay far below)."""
+    limit = COLUMN_GAP_HEIGHTS * line.height
+    return [
+        i
+        for i in range(1, len(line.words))
+        if line.words[i].left - (line.words[i - 1].left + line.words[i - 1].width) > limit
+    ]
+
+
 def _split_at_gap(line: _Line) -> int | None:
-    """Index of the first word right of a column-sized gap in the line, if any."""
-    h = line.height
-    best, best_gap = None, 0.0
-    for i in range(1, len(line.words)):
-        a, b = line.words[i - 1], line.words[i]
-        gap = b.left - (a.left + a.width)
-        if gap > best_gap:
-            best, best_gap = i, gap
-    # word spaces, even in justified text, stay under ~2 letter heights
-    return best if best is not None and best_gap > COLUMN_GAP_HEIGHTS * h else None
+    gaps = _column_gaps(line)
+    return gaps[0] if len(gaps) == 1 else None
+
+
+def _has_words(words: list[tesseract.TsvWord]) -> bool:
+    return sum(ch.isalpha() for w in words for ch in w.text) >= 3
 
 
 def _reorder_columns(lines: list[_Line]) -> list[_Line]:
@@ -197,6 +213,8 @@ def _reorder_columns(lines: list[_Line]) -> list[_Line]:
     right; Tesseract may join them line by line ("від 01.02.2019 № 5  Голові ...").
     A run of vertically close lines that all break at a wide gap at the same place
     (or lie wholly on the right of it) is emitted as its left column, then its right one.
+    Tables are left alone: a line with two or more wide gaps, or a right column of
+    bare numbers (amounts, dates), keeps its rows.
     """
     out: list[_Line] = []
     i = 0
@@ -208,13 +226,16 @@ def _reorder_columns(lines: list[_Line]) -> list[_Line]:
             continue
         x_split = lines[i].words[cut].left
         tol = 2.0 * lines[i].height
-        group: list[tuple[_Line, int | None]] = [(lines[i], cut)]
+        group: list[tuple[_Line, int]] = [(lines[i], cut)]
         j = i + 1
         while j < len(lines):
             nxt, last = lines[j], group[-1][0]
             if nxt.top - last.bottom > 2.5 * max(nxt.height, last.height):
                 break  # too far below: a different part of the page
-            c = _split_at_gap(nxt)
+            gaps = _column_gaps(nxt)
+            if len(gaps) > 1:
+                break  # a table row
+            c = gaps[0] if gaps else None
             if c is not None and abs(nxt.words[c].left - x_split) <= tol:
                 group.append((nxt, c))
             elif nxt.left >= x_split - tol:
@@ -222,8 +243,11 @@ def _reorder_columns(lines: list[_Line]) -> list[_Line]:
             else:
                 break
             j += 1
-        if sum(c is not None and c > 0 for _, c in group) < 2:
-            out.append(lines[i])  # one split line (e.g. a signature line) stays as it is
+        split_lines = [(line, c) for line, c in group if c]
+        right_text = sum(_has_words(line.words[c:]) for line, c in group)
+        if len(split_lines) < 2 or right_text * 2 < len(group):
+            # one split line (a signature line) or a right column of numbers stays as it is
+            out.append(lines[i])
             i += 1
             continue
         left_lines = [_Line(line.words[:c], False) for line, c in group if c]

@@ -37,6 +37,7 @@ from pipeline.settings import OcrSettings
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 TARGET_BLOB_HEIGHT = 24.0  # median character-blob height (px) of 11-14 pt print at 300 dpi
+MIN_TRUSTED_DPI = 100
 REDUCE = 4  # analysis (background, paper, skew) runs on a 1/4 size image
 
 
@@ -94,6 +95,8 @@ def prepare_page(
 ) -> PreparedPage:
     """Prepare one page for OCR; ``rotation`` forces a clockwise quarter turn (then no sideways check)."""
     opts = options or PrepareOptions()
+    if dpi is not None and dpi < MIN_TRUSTED_DPI:
+        dpi = None  # cameras tag photos 72 dpi whatever the text size
     steps: list[str] = []
     oriented = rotate_quarter(image, rotation)
     grey = _to_grey(oriented, opts, steps)
