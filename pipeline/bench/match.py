@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from pipeline.schema import FieldValue, LetterFields, LetterText, PageText, Promise, TextSource
-from pipeline.stages.match import PromiseIndex, match_letter, skel, terms_of
+from pipeline.stages.match import PromiseIndex, _token_is_city, city_keys, match_letter, skel, terms_of
 from pipeline.stages.registry import load_registry
 
 
@@ -204,14 +204,15 @@ def speed(texts: dict[str, str], real: list[Promise], n_promises: int = 5000, n_
     ids = sorted(texts)
     batch = [letter_text(f"B{i}", texts[ids[i % len(ids)]] + f"\n\n{i}") for i in range(n_letters)]
     # Lemma caches warm up on first use: empty them to time a run's cold start honestly.
-    for cached in (terms_of, skel):
+    for cached in (terms_of, skel, city_keys, _token_is_city):
         cached.cache_clear()
-    t0 = time.perf_counter()
+    # CPU time is reported too: on a shared machine wall time mostly measures the neighbours.
+    t0, c0 = time.perf_counter(), time.process_time()
     index = PromiseIndex.build(registry)
     t1 = time.perf_counter()
     n_matches = sum(len(match_letter(lt, None, index)) for lt in batch)
-    t2 = time.perf_counter()
-    return {"build_s": t1 - t0, "match_s": t2 - t1, "total_s": t2 - t0, "matches": n_matches}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"build_s": t1 - t0, "match_s": t2 - t1, "total_s": t2 - t0, "cpu_s": c2 - c0, "matches": n_matches}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         s = speed(sets["typed"], registry)
         print(
             f"speed: 50 letters x 5,000 promises: index build {s['build_s']:.2f} s + matching {s['match_s']:.2f} s"
-            f" = {s['total_s']:.2f} s (target < 2 s); {s['matches']} matches"
+            f" = {s['total_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU (target < 2 s); {s['matches']} matches"
         )
     return 0
 

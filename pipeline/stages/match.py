@@ -192,10 +192,11 @@ _NUMBER_SIGN = re.compile(r"(?:№|N[°o]?|Ме|Мо)\s*(\d{1,4})(?![\d/.,-]\d)"
 # OCR mixes Latin look-alikes into Cyrillic words ("оcвiтлення"); fold them back.
 _HOMOGLYPHS = str.maketrans("aceiopxyKMHTBOPACEX", "асеіорхуКМНТВОРАСЕХ")
 _CYRILLIC = re.compile(r"[а-яіїєґёА-ЯІЇЄҐЁ]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 def _fix_homoglyphs(word: str) -> str:
-    if word.isascii() or not _CYRILLIC.search(word):
+    if not _LATIN.search(word) or not _CYRILLIC.search(word):
         return word
     return word.translate(_HOMOGLYPHS)
 
@@ -226,7 +227,8 @@ def _city_stem(city: str) -> str:
     return s.rstrip("аеиоуя") or s
 
 
-def city_keys(city: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def city_keys(city: str) -> tuple[str, ...]:
     """Prefixes that the city's name and adjective take in either language.
 
     "Тернопіль" -> "терно" (Тернополя, Тернопільська, Тернопольский); the uk і
@@ -239,10 +241,11 @@ def city_keys(city: str) -> list[str]:
         if ch == "и" and i > 0:
             for alt in ("о", "е"):
                 keys.add(stem[:i] + alt + stem[i + 1 : k])
-    return sorted(keys)
+    return tuple(sorted(keys))
 
 
-def _token_is_city(token: str, keys: list[str], require_capital: bool = True) -> bool:
+@lru_cache(maxsize=200_000)
+def _token_is_city(token: str, keys: tuple[str, ...], require_capital: bool = True) -> bool:
     if require_capital and not token[:1].isupper():
         return False
     t = skel(token)
@@ -372,7 +375,7 @@ class PromiseIndex:
     surname_set: set[str]
     offices: list[str | None]
     city_of: list[str]  # normalised city key per promise
-    city_keys: dict[str, list[str]] = field(default_factory=dict)  # city (as in registry) -> keys
+    city_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # city (as in registry) -> keys
     city_norm: dict[str, str] = field(default_factory=dict)  # city -> normalised
     city_prefix: dict[str, list[str]] = field(default_factory=dict)  # key -> cities, to test a token cheaply
     backoff: dict[str, list[int]] = field(default_factory=dict)  # 5-letter start -> plain terms
