@@ -140,3 +140,24 @@ def test_a_name_inside_the_body_does_not_end_it() -> None:
     )
     (p,) = segment(make_text(raw))
     assert p.text.endswith("гарантія підрядника 5 років.")
+
+
+def test_other_point_markers() -> None:
+    raw = (
+        "ДУБЕНСЬКА МІСЬКА РАДА\n35600, м. Дубно, вул. Д. Галицького, 5\n\n14.09.2017 № 02-11/501\n\n"
+        "По першому питанню повідомляємо, що ремонт даху школи № 2 завершено.\n"
+        "По другому питанню: світильники на вулиці Замковій замінено у серпні.\n"
+        "а) роботи оплачено з міського бюджету;\n"
+        "З приводу пасажирських перевезень: маршрут № 5 відкрито з 1 вересня.\n\n"
+        "Міський голова                                        В. Антонюк\n"
+    )
+    passages = segment(make_text(raw))
+    assert [p.text.split()[0] for p in passages] == ["По", "По", "З"]
+    assert "а) роботи оплачено" in passages[1].text  # a sub-item stays with its point
+    lettered = (
+        raw.replace("По першому питанню повідомляємо, що р", "а) Р")
+        .replace("По другому питанню: с", "б) С")
+        .replace("а) роботи оплачено з міського бюджету;\n", "")
+        .replace("З приводу пасажирських перевезень: м", "в) М")
+    )
+    assert [p.text[:2] for p in segment(make_text(lettered))] == ["а)", "б)", "в)"]

@@ -58,11 +58,17 @@ _NAME_TAIL_RE = re.compile(
 
 # Markers that open a passage answering one question.
 _NUMBERED_RE = re.compile(r"^\s*(?:[1-9]|1[0-9])\s?[.)](?!\d)\s*(?=\S)")
-_TOPIC_OPENERS = (
-    r"щодо|стосовно|відносно|що\s+стосується|по\s+пункту|по\s+питанню|з\s+питання|на\s+питання|"
-    r"у\s+частині|в\s+частині|относительно|по\s+вопросу|касательно|что\s+касается|в\s+части"
+_LETTERED_RE = re.compile(r"^\s*[а-еa-e]\)\s*(?=\S)")  # "а)", "б)": points only when nothing else marks them
+_ORDINALS = (
+    r"першому|другому|третьому|четвертому|п['’ʼ]?ятому|шостому|первому|второму|третьему|четвертому|пятому|шестому"
 )
-_TOPIC_RE = re.compile(r"^\s*(?:" + _TOPIC_OPENERS + r")\b", re.IGNORECASE)
+_TOPIC_OPENERS = (
+    r"щодо|стосовно|відносно|що\s+стосується|з\s+приводу|по\s+пункту|по\s+питанню|з\s+питання|на\s+питання|"
+    r"у\s+частині|в\s+частині|относительно|по\s+вопросу|касательно|что\s+касается|по\s+поводу|в\s+части|"
+    r"(?:по|на)\s+(?:п\.|пункт\w*)\s*\d|пункт\s+\d|"
+    r"(?:по|на|з)\s+(?:" + _ORDINALS + r")\s+(?:питанн\w*|пункт\w*|вопрос\w*)"
+)
+_TOPIC_RE = re.compile(r"^\s*(?:" + _TOPIC_OPENERS + r")(?!\w)", re.IGNORECASE)
 
 _LOWER_WORD = re.compile(r"\b[а-яіїєґёa-z'’ʼ-]{2,}\b")
 
@@ -238,9 +244,11 @@ def segment(text: LetterText) -> list[Passage]:
         for ln in split_lines(full)
         if ln.stripped and ln.start >= regions.body_start and ln.end <= regions.body_end + 1
     ]
-    cuts = [ln.start for ln in body_lines if _NUMBERED_RE.match(ln.text) or _TOPIC_RE.match(ln.text)]
     # A topic phrase can open a sentence in mid-line in typed text, but only at a line start counts here:
     # mid-paragraph "щодо" is ordinary syntax.
+    cuts = [ln.start for ln in body_lines if _NUMBERED_RE.match(ln.text) or _TOPIC_RE.match(ln.text)]
+    if not cuts:
+        cuts = [ln.start for ln in body_lines if _LETTERED_RE.match(ln.text)]
     bounds: list[tuple[int, int]] = []
     starts = sorted({regions.body_start, *cuts})
     for k, s in enumerate(starts):
