@@ -102,7 +102,8 @@ _CITY_IN_ADDRESS = re.compile(
 
 # Signature block.
 _EXECUTOR = re.compile(
-    r"^[\W_]*(?:вик|исп|виконав|исполн|тел|додаток|додатки|приложение|копія|копия|з повагою|с уважением)",
+    r"^[\W_]*(?:(?:вик|исп|тел)(?![а-яіїєґё])|(?:виконавець|виконавці|исполнитель|додатк?и?|додаток|приложение|копія|копия)\b"
+    r"|з повагою|с уважением)",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(r"^[\W_]*(?:з повагою|с уважением|з пошаною)", re.IGNORECASE)
@@ -427,12 +428,8 @@ def normal_case(text: str, keep_mixed: bool = False) -> str:
         if cap:
             low = _capitalize_word(
                 low,
-                hyphen_parts=i > 0
-                and lex.is_place_adj(word)
-                or "-" in word
-                and i > 0
-                and _is_adj(word)
-                and nxt.startswith(_COUNCIL_WORDS),
+                # "Кам'янець-Подільської": every part of a hyphenated place name
+                hyphen_parts=lex.is_place_adj(word) or (_is_adj(word) and nxt.startswith(_COUNCIL_WORDS)),
             )
         out.append(low)
     return " ".join(out)
