@@ -327,3 +327,37 @@ def test_ocr_latin_lookalikes_and_line_breaks_are_tolerated(index: PromiseIndex)
 )
 def test_non_answer_cues(text: str, expected: bool) -> None:
     assert is_non_answer(text) is expected
+
+
+def test_one_promise_answered_over_several_points() -> None:
+    idx = PromiseIndex.build(
+        [
+            P(
+                "SCH",
+                "Іван Мельник",
+                "Рівненський міський голова",
+                "Рівне",
+                "Мельник замінить вікна, покрівлю та опалення у школі № 3",
+                "",
+                "uk",
+            ),
+            P(
+                "BUS",
+                "Іван Мельник",
+                "Рівненський міський голова",
+                "Рівне",
+                "Мельник закупить 20 нових автобусів",
+                "",
+                "uk",
+            ),
+        ]
+    )
+    body = (
+        "Управління освіти повідомляє про виконані роботи.\n"
+        "1. Замінено 120 вікон на енергозберігаючі.\n"
+        "2. Відремонтовано покрівлю площею 900 м².\n"
+        "3. У школі № 3 модернізовано систему опалення."
+    )
+    (m,) = match_letter(letter(body), fields("Рівне"), idx)
+    assert m.promise_id == "SCH" and m.features["whole_letter"] is True
+    assert m.passage.text.startswith("3.")  # the point sharing most with the promise is the basis

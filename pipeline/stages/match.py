@@ -595,6 +595,7 @@ W_CITY_MATCH = 1.5
 W_CITY_MISMATCH = -6.0  # a known other city outweighs any topic similarity (max topic term is W_TOPIC)
 W_NAME = 1.0
 W_OFFICE = 0.3
+WHOLE_DISCOUNT = 0.85  # the whole letter's topic similarity counts for this much of a passage's
 W_DOMINANCE = 6.0
 DOMINANCE_REL = 0.6  # below 60 % of the passage's best topic similarity the penalty starts
 DOMINANCE_MIN_TOPIC = 0.3  # ... when that best is itself a plausible answer
@@ -626,6 +627,11 @@ def score_letter(
     texts = [p.text for p in passages]
     if len(passages) == 1 and regions.subject:
         texts[0] = regions.subject + "\n" + texts[0]  # the subject line names the topic of a one-topic letter
+    if len(passages) > 1:
+        # The whole answer as one more row: a topic spread over several points (a list of works
+        # done for one promise) is seen whole; discounted, so a promise answered in one point
+        # keeps that point.
+        texts.append("\n".join([regions.subject or "", *(p.text for p in passages)]))
     binary, tfidf, present = index.vectorise(texts, lang)
     coverage = np.asarray(binary.dot(index.coverage_w.T).todense())
     cosine = np.asarray(tfidf.dot(index.tfidf.T).todense())
@@ -656,9 +662,16 @@ def score_letter(
     rel = np.divide(topic, best_topic, out=np.ones_like(topic), where=best_topic > 0)
     dominance = np.where(best_topic >= DOMINANCE_MIN_TOPIC, np.maximum(0.0, DOMINANCE_REL - rel), 0.0)
     z = B0 + W_TOPIC * topic - W_DOMINANCE * dominance + (city_feat + name_feat + office_feat)[None, :]
+    if len(passages) > 1:
+        z[-1] -= W_TOPIC * (1 - WHOLE_DISCOUNT) * topic[-1]
     scores = _sigmoid(z)
+    whole = None
+    if len(passages) > 1:
+        whole, scores, topic, coverage, cosine = scores[-1], scores[:-1], topic[:-1], coverage[:-1], cosine[:-1]
+        present = present[:-1]
     info.update(
         {
+            "whole": whole,
             "topic": topic,
             "coverage": coverage,
             "cosine": cosine,
@@ -684,6 +697,13 @@ def match_letter(
         return []
     best_pass = scores.argmax(axis=0)
     best = scores.max(axis=0)
+    whole = info["whole"]
+    from_whole = np.zeros(len(best), dtype=bool)
+    if whole is not None:
+        from_whole = whole > best
+        best = np.maximum(best, whole)
+        # The basis is still the single passage that shares most with the promise.
+        best_pass = np.where(from_whole, info["topic"].argmax(axis=0), best_pass)
     chosen = sorted(np.flatnonzero(best >= threshold).tolist(), key=lambda j: -best[j])
     chosen_set = set(chosen)
     topic, coverage, cosine = info["topic"], info["coverage"], info["cosine"]
@@ -726,6 +746,7 @@ def match_letter(
                     "coverage": round(float(coverage[i, j]), 4),
                     "cosine": round(float(cosine[i, j]), 4),
                     "passage_index": passages[i].index,
+                    "whole_letter": bool(from_whole[j]),  # scored on the whole answer, not one point
                 },
                 alternatives=alts,
                 near_tie=bool(alts),
