@@ -56,8 +56,15 @@ UNITS_UK = [
 ]
 
 
+OBLAST_CENTRES = {"Рівне", "Львів", "Одеса", "Харків", "Черкаси", "Миколаїв", "Запоріжжя"}
+
+
 def uk_sender(city: City, kind: int) -> tuple[list[str], str]:
     council = f"{city.nom} МІСЬКА РАДА"
+    if kind == 5 and city.name in OBLAST_CENTRES:
+        return [f"{city.nom} ОБЛАСНА ДЕРЖАВНА АДМІНІСТРАЦІЯ", "ДЕПАРТАМЕНТ ОСВІТИ І НАУКИ"], (
+            f"Департамент освіти і науки {city.gen} обласної державної адміністрації"
+        )
     if kind == 0:
         return [council], council.capitalize().replace(city.nom.capitalize(), city.gen.replace("ої", "а"))
     unit_caps, unit = UNITS_UK[kind % len(UNITS_UK)]
@@ -126,12 +133,13 @@ def build(i: int, noisy: bool) -> tuple[str, dict[str, str | None]]:
             f"№ {number} {frm} {dtext}",
         ]
     )
-    req_kind = rnd.randint(0, 3)
+    req_kind = rnd.randint(0, 4)
     req_line = {
         0: f"На № {req_no} {frm} {req:%d.%m.%Y}",
         1: f"На {'ваш запрос' if ru else 'Ваш запит'} {frm} {req:%d.%m.%Y} № {req_no}",
         2: f"({'на запрос' if ru else 'на запит'} {frm} {req:%d.%m.%Y} № {req_no})",
         3: "",
+        4: "",
     }[req_kind]
     position, printed, name = rnd.choice(SIGNATURES_RU if ru else SIGNATURES_UK)
     if ru:
@@ -144,6 +152,13 @@ def build(i: int, noisy: bool) -> tuple[str, dict[str, str | None]]:
             "Повідомляємо, що станом на 01.03.2016 роботи з ремонту скверу виконано на суму 1,2 млн гривень.",
             "Рішенням міської ради від 12.02.2016 № 45 на ці цілі передбачено кошти в бюджеті міста.",
         ]
+    if req_kind == 4:  # the request is cited in the first sentence of the body
+        body.insert(
+            0,
+            f"Рассмотрев ваш запрос от {req:%d.%m.%Y} № {req_no}, сообщаем следующее."
+            if ru
+            else f"Розглянувши Ваш запит від {req:%d.%m.%Y} № {req_no}, повідомляємо таке.",
+        )
     addressee = "ОО «Прозрачный бюджет»" if ru else "ГО «Прозорий бюджет»"
     if noisy:
         date_line = date_line.replace("№", rnd.choice(["Мо", "Ме", "N"]), 1).replace("від", rnd.choice(["від", "вд"]))
@@ -156,7 +171,7 @@ def build(i: int, noisy: bool) -> tuple[str, dict[str, str | None]]:
             body = [*body, "АТ ©"]
         lines = ["її", *head, address, "е-таї!: гада@ехатріе.ога", "", date_line, req_line, "", *body, "", sig]
     else:
-        sig = f"{position}{' ' * 20}{printed}"
+        sig = f"{position}{' ' * 20}{printed}" if rnd.random() < 0.8 else f"{position}\n{' ' * 50}{printed}"
         lines = [*head, address, "", date_line, req_line, "", addressee, "", *body, "", "З повагою", sig]
     lines.append("Исп. Петренко 11-22-33" if ru else "Вик. Петренко 11-22-33")
     expected = {
@@ -176,7 +191,7 @@ def build(i: int, noisy: bool) -> tuple[str, dict[str, str | None]]:
 @pytest.mark.parametrize("noisy", [False, True], ids=["typed", "ocr-noise"])
 def test_generated_letters(noisy: bool) -> None:
     wrong = []
-    for i in range(80):
+    for i in range(120):
         text, expected = build(i, noisy)
         source = TextSource.OCR if noisy else TextSource.TEXT_LAYER
         got = extract_fields(LetterText(f"G{i}", [PageText(1, text, source, 0.0, 0.0)])).values()
