@@ -44,6 +44,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from pipeline.errors import UsageError
+
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {
     "serif": FONT_DIR / "DejaVuSerif.ttf",
@@ -520,7 +522,8 @@ def make_samples(out_dir: Path) -> list[Path]:
 
     Layout: rendered letters at the top level (what the pipeline ingests), plus
     ``promises.csv`` (registry), ``gold.jsonl`` and ``letters/<id>.txt`` in the
-    format of the shared dev set, and ``manifest.csv`` (file, kind, scan settings).
+    format of the shared dev set, ``manifest.csv`` (file, kind, scan settings) and
+    a generated ``README.md``. Existing files are overwritten, others left alone.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -564,8 +567,41 @@ def make_samples(out_dir: Path) -> list[Path]:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["letter_id", "file", "kind", "dpi", "skew_deg", "noise", "pages"])
         w.writerows(manifest_rows)
-    written += [gold_path, registry, manifest]
+    readme = out_dir / "README.md"
+    readme.write_text(_readme(data, manifest_rows), encoding="utf-8")
+    written += [gold_path, registry, manifest, readme]
     return sorted(written)
+
+
+def _readme(data: dict[str, Any], manifest_rows: list[list[Any]]) -> str:
+    letters = data["letters"]
+    pairs = [p for lt in letters for p in lt["gold"]["promises"]]
+    verdicts = {v: sum(p["verdict"] == v for p in pairs) for v in ("fulfilled", "in_progress", "not_fulfilled")}
+    langs = {lang: sum(lt["gold"]["language"] == lang for lt in letters) for lang in ("uk", "ru")}
+    files = "\n".join(f"| {r[0]} | `{r[1]}` | {r[2]} | {r[3] or '-'} | {r[6]} |" for r in manifest_rows)
+    return f"""# Sample letters (generated: do not edit)
+
+Invented replies of city councils to the fictional watchdog «Монітор обіцянок»: every person,
+organisation, address, number and code here is fictional. The texts and gold labels live in
+`pipeline/data/sample_letters.json`; this folder is what `make_samples` renders from them:
+
+    .venv/bin/python -m pipeline.samplegen raw_letters --clean   # regenerate (deterministic)
+    .venv/bin/python -m pipeline.samplegen /tmp/s --check        # plus a Tesseract CER per letter
+
+- the letters as the pipeline receives them (top level; the files below are sidecars ingest skips);
+- `promises.csv`: a {len(data["promises"])}-promise registry with distractors (same topic in another city,
+  another topic in the same city);
+- `gold.jsonl` and `letters/<letter_id>.txt`: gold labels and typed texts in the dev-set format;
+- `manifest.csv`: `letter_id,file,kind,dpi,skew_deg,noise,pages` (kinds as in the dev set, plus
+  `pdf_mixed` = page 1 text layer, page 2 image-only, and `image_pages` = one JPEG per page).
+
+{len(letters)} letters ({langs["uk"]} Ukrainian, {langs["ru"]} Russian bodies), {len(pairs)} letter–promise pairs
+({verdicts["fulfilled"]} fulfilled, {verdicts["in_progress"]} in progress, {verdicts["not_fulfilled"]} not fulfilled).
+
+| letter | file | kind | dpi | pages |
+|---|---|---|---|---|
+{files}
+"""
 
 
 # --- readability check --------------------------------------------------------
@@ -619,12 +655,26 @@ def check_samples(out_dir: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(description="Render the sample letters (what raw_letters/ holds) into OUT_DIR.")
     ap.add_argument("out_dir", type=Path, help="folder to write into (created if missing)")
     ap.add_argument("--check", action="store_true", help="afterwards OCR every sample and print its CER")
     ap.add_argument("--clean", action="store_true", help="empty OUT_DIR first")
     args = ap.parse_args(argv)
     if args.clean and args.out_dir.exists():
+        # Only a folder that is empty or holds an earlier sample set may be wiped: a mistyped
+        # OUT_DIR (".", the project) must not be deleted.
+        if any(args.out_dir.iterdir()) and not (args.out_dir / "manifest.csv").is_file():
+            raise UsageError(
+                f"--clean refuses to empty {args.out_dir}: it does not hold a sample set (no manifest.csv)"
+            )
         shutil.rmtree(args.out_dir)
     paths = make_samples(args.out_dir)
     total = sum(p.stat().st_size for p in paths)

@@ -190,3 +190,10 @@ def test_tesseract_reads_a_rendered_png(tmp_path: Path) -> None:
     samplegen.write_image(PAGE1, png, fmt="PNG", noise=0.3, skew_deg=0.7, seed=11)
     res = subprocess.run(["tesseract", str(png), "-", "-l", "ukr+rus"], capture_output=True, text=True, check=True)
     assert cer("\n".join(PAGE1), res.stdout) < 0.05, res.stdout
+
+
+def test_clean_refuses_a_folder_that_holds_no_sample_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    assert samplegen.main([str(tmp_path), "--clean"]) == 2
+    assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "mine"
+    assert "refuses" in capsys.readouterr().err
