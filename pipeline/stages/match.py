@@ -33,7 +33,7 @@ from scipy import sparse
 
 from pipeline.nlp import detect_language, morph_analyzer, words
 from pipeline.schema import LetterFields, LetterText, Match, Passage, Promise
-from pipeline.stages.segment import find_regions, segment
+from pipeline.stages.segment import Regions, find_regions, segment
 
 # --- spelling skeleton ------------------------------------------------------------
 
@@ -537,7 +537,7 @@ def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
 _PLACE_IN_HEAD = re.compile(r"(?:\bм|\bг|\bмісто|\bгород)\.?\s+([А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+(?:-[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+)?)")
 
 
-def detect_city(full_text: str, index: PromiseIndex) -> str | None:
+def detect_city(full_text: str, index: PromiseIndex, regions: Regions | None = None) -> str | None:
     """The city the letter comes from, by mentions weighted towards the top of the letterhead.
 
     The recipient block (between the date line and the body) is skipped: it holds
@@ -545,7 +545,7 @@ def detect_city(full_text: str, index: PromiseIndex) -> str | None:
     letterhead gives an address ("м. Ковель"), that place is returned, so that
     promises of other cities are not taken for it.
     """
-    regions = find_regions(full_text)
+    regions = regions or find_regions(full_text)
     head_end = regions.letterhead_end or min(regions.body_start, len(full_text))
     head = full_text[:head_end]
     zones = [(line, 3.0 / (1 + n / 4)) for n, line in enumerate(head.splitlines())]  # the top line weighs most
@@ -605,25 +605,27 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _letter_city(text: LetterText, fields: LetterFields | None, index: PromiseIndex) -> str | None:
+def _letter_city(
+    text: LetterText, fields: LetterFields | None, index: PromiseIndex, regions: Regions | None = None
+) -> str | None:
     if fields is not None and fields.sender_city.value:
         return fields.sender_city.value
-    return detect_city(text.full_text, index)
+    return detect_city(text.full_text, index, regions)
 
 
 def score_letter(
     text: LetterText, fields: LetterFields | None, index: PromiseIndex
 ) -> tuple[list[Passage], np.ndarray, dict[str, object]]:
     """Passages, their (passages x promises) scores and the letter-level evidence."""
-    passages = [p for p in segment(text) if not is_non_answer(p.text)]
-    info: dict[str, object] = {"city": None, "non_answer": False}
-    if not passages or len(index) == 0:
-        info["non_answer"] = bool(segment(text))
-        return passages, np.zeros((len(passages), len(index))), info
     full = text.full_text
+    regions = find_regions(full)
+    all_passages = segment(text, regions)
+    passages = [p for p in all_passages if not is_non_answer(p.text)]
+    info: dict[str, object] = {"city": None, "non_answer": bool(all_passages) and not passages}
+    if not passages or len(index) == 0:
+        return passages, np.zeros((len(passages), len(index))), info
     lang = fields.language.value if fields is not None and fields.language.value in ("uk", "ru") else None
     lang = lang or detect_language(" ".join(p.text for p in passages))
-    regions = find_regions(full)
     texts = [p.text for p in passages]
     if len(passages) == 1 and regions.subject:
         texts[0] = regions.subject + "\n" + texts[0]  # the subject line names the topic of a one-topic letter
@@ -637,7 +639,7 @@ def score_letter(
     cosine = np.asarray(tfidf.dot(index.tfidf.T).todense())
     topic = 0.7 * coverage + 0.3 * cosine
 
-    city = _letter_city(text, fields, index)
+    city = _letter_city(text, fields, index, regions)
     info["city"] = city
     city_feat = np.zeros(len(index))
     if city:

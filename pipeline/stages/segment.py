@@ -233,10 +233,13 @@ def _is_bare_intro(chunk: str) -> bool:
     return all(_INTRO_RE.search(s) or len(s) < 25 for s in sentences)
 
 
-def segment(text: LetterText) -> list[Passage]:
-    """The letter's body split into passages (see module doc); [] for a letter without a body."""
+def segment(text: LetterText, regions: Regions | None = None) -> list[Passage]:
+    """The letter's body split into passages (see module doc); [] for a letter without a body.
+
+    ``regions``: the result of :func:`find_regions` on ``text.full_text`` when the caller has it.
+    """
     full = text.full_text
-    regions = find_regions(full)
+    regions = regions or find_regions(full)
     if regions.body_end <= regions.body_start:
         return []
     body_lines = [
