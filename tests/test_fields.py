@@ -524,3 +524,23 @@ def test_executor_without_prefix_below_the_signature() -> None:
     f = extract_fields(typed(text))
     assert f.signatory_name.value == "Д. Гуцал"
     assert f.signatory_position.value == "Секретар виконавчого комітету міської ради"
+
+
+@pytest.mark.parametrize(
+    ("head", "org"),
+    [
+        (
+            "ЖИТОМИРСЬКА МІСЬКА РАДА\nКОМУНАЛЬНЕ ПІДПРИЄМСТВО «ЖИТОМИРВОДОКАНАЛ»",
+            "КП «Житомирводоканал» Житомирської міської ради",
+        ),
+        (
+            "КОМУНАЛЬНЕ НЕКОМЕРЦІЙНЕ ПІДПРИЄМСТВО «МІСЬКА ЛІКАРНЯ № 2»\nЖИТОМИРСЬКОЇ МІСЬКОЇ РАДИ",
+            "КНП «Міська лікарня № 2» Житомирської міської ради",
+        ),
+        ("ЖИТОМИРСЬКА ОБЛАСНА РАДА", "Житомирська обласна рада"),
+    ],
+)
+def test_enterprise_names(head: str, org: str) -> None:
+    f = extract_fields(typed(f"{head}\n10014, м. Житомир, вул. Зразкова, 1\n\n01.02.2017 № 1/2\n"))
+    assert f.sender_org.value == org
+    assert f.sender_city.value == "Житомир"

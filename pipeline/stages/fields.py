@@ -89,7 +89,11 @@ _UNIT_HEAD = re.compile(
     r"(?<![А-ЯІЇЄҐ'-])(?=(?:ВИКОНАВЧИЙ\s+КОМІТЕТ|ИСПОЛНИТЕЛЬНЫЙ\s+КОМИТЕТ|ДЕПАРТАМЕНТ|УПРАВЛІННЯ|УПРАВЛЕНИЕ|ВІДДІЛ|ОТДЕЛ|"
     r"СЛУЖБА|КП\b)(?![А-ЯІЇЄҐ]))"
 )
-_ENTERPRISE = re.compile(r"^(?:КОМУНАЛЬНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+ПРЕДПРИЯТИЕ)[\s.,]*", re.IGNORECASE)
+_ENTERPRISE = re.compile(r"(?<!\w)(?:КОМУНАЛЬНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+ПРЕДПРИЯТИЕ)(?!\w)[\s.,]*", re.IGNORECASE)
+_NONPROFIT = re.compile(
+    r"(?<!\w)(?:КОМУНАЛЬНЕ\s+НЕКОМЕРЦІЙНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+НЕКОММЕРЧЕСКОЕ\s+ПРЕДПРИЯТИЕ)(?!\w)[\s.,]*",
+    re.IGNORECASE,
+)
 _ADDRESS_HINT = re.compile(
     r"\d{5}|\b(?:вул|ул|пл|просп|пр|бульв|м|г|тел|факс|e-mail|е-mail|email|код|ЄДРПОУ|ЕГРПОУ|ідентифікаційний)\b\.?",
     re.IGNORECASE,
@@ -465,9 +469,8 @@ def _sender(lines: list[Line], is_ocr: bool = False) -> tuple[str | None, int | 
     )
     if is_ocr:
         raw = fix_ocr_words(raw, lang)
-    enterprise = _ENTERPRISE.match(raw)
-    if enterprise:
-        raw = "КП " + raw[enterprise.end() :].lstrip()
+    raw = _NONPROFIT.sub("КНП ", raw)
+    raw = _ENTERPRISE.sub("КП ", raw).strip()
     m = _PARENT_NOM.search(raw.upper())
     if m:
         parent = raw[m.start() : m.end()]
@@ -508,14 +511,15 @@ def _genitive_head(phrase: str, lang: str) -> str:
 
 
 def _case_org(org: str) -> str:
-    if org.startswith("КП "):
-        body = org[3:]
+    abbr = next((a for a in ("КП ", "КНП ") if org.startswith(a)), None)
+    if abbr:
+        body = org[len(abbr) :]
         m = re.match(r"^([«\"][^»\"]*[»\"])(.*)$", body)
         if m:
             name = m.group(1)
             inner = normal_case(name[1:-1])
-            return f"КП «{inner}»" + (" " + normal_case("x " + m.group(2).strip())[2:] if m.group(2).strip() else "")
-        return "КП " + normal_case(body)
+            return f"{abbr}«{inner}»" + (" " + normal_case("x " + m.group(2).strip())[2:] if m.group(2).strip() else "")
+        return abbr + normal_case("x " + body)[2:]
     return normal_case(org)
 
 
