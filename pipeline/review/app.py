@@ -203,8 +203,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
         if wants_json or request.url.path.endswith(".png"):
             return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        found = session_user(request)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
-                      message=str(exc.detail), user=None)
+                      message=str(exc.detail), user=found[1] if found else None)
 
     # --- accounts ------------------------------------------------------------------
 

@@ -25,6 +25,14 @@
     cs.forEach((c, j) => c.classList.toggle("focused", j === focus));
     cs[focus].scrollIntoView({ block: "nearest" });
     highlight(String(cs[focus].dataset.index), "evidence");
+    // Bring the focused promise's evidence into view on the page images (it may be on page 2).
+    const rect = document.querySelector('rect.box.evidence[data-target="' + cs[focus].dataset.index + '"]');
+    const pane = document.querySelector(".pages");
+    if (rect && pane) {
+      const r = rect.getBoundingClientRect();
+      const p = pane.getBoundingClientRect();
+      if (r.top < p.top || r.bottom > p.bottom) pane.scrollTop += r.top - p.top - p.height / 3;
+    }
   }
 
   function highlight(target, kind) {
