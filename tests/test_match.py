@@ -361,3 +361,8 @@ def test_one_promise_answered_over_several_points() -> None:
     (m,) = match_letter(letter(body), fields("Рівне"), idx)
     assert m.promise_id == "SCH" and m.features["whole_letter"] is True
     assert m.passage.text.startswith("3.")  # the point sharing most with the promise is the basis
+
+
+def test_unknown_field_city_yields_to_a_registry_city_in_the_letterhead(index: PromiseIndex) -> None:
+    # The field stage read the addressee's city; the letterhead says Рівне.
+    assert ids(match_letter(letter(BRIDGE_UK), fields("Київ"), index)) == {"RIV-1"}

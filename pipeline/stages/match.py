@@ -537,35 +537,47 @@ def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
 _PLACE_IN_HEAD = re.compile(r"(?:\bм|\bг|\bмісто|\bгород)\.?\s+([А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+(?:-[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+)?)")
 
 
-def detect_city(full_text: str, index: PromiseIndex, regions: Regions | None = None) -> str | None:
-    """The city the letter comes from, by mentions weighted towards the top of the letterhead.
-
-    The recipient block (between the date line and the body) is skipped: it holds
-    the addressee's city, not the sender's. When no registry city is named but the
-    letterhead gives an address ("м. Ковель"), that place is returned, so that
-    promises of other cities are not taken for it.
-    """
+def _city_votes(
+    full_text: str, index: PromiseIndex, regions: Regions | None = None
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Registry-city mentions in the letterhead and in the body/subject, and the letterhead text."""
     regions = regions or find_regions(full_text)
     head_end = regions.letterhead_end or min(regions.body_start, len(full_text))
     head = full_text[:head_end]
-    zones = [(line, 3.0 / (1 + n / 4)) for n, line in enumerate(head.splitlines())]  # the top line weighs most
-    zones.append((full_text[regions.body_start : regions.body_end], 1.0))
-    if regions.subject:
-        zones.append((regions.subject, 1.0))
-    votes: dict[str, float] = defaultdict(float)
-    for zone, weight in zones:
-        for tok in words(zone):
-            if not tok[:1].isupper():
-                continue
-            t = skel(tok)
-            for k in range(3, 6):
-                for city in index.city_prefix.get(t[:k], ()):
-                    if _token_is_city(tok, index.city_keys[city]):
-                        votes[city] += weight
-    if votes:
-        return max(votes.items(), key=lambda kv: kv[1])[0]
+    # The recipient block (between the date line and the body) is skipped: it holds the
+    # addressee's city, not the sender's. The top lines of the letterhead weigh most.
+    head_zones = [(line, 3.0 / (1 + n / 4)) for n, line in enumerate(head.splitlines())]
+    body_zones = [(full_text[regions.body_start : regions.body_end], 1.0), (regions.subject or "", 1.0)]
+    head_votes: dict[str, float] = defaultdict(float)
+    body_votes: dict[str, float] = defaultdict(float)
+    for zones, votes in ((head_zones, head_votes), (body_zones, body_votes)):
+        for zone, weight in zones:
+            for tok in words(zone):
+                if not tok[:1].isupper():
+                    continue
+                t = skel(tok)
+                for k in range(3, 6):
+                    for city in index.city_prefix.get(t[:k], ()):
+                        if _token_is_city(tok, index.city_keys[city]):
+                            votes[city] += weight
+    return head_votes, body_votes, head
+
+
+def detect_city(full_text: str, index: PromiseIndex, regions: Regions | None = None) -> str | None:
+    """The city the letter comes from: registry cities named in the letterhead first.
+
+    When the letterhead names no registry city but gives an address ("м. Ковель"),
+    that place is returned, so that promises of other cities are not taken for it;
+    city names in the body decide only when the letterhead says nothing.
+    """
+    head_votes, body_votes, head = _city_votes(full_text, index, regions)
+    if head_votes:
+        total = {c: v + body_votes.get(c, 0.0) for c, v in head_votes.items()}
+        return max(total.items(), key=lambda kv: kv[1])[0]
     place = _PLACE_IN_HEAD.search(head)
-    return place.group(1) if place else None
+    if place:
+        return place.group(1)
+    return max(body_votes.items(), key=lambda kv: kv[1])[0] if body_votes else None
 
 
 def find_surnames(full_text: str, stems: set[str]) -> dict[str, str]:
@@ -609,8 +621,23 @@ def _letter_city(
     text: LetterText, fields: LetterFields | None, index: PromiseIndex, regions: Regions | None = None
 ) -> str | None:
     if fields is not None and fields.sender_city.value:
-        return fields.sender_city.value
+        city = fields.sender_city.value
+        if _registry_cities(city, index):
+            return city
+        # A city the registry does not know: trust it unless the letterhead names a registry city
+        # (the field stage may have read the wrong line).
+        head_votes, _, _ = _city_votes(text.full_text, index, regions)
+        return max(head_votes.items(), key=lambda kv: kv[1])[0] if head_votes else city
     return detect_city(text.full_text, index, regions)
+
+
+def _registry_cities(city: str, index: PromiseIndex) -> set[str]:
+    """Normalised registry cities that ``city`` names, however it is spelled ("Кривого Рогу")."""
+    return {
+        index.city_norm[c]
+        for c, keys in index.city_keys.items()
+        if index.city_norm[c] == _city_stem(city) or any(_token_is_city(w, keys) for w in city.split())
+    }
 
 
 def score_letter(
@@ -643,12 +670,7 @@ def score_letter(
     info["city"] = city
     city_feat = np.zeros(len(index))
     if city:
-        # The same city however it is spelled ("Кривий Ріг" / "Кривого Рогу").
-        same = {
-            index.city_norm[c]
-            for c, keys in index.city_keys.items()
-            if index.city_norm[c] == _city_stem(city) or any(_token_is_city(w, keys) for w in city.split())
-        }
+        same = _registry_cities(city, index)
         city_feat = np.where(np.isin(np.array(index.city_of), list(same)), W_CITY_MATCH, W_CITY_MISMATCH)
     # Names and offices count in the body and subject only: a politician who signs the
     # letter is not thereby the subject of every passage.
