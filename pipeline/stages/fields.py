@@ -40,7 +40,7 @@ _NUM_AFTER = re.compile(rf"^{_YEAR_TAIL}(?:за[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{N
 _PLACE = r"(?:[мг]\.[ \t]*[А-ЯІЇЄҐ][\w'’ʼ-]+(?:[ \t][А-ЯІЇЄҐ][\w'’ʼ-]+)?[ \t,]+)?"
 _DATE_FIRST_PREFIX = re.compile(rf"^[\W_]{{0,4}}{_PLACE}(?:(?:{FROM}|дата)\.?:?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
-    rf"^[\W_]{{0,4}}(?:(?:вих|исх)\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?(?:[ \t]*{FROM}|[ \t]{{2,}})[ \t]*$",
+    rf"^[\W_]{{0,4}}(?:(?:вих|исх)\w*\.?[ \t]*)?{NUMSIGN}[ \t]*(?P<num>{NUMBER}|_+)?(?:[ \t]*{FROM}|[ \t]+)[ \t]*$",
     re.IGNORECASE,
 )
 _OWN_NUMBER = re.compile(
