@@ -19,6 +19,8 @@ from pipeline.settings import from_env
 
 console = Console(stderr=True)
 out = Console()
+if not out.is_terminal:  # piped output: keep the summary table's headers whole
+    out = Console(width=160)
 
 
 class LettersGroup(click.Group):

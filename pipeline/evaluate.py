@@ -47,6 +47,8 @@ def load_gold(gold_dir: Path) -> dict[str, dict[str, Any]]:
 def load_kinds(gold_dir: Path) -> dict[str, str]:
     manifest = gold_dir / "files" / "manifest.csv"
     if not manifest.exists():
+        manifest = gold_dir / "manifest.csv"
+    if not manifest.exists():
         return {}
     with open(manifest, encoding="utf-8") as fh:
         return {r["letter_id"]: r["kind"] for r in csv.DictReader(fh)}
