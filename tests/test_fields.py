@@ -545,3 +545,24 @@ def test_enterprise_names(head: str, org: str) -> None:
     f = extract_fields(typed(f"{head}\n10014, м. Житомир, вул. Зразкова, 1\n\n01.02.2017 № 1/2\n"))
     assert f.sender_org.value == org
     assert f.sender_city.value == "Житомир"
+
+
+def test_signature_position_found_by_word_boxes_when_ocr_splits_the_row() -> None:
+    # Tesseract printed the right-aligned name as its own block before the position
+    head = "ЧЕРКАСЬКА МІСЬКА РАДА\n18000, м. Черкаси\n\n01.02.2017 № 1/2\n\nРоботи виконано.\n\n"
+    text = head + "В. Олешко\n\nДиректор департаменту\n\nВик. Коваль 11-11-11\n"
+    words = []
+    for tok, left, top in [
+        ("В.", 1900.0, 3000.0),
+        ("Олешко", 1960.0, 3000.0),
+        ("Директор", 300.0, 3004.0),
+        ("департаменту", 520.0, 3004.0),
+    ]:
+        start = text.index(tok)
+        words.append(Word(tok, left, top, 150.0, 40.0, 90.0, 0, start, start + len(tok)))
+    lt = LetterText("L", [PageText(1, text, TextSource.OCR, 2480.0, 3508.0, words=words)])
+    f = extract_fields(lt)
+    assert f.signatory_name.value == "В. Олешко"
+    assert f.signatory_position.value == "Директор департаменту"
+    # without boxes the position cannot be known
+    assert extract_fields(ocr(text)).signatory_position.value is None

@@ -601,6 +601,37 @@ def _signature(lines: list[Line]) -> tuple[Line, re.Match[str], list[Line]] | No
     return None
 
 
+def _layout_position(text: LetterText, lines: list[Line], start: int, end: int) -> list[Line] | None:
+    """Position lines for a name whose text line holds nothing else, from the words on its row.
+
+    The words left of the name on the same visual row (by box centre) start the
+    position; its continuation lines above are found as in the text.
+    """
+    names = text.words_in(start, end)
+    if not names:
+        return None
+    w0 = names[0]
+    page = next((p for p in text.pages if any(w is w0 for w in p.words)), None)
+    if page is None:
+        return None
+    cy = w0.top + w0.height / 2
+    row = [
+        w
+        for w in page.words
+        if not (start <= w.start < end)
+        and abs(w.top + w.height / 2 - cy) < 0.6 * w0.height
+        and w.left + w.width <= w0.left
+    ]
+    if not row:
+        return None
+    first = min(row, key=lambda w: w.left)
+    nonblank = [ln for ln in lines if ln.stripped]
+    k = next((i for i, ln in enumerate(nonblank) if ln.start <= first.start < ln.start + len(ln.text) + 1), None)
+    if k is None:
+        return None
+    return _position_lines(nonblank[: k + 1], k, nonblank[k].text)
+
+
 def _name_like(name: str) -> bool:
     """Initials and a surname, or a first name and a surname in capitals: a signature by its shape."""
     return bool(
@@ -832,6 +863,8 @@ def extract_fields(text: LetterText) -> LetterFields:
             fields.review_reasons.append("signatory not found")
             return
         ln, m, pos_lines = sig
+        if not pos_lines:  # OCR may print a right-aligned name apart from its position: use the boxes
+            pos_lines = _layout_position(text, lines, ln.start + m.start("name"), ln.start + m.end("name")) or []
         name = _name_normal(m.group("name"))
         fields.signatory_name = _value(text, name, ln.start + m.start("name"), ln.start + m.end("name"), 0.85)
         parts = []
