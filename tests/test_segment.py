@@ -161,3 +161,13 @@ def test_other_point_markers() -> None:
         .replace("З приводу пасажирських перевезень: м", "в) М")
     )
     assert [p.text[:2] for p in segment(make_text(lettered))] == ["а)", "б)", "в)"]
+
+
+def test_a_one_line_body_naming_a_street_is_body() -> None:
+    raw = (
+        "ЧЕРКАСЬКА МІСЬКА РАДА\n18000, м. Черкаси, вул. Б. Вишневецького, 36\n\n05.06.2018 № 12/3\n\n"
+        "Будівництво басейну по вул. Гагаріна розпочато у квітні 2018 року, виконано 25 % робіт.\n\n"
+        "Міський голова                                        А. Бондаренко\n"
+    )
+    (p,) = segment(make_text(raw))
+    assert p.text.startswith("Будівництво басейну")

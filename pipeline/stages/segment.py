@@ -142,6 +142,10 @@ def _is_signature_line(s: str) -> bool:
     return bool(_NAME_TAIL_RE.search(st)) and n_words <= 8
 
 
+def _is_running_text(s: str) -> bool:
+    return len(_LOWER_WORD.findall(s)) >= 6 and _ends_sentence(s)
+
+
 def _is_long_text(s: str) -> bool:
     return len(_LOWER_WORD.findall(s)) >= 7 and len(s) >= 50
 
@@ -183,7 +187,8 @@ def find_regions(full_text: str) -> Regions:
             subject.append(s)
             in_subject = True
             continue
-        if _is_header_line(s):
+        # A sentence that merely mentions an address ("по вул. Садовій") is running text.
+        if _is_header_line(s) and not _is_running_text(s):
             if not seen_date and re.search(r"№|\bвих|\bисх|" + _DATE, s, re.IGNORECASE) and re.search(r"\d", s):
                 if not re.search(r"\b(?:тел|факс)|@|\d{5}\s*,", s, re.IGNORECASE):
                     seen_date = True
