@@ -323,6 +323,18 @@ def test_wrong_password_and_unknown_user_and_disabled_user(app, rdb: ReviewDb) -
     assert c.get("/queue").status_code == 303
 
 
+def test_password_change_ends_open_sessions(app, rdb: ReviewDb) -> None:  # noqa: ANN001
+    c = client(app)
+    login(c, "alice")
+    assert c.get("/queue").status_code == 200
+    r = CliRunner().invoke(users_group, ["passwd", "alice", "--db", str(rdb.path), "--password-stdin"],
+                           input="alice-new-pass\n")
+    assert r.exit_code == 0, r.output
+    assert c.get("/queue").status_code == 303
+    login(c, "alice", "alice-new-pass")
+    assert c.get("/queue").status_code == 200
+
+
 def test_login_rate_limit(app) -> None:  # noqa: ANN001
     c = client(app)
     r = c.get("/login")
@@ -538,6 +550,8 @@ def test_undo_appends_rows_and_restores_the_previous_decision(app, rdb: ReviewDb
     v = r.json()["version"]
     card = {p["promise_id"]: p for p in r.json()["promises"]}["P-BRIDGE"]
     assert (card["verdict"], card["state"]) == ("fulfilled", "suggested")
+    r = c.post(f"/api/letters/{LETTER_A}/undo", json={"version": v - 1}, headers={"X-CSRF-Token": t})
+    assert r.status_code == 409  # an undo with a stale version is refused like any save
     r = c.post(f"/api/letters/{LETTER_A}/undo", json={"version": v}, headers={"X-CSRF-Token": t})
     assert r.status_code == 400 and "nothing" in r.json()["error"]
     rows = reviews(rdb)

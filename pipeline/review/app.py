@@ -161,7 +161,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             return None
         with db.session() as s:
             row = s.get(UserRow, sess.uid)
-            if row is None or not row.active:
+            if row is None or not row.active or sess.pw != auth.password_tag(row.password_hash):
                 return None
             return sess, User(row.id, row.name, row.role)
 
@@ -237,6 +237,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         with db.session() as s:
             row = auth.authenticate(s, name, password)
             user = User(row.id, row.name, row.role) if row else None
+            tag = auth.password_tag(row.password_hash) if row else None
         if user is None:
             limiter.fail(name, ip)
             log.warning("failed login for %r from %s", name, ip)
@@ -245,7 +246,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         limiter.succeed(name, ip)
         # A new session id and CSRF token at login: a cookie planted before login stays anonymous.
         codec.revoke(sess.sid)
-        new = codec.new(uid=user.id)
+        new = codec.new(uid=user.id, pw=tag)
         response = RedirectResponse(next_url, status_code=303)
         set_session_cookie(request, response, new)
         return response
@@ -432,7 +433,7 @@ def render_page_png(source_paths: list[str], page_no: int, rotation: int) -> byt
         img = load_page_image(source_paths, page_no, dpi=PAGE_DPI)
     except LettersError as exc:
         raise HTTPException(404, f"page cannot be shown: {exc}") from None
-    except OSError:
+    except (OSError, Image.DecompressionBombError):
         raise HTTPException(404, "page cannot be shown") from None
     if rotation % 360:
         # pages.rotation is clockwise; PIL's rotate() turns counter-clockwise.

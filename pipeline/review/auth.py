@@ -9,6 +9,7 @@ account loses access at once; logout revokes the session id.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -132,9 +133,15 @@ class SessionData:
     sid: str
     csrf: str
     uid: int | None = None  # None: an anonymous session (the login form's CSRF token)
+    pw: str | None = None  # password_tag() at login: a password change ends every session
 
     def to_dict(self) -> dict[str, object]:
-        return {"sid": self.sid, "csrf": self.csrf, "uid": self.uid}
+        return {"sid": self.sid, "csrf": self.csrf, "uid": self.uid, "pw": self.pw}
+
+
+def password_tag(password_hash: str) -> str:
+    """A short fingerprint of the stored hash (not of the password) to bind sessions to it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class SessionCodec:
@@ -147,8 +154,8 @@ class SessionCodec:
         self._lock = threading.Lock()
 
     @staticmethod
-    def new(uid: int | None = None) -> SessionData:
-        return SessionData(sid=secrets.token_urlsafe(24), csrf=secrets.token_urlsafe(32), uid=uid)
+    def new(uid: int | None = None, pw: str | None = None) -> SessionData:
+        return SessionData(sid=secrets.token_urlsafe(24), csrf=secrets.token_urlsafe(32), uid=uid, pw=pw)
 
     def dumps(self, data: SessionData) -> str:
         return self._s.dumps(data.to_dict())
@@ -162,13 +169,13 @@ class SessionCodec:
             return None
         if not isinstance(raw, dict) or not isinstance(raw.get("sid"), str) or not isinstance(raw.get("csrf"), str):
             return None
-        uid = raw.get("uid")
-        if uid is not None and not isinstance(uid, int):
+        uid, pw = raw.get("uid"), raw.get("pw")
+        if (uid is not None and not isinstance(uid, int)) or (pw is not None and not isinstance(pw, str)):
             return None
         with self._lock:
             if raw["sid"] in self._revoked:
                 return None
-        return SessionData(raw["sid"], raw["csrf"], uid)
+        return SessionData(raw["sid"], raw["csrf"], uid, pw)
 
     def revoke(self, sid: str) -> None:
         now = time.time()
@@ -219,6 +226,9 @@ class RateLimiter:
     def fail(self, name: str, ip: str) -> None:
         now = time.monotonic()
         with self._lock:
+            if len(self._fails) > 10_000:  # many names tried: drop the expired entries
+                for key in list(self._fails):
+                    self._recent(key, now)
             self._fails[(name.lower(), ip)].append(now)
             self._fails[("", ip)].append(now)
 

@@ -87,6 +87,8 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
     letter = session.get(LetterRow, letter_id)
     if letter is None:
         raise NotFound(letter_id)
+    if letter.version != version:
+        _bump_version(session, letter_id, version)  # raises Conflict: a stale view is the first thing to say
     if not decisions:
         raise DecisionError("nothing to save")
     matches = {m.promise_id: m for m in session.scalars(select(MatchRow).where(MatchRow.letter_id == letter_id))}
@@ -145,8 +147,11 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
 def undo_last(session: Session, letter_id: str, version: int, reviewer: str) -> tuple[int, list[int]]:
     """Undo ``reviewer``'s last save on the letter that is still in force: one undo row per
     row of that save. Returns (new version, ids undone). Raises DecisionError if none."""
-    if session.get(LetterRow, letter_id) is None:
+    letter = session.get(LetterRow, letter_id)
+    if letter is None:
         raise NotFound(letter_id)
+    if letter.version != version:
+        _bump_version(session, letter_id, version)  # raises Conflict
     rows = list(session.scalars(select(ReviewRow).where(ReviewRow.letter_id == letter_id).order_by(ReviewRow.id)))
     undone = {r.undoes for r in rows if r.action == "undo"}
     live = [r for r in rows if r.action != "undo" and r.id not in undone and r.reviewer == reviewer]
