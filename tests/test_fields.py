@@ -566,3 +566,17 @@ def test_signature_position_found_by_word_boxes_when_ocr_splits_the_row() -> Non
     assert f.signatory_position.value == "Директор департаменту"
     # without boxes the position cannot be known
     assert extract_fields(ocr(text)).signatory_position.value is None
+
+
+def test_date_line_below_a_long_subject_line() -> None:
+    text = """ЛУЦЬКА МІСЬКА РАДА
+43025, м. Луцьк
+
+Щодо надання інформації про виконання програми розвитку вулиць і доріг міста
+
+12.03.2018 № 45/2
+
+Повідомляємо, що станом на 01.03.2018 ремонт проспекту виконано на 40 відсотків.
+"""
+    f = extract_fields(typed(text))
+    assert (f.letter_date.value, f.outgoing_number.value) == ("2018-03-12", "45/2")

@@ -775,9 +775,14 @@ def extract_fields(text: LetterText) -> LetterFields:
 
     def dates_and_numbers() -> None:
         strong, weak = _own_date_candidates(header)
-        if not strong and not weak:  # some writers put "Вих. № … від …" at the foot of the letter
-            foot = [ln for ln in lines if ln.stripped][-12:]
-            strong = [c for c in _own_date_candidates(foot)[0] if c.number]
+        outside_header = False
+        if not strong and not weak:  # a date line below the subject, or "Вих. № … від …" at the foot
+            nonblank = [ln for ln in lines if ln.stripped]
+            top = [ln for ln in nonblank[:30] if ln.page == 0]
+            strong = [c for c in _own_date_candidates(top)[0] if c.number]
+            if not strong:
+                strong = [c for c in _own_date_candidates(nonblank[-12:])[0] if c.number]
+            outside_header = bool(strong)
         chosen: DateNumber | None = None
         distinct = {c.date.date for c in strong}
         if len(distinct) > 1:
@@ -793,6 +798,9 @@ def extract_fields(text: LetterText) -> LetterFields:
         if strong:
             chosen = strong[0]
             conf = 0.95
+            if outside_header:
+                conf = 0.6
+                fields.review_reasons.append("letter date found outside the header")
         elif len({c.date.date for c in weak}) == 1:
             chosen = weak[0]
             conf = 0.7
