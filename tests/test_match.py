@@ -366,3 +366,22 @@ def test_one_promise_answered_over_several_points() -> None:
 def test_unknown_field_city_yields_to_a_registry_city_in_the_letterhead(index: PromiseIndex) -> None:
     # The field stage read the addressee's city; the letterhead says Рівне.
     assert ids(match_letter(letter(BRIDGE_UK), fields("Київ"), index)) == {"RIV-1"}
+
+
+def test_same_kind_promise_without_its_own_words_is_not_a_second_answer() -> None:
+    idx = PromiseIndex.build(
+        [
+            P(
+                "SH",
+                "Олег Шевчук",
+                "Рівненський міський голова",
+                "Рівне",
+                "Шевчук відремонтує вулицю Шевченка",
+                "",
+                "uk",
+            ),
+            P("FR", "Олег Шевчук", "Рівненський міський голова", "Рівне", "Шевчук відремонтує вулицю Франка", "", "uk"),
+        ]
+    )
+    body = "Капітальний ремонт вулиці Шевченка завершено у 2018 році, вартість робіт 14 млн грн."
+    assert ids(match_letter(letter(body), fields("Рівне"), idx)) == {"SH"}

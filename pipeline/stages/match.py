@@ -607,6 +607,10 @@ W_CITY_MATCH = 1.5
 W_CITY_MISMATCH = -6.0  # a known other city outweighs any topic similarity (max topic term is W_TOPIC)
 W_NAME = 1.0
 W_OFFICE = 0.3
+W_SUBSUMED = 3.0
+SUBSUMED_MIN_TOPIC = 0.3  # the row's best must itself be a plausible answer
+SUBSUMED_OWN_MAX = 0.05  # "no word of its own": under 5 % of the promise's term weight
+SUBSUMED_RIVAL_MIN = 0.1  # while the best has at least 10 % of its weight the other lacks
 WHOLE_DISCOUNT = 0.85  # the whole letter's topic similarity counts for this much of a passage's
 W_DOMINANCE = 6.0
 DOMINANCE_REL = 0.6  # below 60 % of the passage's best topic similarity the penalty starts
@@ -638,6 +642,31 @@ def _registry_cities(city: str, index: PromiseIndex) -> set[str]:
         for c, keys in index.city_keys.items()
         if index.city_norm[c] == _city_stem(city) or any(_token_is_city(w, keys) for w in city.split())
     }
+
+
+def _subsumed(index: PromiseIndex, topic: np.ndarray, plausible: np.ndarray, present: list[set[str]]) -> np.ndarray:
+    """1 where a promise's evidence on a row is only what the row's best promise also has.
+
+    "Repair Franko street" shares "street", "capital repair" with a reply about Shevchenko
+    street that answers "repair Shevchenko street"; it brings no word of its own while the
+    best one does ("Shevchenko"), so it is not a second answer. Identical twins are left
+    alone: neither has a word of its own, and the near-tie flag shows the ambiguity.
+    """
+    out = np.zeros_like(topic)
+    for i in range(topic.shape[0]):
+        b = int(plausible[i].argmax())
+        if plausible[i, b] < SUBSUMED_MIN_TOPIC:
+            continue
+        mb = {t for t in index.term_lemma[b] if t in present[i]}
+        for j in np.flatnonzero(plausible[i] >= SUBSUMED_MIN_TOPIC / 2):
+            if j == b:
+                continue
+            mj = {t for t in index.term_lemma[j] if t in present[i]}
+            own_j = sum(index.coverage_w[j, index.vocab[t]] for t in mj - mb)
+            own_b = sum(index.coverage_w[b, index.vocab[t]] for t in mb - mj)
+            if own_j < SUBSUMED_OWN_MAX and own_b >= SUBSUMED_RIVAL_MIN:
+                out[i, j] = 1.0
+    return out
 
 
 def score_letter(
@@ -686,6 +715,7 @@ def score_letter(
     rel = np.divide(topic, best_topic, out=np.ones_like(topic), where=best_topic > 0)
     dominance = np.where(best_topic >= DOMINANCE_MIN_TOPIC, np.maximum(0.0, DOMINANCE_REL - rel), 0.0)
     z = B0 + W_TOPIC * topic - W_DOMINANCE * dominance + (city_feat + name_feat + office_feat)[None, :]
+    z -= W_SUBSUMED * _subsumed(index, topic, plausible, present)
     if len(passages) > 1:
         z[-1] -= W_TOPIC * (1 - WHOLE_DISCOUNT) * topic[-1]
     scores = _sigmoid(z)
