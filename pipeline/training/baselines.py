@@ -1,0 +1,136 @@
+"""Baselines for the verdict classifier, trained on the same corpus.
+
+* :class:`KeywordRules` — hand-written cue lists (negated facts, hedging,
+  progress words, completion words); no learning beyond a default class.
+* :class:`PaperlessStyle` — what Paperless-ngx does for document
+  classification: CountVectorizer over word 1-2 grams and an MLPClassifier.
+
+``compare_on_gold(gold_dir)`` prints ours vs both baselines side by side on
+the gold passages (paragraph holding the gold evidence).
+
+    python -m pipeline.training.baselines [/work/shared/devset]
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.neural_network import MLPClassifier
+
+from pipeline.stages.verdict import LABELS, VerdictModel
+from pipeline.training.verdict import (
+    DEFAULT_GOLD_DIR,
+    _paragraph_span,
+    _valid_examples,
+    evaluate_on_gold,
+    load_corpus,
+)
+
+F, P, N = LABELS
+
+# Ordered by priority: a "not done / no money / only planned" cue beats a
+# progress cue, which beats a completion cue (letters describe partial work
+# next to what is missing, so the negative facts are the deciding ones).
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (N, re.compile(r"не\s+(передбач|проводил|розпочина|здійснювал|виділял|розроблял|закуповувал|начина|"
+                   r"проводил|предусмотр|осуществлял|выделял|разрабатывал|закупал|надходил|поступал)|"
+                   r"планується|планируется|буде розглянуто|будет рассмотрен|неможлив|невозможн|"
+                   r"відмовил|отказал|за умови|при условии|включено до проекту|включен[оа]? в проект", re.I)),
+    (P, re.compile(r"тривають|триває|продолжа|розпочато|начат|етап|этап|черг|очеред|тендер|торг|закупівл|закупк|"
+                   r"договір|договор|контракт|виділено|выделено|передбачено|предусмотрено|\d+\s*%|готовн|"
+                   r"не завершено|не завершен|пілот|пилот", re.I)),
+    (F, re.compile(r"завершено|завершен|введено в експлуатацію|введен в эксплуатацию|прийнято в експлуатацію|"
+                   r"принят в эксплуатацию|відкрито|открыт|запрацював|працює|работает|в повному обсязі|"
+                   r"в полном объеме|виконано|выполнен", re.I)),
+]
+
+
+class KeywordRules:
+    """First matching cue group by priority; the majority training class when nothing matches."""
+
+    def fit(self, texts: list[str], y: list[str]) -> KeywordRules:
+        values, counts = np.unique(np.array(y), return_counts=True)
+        self.default_ = str(values[int(np.argmax(counts))])
+        return self
+
+    def predict(self, texts: list[str]) -> list[str]:
+        out = []
+        for t in texts:
+            label = next((lab for lab, rx in _RULES if rx.search(t)), self.default_)
+            out.append(label)
+        return out
+
+
+class PaperlessStyle:
+    """CountVectorizer(word 1-2 grams) + MLPClassifier, as Paperless-ngx classifies documents."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, texts: list[str], y: list[str]) -> PaperlessStyle:
+        self.vectorizer_ = CountVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1)
+        x = self.vectorizer_.fit_transform(texts)
+        self.clf_ = MLPClassifier(tol=0.01, random_state=self.seed, max_iter=300)
+        self.clf_.fit(x, y)
+        return self
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return [str(p) for p in self.clf_.predict(self.vectorizer_.transform(texts))]
+
+
+def _gold_pairs(gold_dir: Path) -> tuple[list[str], list[str]]:
+    import json
+
+    texts, ys = [], []
+    for line in (gold_dir / "gold.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        g = json.loads(line)
+        if not g.get("promises"):
+            continue
+        text = (gold_dir / "letters" / f"{g['letter_id']}.txt").read_text(encoding="utf-8")
+        for pr in g["promises"]:
+            at = text.find(pr.get("evidence") or "\0")
+            if at < 0:
+                continue
+            s, e = _paragraph_span(text, at, at + len(pr["evidence"]))
+            texts.append(text[s:e])
+            ys.append(pr["verdict"])
+    return texts, ys
+
+
+def _scores(y: list[str], pred: list[str]) -> dict[str, float]:
+    return {"macro_f1": round(float(f1_score(y, pred, labels=list(LABELS), average="macro", zero_division=0)), 4),
+            "accuracy": round(float(accuracy_score(y, pred)), 4)}
+
+
+def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None = None, seed: int = 0) -> str:
+    """Ours (the newest shipped model) vs both baselines on the gold paragraphs; returns and prints a table."""
+    from pipeline.settings import DEFAULT_MODELS_DIR
+
+    gold_dir = Path(gold_dir)
+    rows = _valid_examples(load_corpus())
+    texts, y = [r["passage"] for r in rows], [r["verdict"] for r in rows]
+    gold_texts, gold_y = _gold_pairs(gold_dir)
+    results: dict[str, dict[str, float]] = {}
+    ours = VerdictModel.load(models_dir or DEFAULT_MODELS_DIR)
+    g = evaluate_on_gold(ours, gold_dir)["paragraph"]
+    results[f"ours ({ours.version})"] = {"macro_f1": g["macro_f1"], "accuracy": g["accuracy"]}
+    results["keyword rules"] = _scores(gold_y, KeywordRules().fit(texts, y).predict(gold_texts))
+    results["paperless-style MLP"] = _scores(gold_y, PaperlessStyle(seed).fit(texts, y).predict(gold_texts))
+    lines = [f"verdict on {gold_dir} (n={len(gold_y)}, passage = paragraph holding the gold evidence)",
+             f"{'model':<32} {'macro-F1':>9} {'accuracy':>9}"]
+    for name, r in results.items():
+        lines.append(f"{name:<32} {r['macro_f1']:>9.4f} {r['accuracy']:>9.4f}")
+    table = "\n".join(lines)
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    compare_on_gold(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_GOLD_DIR)
