@@ -14,11 +14,17 @@ features:
 * city: the sender's city (from the field extractor, else from city names in
   the letterhead and body) against the promise's city — a strong prior.
 * politician's surname (any case form) and office type mentioned in the letter.
+* competition on a passage: one passage answers one question, so a promise far
+  weaker than the passage's best, or whose evidence is only a subset of the
+  best promise's ("repair Franko street" on a reply about Shevchenko street),
+  is pushed down.
 
-A letter that answers nothing (forwarded, refused, deadline extended,
-receipt acknowledged, clarification asked) gets no match even when it names a
-promise's topic. Weights are set by hand, as round numbers, not fitted to any
-letters.
+The whole answer is also scored as one more (discounted) row, for a promise
+answered across several points; the basis passage is then the point sharing
+most with it. A letter or passage that answers nothing (forwarded, refused,
+deadline extended, receipt acknowledged, clarification asked) gets no match
+even when it names a promise's topic. Weights are set by hand, as round
+numbers, not fitted to any letters.
 """
 
 from __future__ import annotations
@@ -52,8 +58,9 @@ def skel(word: str) -> str:
 
 # --- uk<->ru civic lexicon ----------------------------------------------------------
 # "stem -> concept": a word whose skeleton starts with the stem's skeleton gets the
-# concept as its term; "+" adds a broader theme (вода, світло, транспорт...) so a reply
-# in other words of the same field ("водовід" for "водопровід") still scores. Covers the
+# concept as its term; "a+b" gives a compound two terms; "~theme" adds a broader, weakly
+# weighted theme (вода, світло, транспорт...) so a reply in other words of the same field
+# ("водовід" for "водопровід") still scores. Covers the
 # vocabulary of municipal services, where the two languages use different roots.
 # Cognates that differ only in spelling need no entry.
 _LEXICON = """
@@ -122,7 +129,7 @@ _STOP_WORDS = """
 батько ученик пообещавший обещавший задача завдання вопрос питання весь увесь всех уся ряд один два три
 """
 
-_CIVIC_STOP_RE = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^\d+$")
 
 
 def _build_lexicon() -> dict[str, str]:
@@ -173,7 +180,7 @@ def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], str, float]:
     sk = skel(lemma)
     if lemma in _EXACT:
         return tuple("=" + skel(c) for c in _EXACT[lemma].split("+")), lemma, 1.0
-    if len(sk) < 3 or sk in _STOP or _CIVIC_STOP_RE.match(sk):
+    if len(sk) < 3 or sk in _STOP or _DIGITS.match(sk):
         return (), lemma, 0.0
     weight = VERB_WEIGHT if parses and parses[0].tag.POS in ("VERB", "INFN") else 1.0
     if sk in _CONCEPTS:
