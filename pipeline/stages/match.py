@@ -789,8 +789,12 @@ def match_letter(
             ((index.promises[k].promise_id, round(float(row[k]), 4)) for k in np.flatnonzero(close)),
             key=lambda a: -a[1],
         )[:5]
-        shared = [t for t in index.term_lemma[j] if t in present[i]]
-        shared.sort(key=lambda t: -index.idf[index.vocab[t]])
+        # Rarest first; one lemma once (a word and its theme share a lemma).
+        shared = sorted(
+            (t for t in index.term_lemma[j] if t in present[i] and t[0] != "~"),
+            key=lambda t: -index.idf[index.vocab[t]],
+        )
+        shown = list(dict.fromkeys(index.term_lemma[j][t] for t in shared))
         city_match = info["city_match"]
         out.append(
             Match(
@@ -802,7 +806,7 @@ def match_letter(
                     "letter_city": info["city"],
                     "name": names.get(index.surname_stems[j]),
                     "office": index.offices[j] if index.offices[j] in kinds else None,
-                    "shared_terms": [index.term_lemma[j][t] for t in shared[:8]],
+                    "shared_terms": shown[:8],
                     "topic_similarity": round(float(topic[i, j]), 4),
                     "coverage": round(float(coverage[i, j]), 4),
                     "cosine": round(float(cosine[i, j]), 4),
