@@ -10,11 +10,14 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -140,6 +143,23 @@ def _failure_result(f: IngestFailure) -> LetterResult:
     return LetterResult(f.letter_id, f.sha256, f.source_file, Status.FAILED, error=f.reason)
 
 
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while a batch runs, so both stop gracefully with a summary."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def write_text_file(out_dir: Path, text: LetterText) -> None:
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
@@ -214,9 +234,10 @@ def run_batch(
         for failure in found.failures:
             record(_failure_result(failure))
         try:
-            for result in iter_results(todo, promises, settings, workers, dask):
-                record(result)
-        except KeyboardInterrupt:
+            with _stop_on_sigterm():
+                for result in iter_results(todo, promises, settings, workers, dask):
+                    record(result)
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
             report.interrupted = True
         report.letters = len(run_ids)
         report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}

@@ -94,6 +94,8 @@ def run(input_dir: Path, promises_path: Path, out_dir: Path, db_path: str | None
         report = run_batch(input_dir, promises_path, out_dir, db_path, settings, workers, force,
                            on_result=on_result, on_start=on_start, dask=dask_address)
     print_summary(report)
+    if report.interrupted:
+        sys.exit(130)  # the conventional code for a run stopped by a signal
 
 
 def print_summary(report) -> None:  # noqa: ANN001
