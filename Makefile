@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(VENV)/bin/letters run raw_letters --promises raw_letters/promises.csv --out processed
+	@echo
+	@echo "Review the suggestions in a browser:"
+	@echo "  $(VENV)/bin/letters users add YOURNAME --role admin --db processed/letters.db"
+	@echo "  $(VENV)/bin/letters review --db processed/letters.db   # then open http://127.0.0.1:8000"
 
 test: setup
 	$(VENV)/bin/ruff check pipeline tests
