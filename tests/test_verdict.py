@@ -92,6 +92,9 @@ def test_split_sentences_offsets() -> None:
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans][0] == "Перше речення."
     assert all(text[s:e].strip() == text[s:e] for s, e in spans)
+    text = "Проект погоджено в м. Житомир. Договір підписав О. Петренко 5 травня. Роботи на вул. Миру тривають."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Проект погоджено в м. Житомир.", "Договір підписав О. Петренко 5 травня.", "Роботи на вул. Миру тривають."]
 
 
 def test_missing_model_dir_raises(tmp_path: Path) -> None:

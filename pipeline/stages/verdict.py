@@ -67,10 +67,28 @@ _SPACE = re.compile(r"\s+")
 _SENT_END = re.compile(r"(?<=[.!?;])\s+(?=[«\"(А-ЯІЇЄҐA-Z0-9])|\n\s*\n|\n(?=\s*[-–•])")
 
 
+# Words that end with a period without ending the sentence ("м. Суми", "вул. Лесі", "О. Петренко").
+_ABBREV = {"м", "вул", "ул", "р", "рр", "г", "гг", "с", "смт", "пгт", "ст", "просп", "пр", "пл", "обл", "ім", "им",
+           "тис", "тыс", "млн", "млрд", "грн", "буд", "д", "кв", "корп", "пров", "пер", "б", "т", "п", "н", "див",
+           "см", "напр", "ін", "др", "ч", "п-т", "бул", "наб"}
+
+
+def _ends_with_abbrev(text: str, end: int) -> bool:
+    """Whether the period at ``text[end - 1]`` closes an abbreviation or an initial."""
+    j = end - 1
+    i = j
+    while i > 0 and (text[i - 1].isalpha() or text[i - 1] == "-"):
+        i -= 1
+    word = text[i:j]
+    return bool(word) and (word.lower() in _ABBREV or (len(word) == 1 and word.isupper()))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of ``text``, trimmed of surrounding whitespace."""
     spans, pos = [], 0
     for m in _SENT_END.finditer(text):
+        if text[m.start() - 1:m.start()] == "." and "\n" not in m.group() and _ends_with_abbrev(text, m.start()):
+            continue
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, len(text)))
@@ -240,16 +258,21 @@ class VerdictModel:
         text = passage.text or ""
         lang = lang if lang in LANGS else detect_language(text)
         spans = split_sentences(text)
-        texts = [text] + [text[s:e] for s, e in spans]
-        # One call for the passage and its sentences: the sentence whose own
-        # prediction gives the passage's class the highest probability is the evidence.
-        proba = self.predict_proba(texts, lang)
+        sents = [text[s:e] for s, e in spans]
+        # Leave-one-out versions of the passage, to measure each sentence's marginal contribution.
+        rest = [" ".join(sents[:i] + sents[i + 1:]) for i in range(len(sents))] if len(sents) > 1 else []
+        proba = self.predict_proba([text] + sents + rest, lang)  # one call: lemmas are shared and cached
         whole = proba[0]
         best = int(np.argmax(whole))
         verdict = self.classes[best]
-        if spans:
-            k = int(np.argmax(proba[1:, best]))
-            s, e = spans[k]
+        if len(sents) > 1:
+            # Evidence score: how strongly the sentence alone says the class, plus how
+            # much the passage's probability of the class drops without it.
+            own = proba[1:1 + len(sents), best]
+            drop = whole[best] - proba[1 + len(sents):, best]
+            s, e = spans[int(np.argmax(own + drop))]
+        elif spans:
+            s, e = spans[0]
         else:
             s, e = 0, len(text)
         return VerdictSuggestion(

@@ -255,12 +255,37 @@ def _body_span(text: str) -> tuple[int, int]:
     return s, e
 
 
-def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6) -> dict[str, Any]:
+def _block_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Expand [start, end) to the blank-line-separated block(s) around it (OCR output's paragraphs)."""
+    s = text.rfind("\n\n", 0, start)
+    s = 0 if s < 0 else s + 2
+    e = text.find("\n\n", end)
+    return s, (len(text) if e < 0 else e)
+
+
+def _locate(evidence: str, text: str, fuzzy: bool) -> tuple[int, int] | None:
+    """Span of the gold evidence in ``text``: exact, or (for OCR text) the best fuzzy alignment."""
+    at = text.find(evidence) if evidence else -1
+    if at >= 0:
+        return at, at + len(evidence)
+    if not fuzzy or not evidence:
+        return None
+    from rapidfuzz import fuzz
+
+    al = fuzz.partial_ratio_alignment(evidence, text)
+    return (al.dest_start, al.dest_end) if al is not None and al.score >= 70 else None
+
+
+def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6,
+                     text_dir: Path | None = None) -> dict[str, Any]:
     """Verdict quality given the gold match, in the dev-set format (gold.jsonl + letters/<id>.txt).
 
     ``paragraph``: the passage is the paragraph(s) holding the gold evidence.
     ``body``: the whole letter body, for letters answering a single promise.
     Routing: accuracy and coverage of suggestions with confidence >= threshold.
+    ``text_dir``: read the letters' text from ``<text_dir>/<id>.txt`` instead (e.g. raw OCR output); the
+    evidence is then located fuzzily, the passage is its blank-line-separated block, and only
+    ``paragraph`` is measured.
     """
     gold_dir = Path(gold_dir)
     out: dict[str, Any] = {"gold_dir": str(gold_dir), "threshold": threshold}
@@ -273,16 +298,25 @@ def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6
         promises = g.get("promises") or []
         if not promises:
             continue
-        text = (gold_dir / "letters" / f"{g['letter_id']}.txt").read_text(encoding="utf-8")
+        src = (Path(text_dir) / f"{g['letter_id']}.txt") if text_dir else (gold_dir / "letters" / f"{g['letter_id']}.txt")
+        if not src.is_file():
+            out["missing_texts"] = out.get("missing_texts", 0) + len(promises)
+            continue
+        text = src.read_text(encoding="utf-8")
         lang = g.get("language")
         for pr in promises:
-            ev = pr.get("evidence") or ""
-            at = text.find(ev) if ev else -1
-            if at < 0:
+            ev_span = _locate(pr.get("evidence") or "", text, fuzzy=text_dir is not None)
+            if ev_span is None:
+                out["evidence_not_found"] = out.get("evidence_not_found", 0) + 1
                 continue
-            spans = {"paragraph": _paragraph_span(text, at, at + len(ev))}
-            if len(promises) == 1:
-                spans["body"] = _body_span(text)
+            at, ev_end = ev_span
+            ev = text[at:ev_end]
+            if text_dir is None:
+                spans = {"paragraph": _paragraph_span(text, at, ev_end)}
+                if len(promises) == 1:
+                    spans["body"] = _body_span(text)
+            else:
+                spans = {"paragraph": _block_span(text, at, ev_end)}
             for mode, (s, e) in spans.items():
                 sug = model.suggest(Passage(index=0, text=text[s:e], start=s, end=e, page=1), lang)
                 modes[mode]["y"].append(pr["verdict"])
@@ -318,7 +352,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
     ap.add_argument("--gold", type=Path, default=None, help="gold dir in the dev-set format")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--evaluate-only", action="store_true", help="evaluate the newest model on --gold, no training")
+    ap.add_argument("--text-dir", type=Path, default=None, help="with --evaluate-only: letter texts (e.g. OCR output)")
+    ap.add_argument("--threshold", type=float, default=0.6)
     args = ap.parse_args(argv)
+    if args.evaluate_only:
+        model = VerdictModel.load(args.models_dir)
+        res = evaluate_on_gold(model, args.gold or DEFAULT_GOLD_DIR, args.threshold, args.text_dir)
+        res.pop("items", None)
+        print(model.version)
+        print(json.dumps(res, ensure_ascii=False, indent=1))
+        return
     out = train_and_save(args.models_dir, gold_dir=args.gold, seed=args.seed)
     card = json.loads((out / "card.json").read_text(encoding="utf-8"))
     print(out)
