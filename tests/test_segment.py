@@ -171,3 +171,15 @@ def test_a_one_line_body_naming_a_street_is_body() -> None:
     )
     (p,) = segment(make_text(raw))
     assert p.text.startswith("Будівництво басейну")
+
+
+def test_body_opening_with_a_topic_phrase_is_not_a_subject() -> None:
+    raw = (
+        "ДУБЕНСЬКА МІСЬКА РАДА\n35600, м. Дубно, вул. Д. Галицького, 5\n\n14.09.2017 № 02-11/501\n\n"
+        "Щодо ремонту дороги на вулиці Замковій повідомляємо, що роботи\n"
+        "виконано у серпні 2017 року, вартість склала 1,2 млн грн.\n\n"
+        "Міський голова                                        В. Антонюк\n"
+    )
+    assert find_regions(raw).subject is None
+    (p,) = segment(make_text(raw))
+    assert p.text.startswith("Щодо ремонту дороги")

@@ -183,7 +183,9 @@ def find_regions(full_text: str) -> Regions:
             subject.append(s)  # the subject's wrapped second line
             continue
         in_subject = False
-        if _subject_start(s):
+        # "Щодо …" opening a long line that runs on into the next one is the body's first
+        # sentence, not a subject line.
+        if _subject_start(s) and not (len(s) >= 55 and nxt[:1].islower()):
             subject.append(s)
             in_subject = True
             continue
