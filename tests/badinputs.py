@@ -251,6 +251,23 @@ def bomb_png(path: Path, side: int = 40_000) -> None:
         fh.write(_png_chunk(b"IEND", b""))
 
 
+def content_bomb_pdf(path: Path, megabytes: int = 64, in_form: bool = False) -> None:
+    """A one-page PDF of a few dozen KB whose content stream inflates to ``megabytes`` of no-op
+    operators (pdfminer would spend minutes parsing them); ``in_form``: hidden in a form XObject."""
+    comp = zlib.compressobj(9)
+    chunk = b"q Q\n" * (1 << 18)  # 1 MB
+    packed = b"".join(comp.compress(chunk) for _ in range(megabytes)) + comp.flush()
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R%s >>"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"]
+    if in_form:
+        objects += [page % b" /Resources << /XObject << /X1 5 0 R >> >>", b"<< /Length 8 >>\nstream\n/X1 Do\n\nendstream",
+                    stream.replace(b"<< /Length", b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] /Length", 1)]
+    else:
+        objects += [page % b"", stream]
+    path.write_bytes(_pdf_from_objects(objects))
+
+
 def thousand_page_pdf(path: Path, pages: int = 1000) -> None:
     """Tiny pages, each with a real text layer."""
     write_text_pdf(path, letter_lines(94), pages=pages, pagesize=(120.0, 90.0))
@@ -321,6 +338,10 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("empty", "empty.pdf", "zero-byte file", lambda p: p.write_bytes(b""), ("empty", "0 bytes")),
     BadInput("truncated_pdf", "truncated.pdf", "truncated PDF (cut at 40 %)", truncated_pdf, ("pdf",)),
     BadInput("garbage_pdf", "garbage.pdf", "PDF header followed by garbage", garbage_pdf, ("broken pdf",)),
+    BadInput("content_bomb", "content-bomb.pdf", "PDF bomb: 64 KB page whose content stream inflates to 64 MB",
+             content_bomb_pdf, ("page 1", "over 16 mb", "pdf bomb")),
+    BadInput("form_bomb", "form-bomb.pdf", "PDF bomb hidden in a form XObject", lambda p: content_bomb_pdf(p, in_form=True),
+             ("page 1", "over 16 mb", "pdf bomb")),
     BadInput("no_pages", "no-pages.pdf", "PDF with an empty page tree", no_pages_pdf, ("no pages",)),
     BadInput("encrypted_user", "locked.pdf", "encrypted PDF with a user password", encrypted_user_pdf,
              ("encrypted", "password")),

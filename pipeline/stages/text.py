@@ -139,8 +139,11 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
             page = None
             try:
                 page = pdf.pages[i]
+                _check_content_size(page.page_obj, i + 1)
                 words = page.extract_words(x_tolerance=1.5, y_tolerance=3)
                 width, height = float(page.width), float(page.height)
+            except LetterError:
+                raise
             except Exception as exc:
                 raise UnreadableFile(f"broken PDF page {i + 1}: {_pdf_reason(exc)}") from None
             finally:
@@ -169,6 +172,74 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
         pdf.close()
         if doc is not None:
             doc.close()
+
+
+# pdfminer parses content streams in pure Python (~0.2-0.5 MB/s): a few KB of deflated
+# no-op operators can keep a worker busy for hours. Text pages hold ~10-100 KB of content,
+# a dense vector drawing a few MB.
+MAX_PAGE_CONTENT_BYTES = 16 * 1024 * 1024
+
+
+def _stream_size(stream: object, cap: int) -> int:
+    """Decoded size of a pdfminer PDFStream, inflating at most ``cap`` + 1 bytes per filter stage."""
+    import zlib
+
+    from pdfminer.ascii85 import ascii85decode, asciihexdecode
+    from pdfminer.psparser import LIT
+
+    data = stream.rawdata  # type: ignore[attr-defined]
+    if data is None:  # already decoded by pdfminer
+        return len(stream.data or b"")  # type: ignore[attr-defined]
+    if getattr(stream, "decipher", None):  # encrypted: decrypt first (same size as the raw data)
+        data = stream.decipher(stream.objid, stream.genno, data, stream.attrs)  # type: ignore[attr-defined]
+    for name, _params in stream.get_filters():  # type: ignore[attr-defined]
+        try:
+            if name in (LIT("FlateDecode"), LIT("Fl")):
+                data = zlib.decompressobj().decompress(data, cap + 1)
+            elif name in (LIT("ASCII85Decode"), LIT("A85")):
+                data = ascii85decode(data)
+            elif name in (LIT("ASCIIHexDecode"), LIT("AHx")):
+                data = asciihexdecode(data)
+            else:  # LZW, RunLength, image codecs: not used to pack page content in practice
+                break
+        except (zlib.error, ValueError):
+            break  # a broken stream is pdfminer's to report
+        if len(data) > cap:
+            break
+    return len(data)
+
+
+def _check_content_size(page_obj: object, page_no: int) -> None:
+    """Refuse a page whose content streams (with form XObjects) decode to more than the limit."""
+    from pdfminer.pdftypes import PDFStream, resolve1
+    from pdfminer.psparser import LIT
+
+    total = 0
+    seen: set[int] = set()
+
+    def add(streams: list[object], resources: object, depth: int) -> None:
+        nonlocal total
+        for st in streams:
+            st = resolve1(st)
+            if isinstance(st, PDFStream) and id(st) not in seen:
+                seen.add(id(st))
+                total += _stream_size(st, MAX_PAGE_CONTENT_BYTES - total)
+            if total > MAX_PAGE_CONTENT_BYTES:
+                return
+        xobjects = resolve1((resolve1(resources) or {}).get("XObject")) if depth < 4 else None
+        for ref in (xobjects or {}).values() if isinstance(xobjects, dict) else ():
+            xo = resolve1(ref)
+            if isinstance(xo, PDFStream) and xo.get("Subtype") is LIT("Form") and id(xo) not in seen:
+                add([xo], xo.get("Resources"), depth + 1)
+            if total > MAX_PAGE_CONTENT_BYTES:
+                return
+
+    add(list(getattr(page_obj, "contents", None) or []), getattr(page_obj, "resources", None), 0)
+    if total > MAX_PAGE_CONTENT_BYTES:
+        raise TooLarge(
+            f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
+            "(possible PDF bomb)"
+        )
 
 
 def _unwrap(exc: BaseException) -> BaseException:
