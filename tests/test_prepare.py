@@ -27,6 +27,13 @@ def test_skew_is_measured_and_undone(angle: float) -> None:
     assert abs(again.skew_deg) <= 0.15
 
 
+def test_medium_print_and_large_print_sizes() -> None:
+    medium = prepare_page(render_page(font_px=31, width=1400, margin=80), SETTINGS, dpi=None)  # ~210 dpi
+    assert medium.scale == 1.0
+    huge = prepare_page(render_page(font_px=130, width=6000, margin=300), SETTINGS, dpi=None)  # ~900 dpi
+    assert 0.3 <= huge.scale <= 0.5
+
+
 def test_straight_page_is_left_alone() -> None:
     prepared = prepare_page(render_page(), SETTINGS, dpi=300)
     assert prepared.skew_deg == 0.0 and prepared.scale == 1.0 and prepared.rotation == 0
@@ -64,11 +71,11 @@ def test_blue_stamp_fades_but_print_stays() -> None:
     assert np.median(grey[black]) < 80  # black print stays black
 
 
-def test_small_print_is_upscaled_and_boxes_map_back() -> None:
-    small = render_page(font_px=22, width=1000, margin=60)  # ~150 dpi
+def test_tiny_print_is_upscaled_and_boxes_map_back() -> None:
+    small = render_page(font_px=15, width=700, margin=40)  # ~100 dpi
     prepared = prepare_page(small, SETTINGS, dpi=None)
-    assert 1.6 <= prepared.scale <= 2.0
-    assert prepared.dpi is not None and 250 <= prepared.dpi <= 350
+    assert 1.8 <= prepared.scale <= 2.0
+    assert prepared.dpi is not None and 180 <= prepared.dpi <= 320
     # the prepared image's corner maps back onto the input's corner
     x, y = _to_oriented(prepared.to_oriented, prepared.image.width, prepared.image.height)
     assert x == pytest.approx(small.width, abs=3) and y == pytest.approx(small.height, abs=3)
@@ -105,6 +112,14 @@ def test_any_image_mode_is_accepted(mode: str) -> None:
     img = page.convert("I;16") if mode == "I;16" else page.convert(mode)
     prepared = prepare_page(img, SETTINGS)
     assert prepared.image.size == page.size
+
+
+def test_transparent_background_counts_as_paper() -> None:
+    page = render_page(LINES_SHORT)
+    rgba = Image.new("RGBA", page.size, (0, 0, 0, 0))  # transparent black, as some PNG exports are
+    rgba.paste((0, 0, 0, 255), mask=page.point(lambda v: 255 - v))
+    binary = np.asarray(prepare_page(rgba, SETTINGS, dpi=300).image.convert("L"))
+    assert binary.mean() > 200  # white paper with black print, not a black page
 
 
 def test_tiny_or_empty_pages_do_not_fail() -> None:

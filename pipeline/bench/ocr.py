@@ -20,14 +20,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageSequence
 
 from pipeline.engines import tesseract
 from pipeline.metrics import cer
-from pipeline.settings import OcrSettings
+from pipeline.settings import OcrSettings, from_env
 from pipeline.stages.ocr import ocr_page, page_is_poor
 
 KINDS = ("pdf_scan", "image_scan", "tiff", "phone_photo")
@@ -219,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dump", type=Path, default=None, help="write each letter's OCR text into this folder")
     ap.add_argument("--no-raw", action="store_true", help="skip the raw Tesseract side (quick iterations)")
     a = ap.parse_args(argv)
-    base = OcrSettings()
-    settings = OcrSettings(
+    base = from_env().ocr  # the run's settings (LETTERS_OCR_* applied), then the flags below
+    settings = replace(
+        base,
         languages=a.languages or base.languages,
         psm=a.psm if a.psm is not None else base.psm,
-        prepare=not a.no_prepare,
+        prepare=base.prepare and not a.no_prepare,
     )
     files_dir = a.devset / "files"
     manifest = files_dir / "manifest.csv"

@@ -59,17 +59,26 @@ def _env() -> dict[str, str]:
     return env
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """RGB copy of any image; transparent parts become white paper (not black)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> str:
     """Run tesseract with the image file as first argument (``args`` follow it)."""
     if image.mode not in ("1", "L", "RGB"):
-        image = image.convert("RGB")
+        image = on_white(image)
     with tempfile.TemporaryDirectory(prefix="letters-ocr-") as tmp:
         path = Path(tmp) / "page.pnm"
         image.save(path, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost
-        return _run([str(path), *args], None, timeout_s)
+        return _run([str(path), *args], timeout_s)
 
 
-def _run(args: Sequence[str], stdin: bytes | None, timeout_s: float) -> str:
+def _run(args: Sequence[str], timeout_s: float) -> str:
     """Run tesseract, return stdout as text; typed errors on failure or timeout."""
     exe = shutil.which(TESSERACT)
     if exe is None:
@@ -79,7 +88,7 @@ def _run(args: Sequence[str], stdin: bytes | None, timeout_s: float) -> str:
         # own process group so that a timeout kills Tesseract and anything it spawned
         proc = subprocess.Popen(
             cmd,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_env(),
@@ -88,7 +97,7 @@ def _run(args: Sequence[str], stdin: bytes | None, timeout_s: float) -> str:
     except OSError as exc:
         raise OcrError(f"cannot start tesseract: {exc}") from exc
     try:
-        out, err = proc.communicate(stdin, timeout=timeout_s)
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -179,7 +188,7 @@ def detect_orientation(image: Image.Image, dpi: int | None = None, timeout_s: fl
 
 def file_to_text(path: Path, languages: str = "ukr+rus", timeout_s: float = 300.0) -> str:
     """Plain ``tesseract FILE - -l LANGS``: the unprepared baseline the benchmark compares against."""
-    return _run([str(path), "-", "-l", languages], None, timeout_s)
+    return _run([str(path), "-", "-l", languages], timeout_s)
 
 
 def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: float = 300.0) -> str:
@@ -188,4 +197,4 @@ def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: flo
 
 
 def version() -> str:
-    return _run(["--version"], None, 30.0).splitlines()[0].strip()
+    return _run(["--version"], 30.0).splitlines()[0].strip()

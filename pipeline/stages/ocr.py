@@ -9,7 +9,7 @@ blocks are separated by a blank line.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -296,8 +296,3 @@ def page_is_poor(page: PageText, settings: OcrSettings) -> bool:
     conf = page.ocr_confidence
     low = page.low_confidence_share or 0.0
     return conf < settings.poor_page_conf or low > settings.poor_page_low_share
-
-
-def with_overrides(settings: OcrSettings, **kwargs: object) -> OcrSettings:
-    """Per-call settings tweaks (e.g. ``psm``) without touching the run's settings."""
-    return replace(settings, **{k: v for k, v in kwargs.items() if v is not None})
