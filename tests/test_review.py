@@ -186,7 +186,7 @@ def build_review_db(tmp: Path) -> ReviewDb:
     return ReviewDb(db_path, img_a, tmp)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _cheap_argon2() -> Iterator[None]:
     """Argon2 with its production cost takes ~0.3-0.7 s per login on a busy CI machine; the tests
     use the same algorithm (argon2id) at a tiny cost. test_users_cli checks the production cost."""

@@ -13,7 +13,8 @@
   const keysHelp = document.getElementById("keys");
   let version = parseInt(root.dataset.version, 10);
   let busy = Promise.resolve(); // saves run one after another, each with the version the last one returned
-  let blocked = !conflictBox.classList.contains("hidden");
+  // A conflict shown by the server came with the current version; only a 409 seen here blocks saving.
+  let blocked = false;
 
   const cards = () => Array.from(document.querySelectorAll(".card"));
   let focus = 0;
