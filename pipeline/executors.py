@@ -2,20 +2,49 @@
 
 Each executor yields one :class:`LetterResult` per letter, in completion order;
 the caller (``pipeline.api.run_batch``) writes them to the database from one place.
+
+Every executor keeps a bounded number of letters in flight, so memory stays flat
+however long the batch is, and a worker that dies (killed, out of memory, a crash
+in a native library) costs at most the letter it was working on: that letter is
+tried once more elsewhere and recorded as failed only if it kills a worker again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import multiprocessing
 import os
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TYPE_CHECKING
+import signal
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import LetterError, LettersError
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+    from multiprocessing.process import BaseProcess
+
     from pipeline.api import Processor
+
+log = logging.getLogger("letters")
+
+# A letter gets this many worker deaths before it is recorded as failed: one retry, as the
+# death may have been someone else's doing (OOM killer picking the biggest process, a restart).
+MAX_WORKER_DEATHS = 2
+IN_FLIGHT_PER_WORKER = 4  # Dask: tasks queued per worker; enough to hide scheduling latency
+
+
+class ExecutorError(LettersError):
+    """The workers cannot run at all (they die before taking any letter, the cluster is unreachable)."""
+
+    category = "executor"
 
 
 def _processor(promises: list[Promise], settings: Settings) -> Processor:
@@ -24,61 +53,281 @@ def _processor(promises: list[Promise], settings: Settings) -> Processor:
     return Processor(promises, settings)
 
 
-# Worker-process state: one Processor per process, built by the pool initializer.
-_WORKER: Processor | None = None
+def _single_thread_ocr() -> None:
+    # One Tesseract thread per process: our parallelism is the workers, and OpenMP
+    # threads of several Tesseracts only fight over the same cores.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
-def _init_worker(promises: list[Promise], settings: Settings) -> None:
-    global _WORKER
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # one Tesseract thread per process: our parallelism is the pool
-    _WORKER = _processor(promises, settings)
-
-
-def _work(letter: Letter) -> LetterResult:
-    assert _WORKER is not None, "worker not initialised"
-    return _WORKER.process(letter)
+def failed_result(letter: Letter, reason: str) -> LetterResult:
+    return LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.FAILED, letter=letter, error=reason)
 
 
 def iter_results(
     letters: list[Letter], promises: list[Promise], settings: Settings, workers: int, dask: str | None = None
 ) -> Iterator[LetterResult]:
-    """Process ``letters`` and yield their results as they complete."""
-    yield from _local_results(letters, promises, settings, workers)
+    """Process ``letters`` and yield their results as they complete.
+
+    ``dask``: None for this machine (in process when ``workers`` is 1, else a pool of
+    ``workers`` processes); ``"local"`` for a Dask LocalCluster of ``workers``
+    processes; ``"tcp://HOST:PORT"`` for a running Dask scheduler (its workers must
+    have this package installed and see the letters' files and the models folder
+    at the same paths).
+    """
+    if dask:
+        yield from _dask_results(letters, promises, settings, workers, dask)
+    else:
+        yield from _local_results(letters, promises, settings, workers)
+
+
+# --- this machine ---------------------------------------------------------------
 
 
 def _local_results(
     letters: list[Letter], promises: list[Promise], settings: Settings, workers: int
 ) -> Iterator[LetterResult]:
+    # Built here, once, even for a pool: a missing model fails the run in this process with
+    # its own typed error, and forked workers share the loaded model instead of each
+    # spending seconds loading it again.
+    processor = _processor(promises, settings)
     if workers <= 1 or len(letters) <= 1:
-        processor = _processor(promises, settings)
         for letter in letters:
             yield processor.process(letter)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(promises, settings)) as pool:
-        pending: dict[Future[LetterResult], Letter] = {}
-        todo = iter(letters)
+    yield from _pool_results(letters, processor, min(workers, len(letters)))
+
+
+Work = Callable[["Processor", Letter], LetterResult]
+
+
+def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
+    return processor.process(letter)
+
+
+def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
+    """A pool worker: process letters sent over ``conn`` until None or the parent goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    _single_thread_ocr()
+    while True:
         try:
-            # Keep a bounded number of letters in flight: memory stays flat on huge batches.
-            for letter in todo:
-                pending[pool.submit(_work, letter)] = letter
-                if len(pending) >= workers * 2:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    letter = pending.pop(fut)
+            letter = conn.recv()
+        except (EOFError, OSError):
+            return
+        if letter is None:
+            return
+        try:
+            result = work(processor, letter)
+        except Exception as exc:  # Processor.process never raises for bad input; this is a bug
+            result = failed_result(letter, f"internal error: {type(exc).__name__}: {exc}")
+        conn.send(result)
+
+
+@dataclass
+class _Worker:
+    proc: BaseProcess
+    conn: Connection
+    letter: Letter | None = None  # the letter it is working on
+
+    def stop(self) -> None:
+        try:
+            if self.letter is None and self.proc.is_alive():
+                self.conn.send(None)  # idle: let it exit on its own
+            else:
+                _kill_children(self.proc.pid)  # Tesseract runs in its own session: it would outlive us
+                self.proc.terminate()
+        except (OSError, ValueError):
+            pass
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=5)
+        self.conn.close()
+
+
+def _kill_children(pid: int | None) -> None:
+    import psutil
+
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            child.kill()
+    except (psutil.Error, ValueError):
+        pass
+
+
+def _pool_context() -> BaseContext:
+    # fork: workers inherit the parent's loaded Processor for free. Where there is no fork
+    # (Windows) the Processor is pickled to each worker instead.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _start_worker(ctx: BaseContext, processor: Processor, work: Work) -> _Worker:
+    parent_conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=_worker_main, args=(child_conn, processor, work), daemon=True)
+    proc.start()
+    child_conn.close()  # only the worker holds its end now: its death makes our end readable (EOF)
+    return _Worker(proc, parent_conn)
+
+
+def _pool_results(
+    letters: list[Letter], processor: Processor, workers: int, work: Work = _process_letter
+) -> Iterator[LetterResult]:
+    """A pool of worker processes, one letter in flight per worker.
+
+    Unlike concurrent.futures.ProcessPoolExecutor, whose pool breaks as a whole when one
+    worker dies (every pending letter then fails with BrokenProcessPool), each worker
+    here has its own pipe, so a death is pinned on the one letter that worker held:
+    that letter goes back to the queue (once), a fresh worker takes the dead one's place,
+    and the other workers carry on undisturbed. ``work`` is a seam for tests.
+    """
+    ctx = _pool_context()
+    queue: deque[Letter] = deque(letters)
+    deaths: dict[str, int] = {}
+    idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
+    pool = [_start_worker(ctx, processor, work) for _ in range(workers)]
+    try:
+        while queue or any(w.letter is not None for w in pool):
+            for w in pool:
+                if w.letter is None and queue:
+                    w.letter = queue.popleft()
                     try:
-                        yield fut.result()
-                    except Exception as exc:  # a worker died (OOM, killed): record, go on
-                        yield LetterResult(
-                            letter.letter_id, letter.sha256, letter.source_file, Status.FAILED,
-                            letter=letter, error=f"worker failed: {type(exc).__name__}: {exc}",
-                        )
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending[pool.submit(_work, nxt)] = nxt
-        finally:
-            for fut in pending:
-                fut.cancel()
+                        w.conn.send(w.letter)
+                    except OSError:  # already dead: noticed below through its sentinel
+                        pass
+            ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool]))
+            for i, w in enumerate(pool):
+                if w.conn not in ready and w.proc.sentinel not in ready:
+                    continue
+                died = False
+                try:
+                    while w.conn.poll():
+                        result = w.conn.recv()
+                        w.letter = None
+                        yield result
+                except (EOFError, OSError):
+                    died = True
+                if not (died or not w.proc.is_alive()):
+                    continue
+                w.proc.join(timeout=5)
+                code = w.proc.exitcode
+                letter, w.letter = w.letter, None
+                w.stop()
+                pool[i] = _start_worker(ctx, processor, work)
+                if letter is None:
+                    idle_deaths += 1
+                    if idle_deaths > 2 * workers:
+                        raise ExecutorError(f"worker processes keep dying without a letter (exit code {code})")
+                    continue
+                deaths[letter.letter_id] = n = deaths.get(letter.letter_id, 0) + 1
+                log.warning("worker died (exit code %s) on %s (%d time(s))", code, letter.source_file, n)
+                if n >= MAX_WORKER_DEATHS:
+                    yield failed_result(letter, f"worker process died on this letter {n} times (exit code {code})")
+                else:
+                    queue.appendleft(letter)  # first in line for the fresh worker
+    finally:
+        for w in pool:
+            w.stop()
 
 
+# --- Dask ---------------------------------------------------------------------------
+
+# Worker-side cache: one Processor per (settings, registry) per Dask worker process,
+# built by its first task and reused by every later one.
+_DASK_PROCESSORS: dict[str, Processor] = {}
+
+
+def fingerprint(promises: list[Promise], settings: Settings) -> str:
+    """A key for a Processor: equal for equal settings and registry."""
+    h = hashlib.sha256(repr(settings).encode())
+    h.update(repr(promises).encode())
+    return h.hexdigest()[:16]
+
+
+def _dask_process(letter: Letter, promises: list[Promise], settings: Settings, key: str) -> LetterResult:
+    """One letter on a Dask worker (module-level so workers import it by name)."""
+    _single_thread_ocr()
+    processor = _DASK_PROCESSORS.get(key)
+    if processor is None:
+        processor = _DASK_PROCESSORS[key] = _processor(promises, settings)
+    return processor.process(letter)
+
+
+def _dask_client(address: str, workers: int) -> tuple[Any, Any]:
+    import dask
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        # The scheduler runs in this process, so its config is ours to set. A letter that
+        # kills a worker MAX_WORKER_DEATHS times is given up (as in the local pool) instead of
+        # after the default four; and a worker holds only the task it runs (no task waiting
+        # behind it), so a death marks only that letter as suspect, not an innocent neighbour.
+        config = {
+            "distributed.scheduler.allowed-failures": MAX_WORKER_DEATHS - 1,
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+        with dask.config.set(config):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # a free port: never clash with another cluster
+                silence_logs=logging.ERROR,
+                env={"OMP_THREAD_LIMIT": "1"},
+            )
+        return Client(cluster), cluster
+    if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise ExecutorError(f"bad Dask address {address!r}: expected 'local' or a scheduler address like tcp://HOST:8786")
+    try:
+        return Client(address, timeout="20s"), None
+    except OSError as exc:
+        raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def _dask_results(
+    letters: list[Letter], promises: list[Promise], settings: Settings, workers: int, address: str
+) -> Iterator[LetterResult]:
+    from distributed import as_completed
+
+    if not letters:
+        return
+    client, cluster = _dask_client(address, max(workers, 1))
+    try:
+        n_workers = max(len(client.scheduler_info().get("workers", {})), workers, 1)
+        key = fingerprint(promises, settings)
+        # Ship the registry once to every worker; tasks then refer to it by future.
+        promises_f = client.scatter(promises, broadcast=True, hash=False)
+        run = uuid.uuid4().hex[:8]
+        by_key: dict[str, Letter] = {}
+
+        def submit(letter: Letter) -> Any:
+            fut = client.submit(
+                _dask_process, letter, promises_f, settings, key,
+                key=f"letter-{letter.letter_id}-{run}", retries=2, pure=False,
+            )
+            by_key[fut.key] = letter
+            return fut
+
+        todo = iter(letters)
+        ac = as_completed()
+        for letter in todo:
+            ac.add(submit(letter))
+            if len(by_key) >= IN_FLIGHT_PER_WORKER * n_workers:
+                break
+        for fut in ac:
+            letter = by_key.pop(fut.key)
+            if fut.status == "finished":
+                result = fut.result()
+            else:
+                exc = fut.exception()
+                if isinstance(exc, LettersError) and not isinstance(exc, LetterError):
+                    raise exc  # a missing model, a bad setting: every letter would fail the same way
+                result = failed_result(letter, f"worker failed: {type(exc).__name__}: {exc}")
+            fut.release()  # drop it from worker memory now
+            yield result
+            nxt = next(todo, None)
+            if nxt is not None:
+                ac.add(submit(nxt))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

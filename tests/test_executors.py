@@ -1,0 +1,169 @@
+"""Executors: a local pool and a Dask cluster give the same results as one process, and a
+worker that dies mid-run costs no letter (retried once; failed alone if it kills twice).
+
+Real components throughout: the real Processor (verdict model, Tesseract on one scan),
+real worker processes, a real Dask LocalCluster whose worker is killed by os._exit.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import pytest
+from distributed import WorkerPlugin
+
+from pipeline.executors import ExecutorError, _dask_client, _pool_results, _process_letter, iter_results
+from pipeline.samplegen import REGISTRY_HEADER, load_sample_data, write_image, write_text_pdf
+from pipeline.schema import Letter, LetterResult, Promise, Status
+from pipeline.settings import Settings
+from pipeline.stages import ingest
+from pipeline.stages.registry import load_registry
+from tests import badinputs
+
+SCAN = "scan.jpg"
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[list[Letter], list[Promise], Settings]:
+    """Five born-digital letters and one small scan of the project's invented samples."""
+    folder = tmp_path_factory.mktemp("batch")
+    data = load_sample_data()
+    for item in data["letters"][:5]:
+        write_text_pdf(item["pages"], folder / f"{item['letter_id']}.pdf")
+    write_image(data["letters"][3]["pages"][0], folder / SCAN, fmt="JPEG", dpi=200, skew_deg=0.5, noise=0.2, seed=1)
+    registry = folder.parent / "promises.csv"
+    with registry.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(REGISTRY_HEADER)
+        w.writerows([p[k] for k in REGISTRY_HEADER] for p in data["promises"])
+    models = badinputs.verdict_models_dir(Path(request.config.cache.mkdir("letters-test-verdict-model")))
+    settings = replace(Settings(), models_dir=models)
+    found = ingest.discover(folder, settings.limits)
+    assert len(found.letters) == 6 and not found.failures
+    return found.letters, load_registry(registry), settings
+
+
+@pytest.fixture(scope="module")
+def processor(batch: tuple[list[Letter], list[Promise], Settings]):  # noqa: ANN201
+    from pipeline.api import Processor
+
+    _, promises, settings = batch
+    return Processor(promises, settings)
+
+
+def summary(r: LetterResult) -> tuple:
+    """Everything a record is made of; not timings."""
+    return (
+        r.letter_id, r.sha256, r.source_file, r.status, r.error,
+        r.text.full_text if r.text else None,
+        [(p.page_no, p.source, p.ocr_confidence, len(p.words)) for p in r.text.pages] if r.text else None,
+        r.fields.values() if r.fields else None,
+        [(u.promise_id, u.match.score, u.match.passage.start, u.suggestion.verdict if u.suggestion else None,
+          u.suggestion.confidence if u.suggestion else None, u.needs_review) for u in r.updates],
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(batch: tuple[list[Letter], list[Promise], Settings], processor) -> dict[str, tuple]:  # noqa: ANN001
+    letters, _, _ = batch
+    ref = {letter.letter_id: summary(processor.process(letter)) for letter in letters}
+    scan = next(s for s in ref.values() if s[2] == SCAN)
+    assert scan[6][0][1] == "ocr" and scan[3] != Status.FAILED and scan[8]  # OCR'd, read and matched
+    return ref
+
+
+def by_letter(results: list[LetterResult]) -> dict[str, tuple]:
+    counts = Counter(r.letter_id for r in results)
+    assert max(counts.values()) == 1, f"a letter came back twice: {counts}"
+    return {r.letter_id: summary(r) for r in results}
+
+
+# --- local pool ----------------------------------------------------------------------
+
+
+def _kill_on(processor, letter: Letter, target: str, marker: Path | None) -> LetterResult:  # noqa: ANN001
+    """Kill this worker process when it takes ``target`` (only the first time if ``marker`` is given)."""
+    if letter.source_file == target and (marker is None or not marker.exists()):
+        if marker is not None:
+            marker.touch()
+        os._exit(9)
+    return _process_letter(processor, letter)
+
+
+@pytest.mark.slow
+def test_pool_gives_the_same_results_as_one_process(batch, processor, reference) -> None:  # noqa: ANN001
+    letters, _, _ = batch
+    assert by_letter(list(_pool_results(letters, processor, 2))) == reference
+
+
+@pytest.mark.slow
+def test_pool_retries_the_letter_of_a_dead_worker_once(batch, processor, reference, tmp_path: Path) -> None:  # noqa: ANN001
+    letters, _, _ = batch
+    marker = tmp_path / "killed"
+    work = partial(_kill_on, target=SCAN, marker=marker)
+    got = by_letter(list(_pool_results(letters, processor, 2, work=work)))
+    assert marker.exists()  # a worker really died on the scan
+    assert got == reference  # ... and every letter, the scan too, was processed exactly once
+
+
+@pytest.mark.slow
+def test_pool_fails_only_the_letter_that_kills_its_worker_twice(batch, processor, reference) -> None:  # noqa: ANN001
+    letters, _, _ = batch
+    poison = "L-S002.pdf"
+    results = list(_pool_results(letters, processor, 2, work=partial(_kill_on, target=poison, marker=None)))
+    got = by_letter(results)
+    bad = next(r for r in results if r.source_file == poison)
+    assert bad.status == Status.FAILED and "died on this letter 2 times" in (bad.error or "")
+    assert {k: v for k, v in got.items() if k != bad.letter_id} == {
+        k: v for k, v in reference.items() if k != bad.letter_id
+    }
+
+
+# --- Dask ------------------------------------------------------------------------------
+
+
+class KillWorkerOnce(WorkerPlugin):
+    """Ends the worker process the first time it starts the task of ``letter_id`` (like the OOM killer)."""
+
+    def __init__(self, letter_id: str, marker: str) -> None:
+        self.letter_id = letter_id
+        self.marker = marker
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
+        if finish == "executing" and f"letter-{self.letter_id}-" in str(key) and not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(9)
+
+
+@pytest.mark.slow
+def test_dask_gives_the_same_results_and_survives_a_killed_worker(batch, reference, tmp_path: Path) -> None:  # noqa: ANN001
+    """One cluster for both checks (starting Dask workers is the slow part): the LocalCluster
+    that ``dask="local"`` starts, reached through its tcp:// address, with one worker ended
+    by os._exit while it runs the scan."""
+    letters, promises, settings = batch
+    scan = next(letter for letter in letters if letter.source_file == SCAN)
+    marker = tmp_path / "killed"
+    client, cluster = _dask_client("local", 2)
+    try:
+        client.register_plugin(KillWorkerOnce(scan.letter_id, str(marker)))
+        pids_before = set(client.run(os.getpid).values())
+        got = by_letter(list(iter_results(letters, promises, settings, 2, dask=cluster.scheduler_address)))
+        pids_after = set(client.run(os.getpid).values())
+    finally:
+        client.close()
+        cluster.close()
+    assert marker.exists() and pids_before != pids_after, (pids_before, pids_after)  # a worker died, was replaced
+    for lid, want in reference.items():  # every letter exactly once, the same as in one process
+        assert got.get(lid) == want, lid
+    assert got.keys() == reference.keys()
+
+
+def test_bad_dask_address_is_a_typed_error() -> None:
+    letter = Letter("0" * 16, "0" * 64, "a.pdf", ())
+    with pytest.raises(ExecutorError, match="bad Dask address"):
+        list(iter_results([letter], [], Settings(), 1, dask="localhost:8786"))
