@@ -388,6 +388,29 @@ def write_odd_names(folder: Path, start: int = 50) -> list[Path]:
     return [write_text_pdf(folder / name, letter_lines(start + k)) for k, name in enumerate(ODD_NAMES)]
 
 
+def write_odd_mode_images(folder: Path, i: int = 60) -> list[Path]:
+    """Valid scans in the less common pixel formats scanners write: 16-bit grey PNG, 1-bit Group 4 TIFF,
+    CMYK JPEG, PNG with an alpha channel, palette PNG."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = write_text_image(folder / ".base.png", letter_lines(i))
+    grey = Image.open(tmp).convert("L")
+    tmp.unlink()
+    out = {
+        "grey16.png": lambda p: Image.fromarray(np.asarray(grey, dtype=np.uint16) * 257).save(p),
+        "fax-g4.tif": lambda p: grey.convert("1").save(p, compression="group4"),
+        "cmyk.jpg": lambda p: grey.convert("CMYK").save(p, quality=90),
+        "alpha.png": lambda p: grey.convert("RGBA").save(p),
+        "palette.png": lambda p: grey.convert("P").save(p),
+    }
+    paths = []
+    for name, save in out.items():
+        save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
 def is_fifo(path: Path) -> bool:
     return stat.S_ISFIFO(path.lstat().st_mode)
 

@@ -197,14 +197,19 @@ def processor(tmp_path_factory: pytest.TempPathFactory, hostile_settings: Settin
 
 def _process_one(path: Path, settings: Settings, processor: Processor) -> tuple[str, str | None]:
     """Discover and process the one letter in path's folder under ``settings`` (limits, OCR)."""
+    status, reason, _text = _process_with_text(path, settings, processor)
+    return status, reason
+
+
+def _process_with_text(path: Path, settings: Settings, processor: Processor) -> tuple[str, str | None, str]:
     found = ingest.discover(path.parent, settings.limits)
     if found.failures:
-        return Status.FAILED.value, found.failures[0].reason
+        return Status.FAILED.value, found.failures[0].reason, ""
     (letter,) = found.letters
     proc = copy.copy(processor)  # the loaded model and index, other settings
     proc.settings = settings
     result = proc.process(letter)
-    return result.status.value, result.error
+    return result.status.value, result.error, result.text.full_text if result.text else ""
 
 
 def test_limits_have_sane_defaults() -> None:
@@ -263,6 +268,16 @@ def test_max_pages_enforced_for_tiff_frames(tmp_path: Path, hostile_settings: Se
     status, reason = _process_one(tmp_path / "in" / "multi.tif", s, processor)
     assert status == "failed"
     _words_in(reason, ("3 frames", "over the limit of 2"))
+
+
+@pytest.mark.slow
+def test_uncommon_pixel_formats_are_read(tmp_path: Path, hostile_settings: Settings, processor: Processor) -> None:
+    for path in bad.write_odd_mode_images(tmp_path / "in"):
+        (tmp_path / path.stem).mkdir()
+        status, reason, text = _process_with_text(path.rename(tmp_path / path.stem / path.name), hostile_settings,
+                                                  processor)
+        assert status != "failed", (path.name, reason)
+        assert "МІСЬКА РАДА" in text, (path.name, text[:200])
 
 
 def _tesseract_children() -> list[psutil.Process]:
