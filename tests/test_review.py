@@ -443,7 +443,15 @@ def test_letter_screen_shows_boxes_matches_alternatives_and_suggestion(app) -> N
     for text in ("P-BRIDGE", "P-SCHOOL", "P-ROAD", "near tie", "0.82", "0.55", "shared_terms", "verdict-test-1"):
         assert text in html
     assert 'data-alt="P-ROAD"' in html
-    assert f'data-next="/letters/{LETTER_B}"' in html
+    assert f'data-next="/letters/{LETTER_A}/next"' in html
+    r = c.get(f"/letters/{LETTER_A}/next")
+    assert r.status_code == 303 and r.headers["location"] == f"/letters/{LETTER_B}"
+    assert c.get(f"/letters/{LETTER_A}/prev").headers["location"] == "/queue"
+    assert c.get(f"/letters/{LETTER_B}/prev").headers["location"] == f"/letters/{LETTER_A}"
+    # Filters travel along: with only Тихоград letters, A has no neighbour but B is first.
+    r = c.get(f"/letters/{LETTER_A}/next?city=Тихоград")
+    assert r.headers["location"].startswith(f"/letters/{LETTER_B}?city=")
+    assert c.get(f"/letters/{LETTER_A}/sideways").status_code == 404
     assert c.get("/letters/ffffffffffffffff").status_code == 404
 
 
@@ -605,6 +613,10 @@ def test_exports_show_confirmed_corrected_and_picked_alternatives(app, rdb: Revi
     # The queue now counts letter A as reviewed (every live pair has a verdict).
     html = c.get("/queue").text
     assert re.search(r'id="count-reviewed">2<', html)
+    # Reviewed letters leave the awaiting queue; the queue is then empty, so n goes back to it.
+    assert c.get(f"/letters/{LETTER_A}/next").headers["location"] == "/queue"
+    # In the reviewed view, A keeps its place ahead of B.
+    assert c.get(f"/letters/{LETTER_A}/next?state=reviewed").headers["location"] == f"/letters/{LETTER_B}?state=reviewed"
 
 
 # --- secret key and CLI --------------------------------------------------------------

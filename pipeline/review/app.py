@@ -282,11 +282,26 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             view = letter_view(s, letter_id)
-            if view is None:
-                raise HTTPException(404, "no such letter")
+        if view is None:
+            raise HTTPException(404, "no such letter")
+        return render(request, "letter.html", session=sess, user=user, view=view,
+                      qs=urlencode(filters.params()), conflict=None, submitted=None)
+
+    @app.get("/letters/{letter_id}/{direction}")
+    def step(request: Request, letter_id: str, direction: str) -> Response:
+        """n / p: the neighbour in the reviewer's (filtered) queue, worked out when asked, so
+        opening a letter does not pay for ordering the whole queue."""
+        page_user(request)
+        if direction not in ("next", "prev"):
+            raise HTTPException(404, "not found")
+        filters = QueueFilters.from_params(request.query_params)
+        qs = urlencode(filters.params())
+        with db.session() as s:
             prev_id, next_id = neighbours(s, letter_id, filters)
-        return render(request, "letter.html", session=sess, user=user, view=view, prev_id=prev_id,
-                      next_id=next_id, qs=urlencode(filters.params()), conflict=None, submitted=None)
+        target = next_id if direction == "next" else prev_id
+        if target is None:
+            return RedirectResponse("/queue" + (f"?{qs}" if qs else ""), status_code=303)
+        return RedirectResponse(f"/letters/{target}" + (f"?{qs}" if qs else ""), status_code=303)
 
     @app.get("/letters/{letter_id}/pages/{page}.png")
     def page_image(request: Request, letter_id: str, page: str) -> Response:
@@ -340,11 +355,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         except Conflict as exc:
             with db.session() as s:
                 view = letter_view(s, letter_id)
-                prev_id, next_id = neighbours(s, letter_id, filters)
             # Show the reviewer's own values again so nothing typed is lost.
             return render(request, "letter.html", status_code=409, session=sess, user=user, view=view,
-                          prev_id=prev_id, next_id=next_id, qs=urlencode(filters.params()), conflict=exc.message(),
-                          submitted=submitted)
+                          qs=urlencode(filters.params()), conflict=exc.message(), submitted=submitted)
         except DecisionError as exc:
             raise HTTPException(400, str(exc)) from None
         return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, Verdict
 from pipeline.store.repo import Decision, effective_decisions
@@ -91,15 +91,14 @@ class Queue:
     politicians: list[str]
 
 
-def _letter_state(letter: LetterRow, live: list[MatchRow], human: dict[tuple[str, str, str], Decision],
-                  added: list[str]) -> tuple[str, int]:
+def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str], Decision],
+                  added: list[str], any_decision: bool) -> tuple[str, int]:
     """failed | reviewed | awaiting | none (nothing suggested, nothing flagged, nobody looked)."""
     if letter.status == "failed":
         return "failed", 0
     lid = letter.letter_id
     keys = [m.promise_id for m in live] + added
     decided = sum(1 for pid in keys if (lid, "verdict", pid) in human)
-    any_decision = any(k[0] == lid for k in human)
     # Reviewed: a human has looked (some decision in force) and every live pair has a verdict.
     if any_decision and decided == len(keys):
         return "reviewed", decided
@@ -109,16 +108,29 @@ def _letter_state(letter: LetterRow, live: list[MatchRow], human: dict[tuple[str
 
 
 def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT) -> Queue:
-    # The letters' text is not needed here: leave it in the database.
-    letters = list(session.scalars(select(LetterRow).options(defer(LetterRow.text), defer(LetterRow.timings))))
-    matches: dict[str, list[MatchRow]] = defaultdict(list)
-    for m in session.scalars(select(MatchRow).order_by(MatchRow.passage_index, MatchRow.promise_id)):
+    everything, counts, cities, politicians = _all_items(session)
+    items = [i for i in everything if _keep(i, filters)]
+    return Queue(items[:limit], len(items), counts, cities, politicians)
+
+
+def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[str], list[str]]:
+    """Every letter as a queue item, in queue order, with the counts over the whole database."""
+    # Plain rows of the few columns needed, not ORM objects: ~5x faster on thousands of letters.
+    letters = session.execute(select(LetterRow.letter_id, LetterRow.source_file, LetterRow.status,
+                                     LetterRow.error)).all()
+    matches: dict[str, list[Any]] = defaultdict(list)
+    for m in session.execute(
+        select(MatchRow.letter_id, MatchRow.promise_id, MatchRow.verdict, MatchRow.confidence,
+               MatchRow.model_version, MatchRow.needs_review).order_by(MatchRow.passage_index, MatchRow.promise_id)
+    ):
         matches[m.letter_id].append(m)
     fields: dict[str, dict[str, str | None]] = defaultdict(dict)
     for f in session.execute(select(FieldRow.letter_id, FieldRow.name, FieldRow.value)):
         fields[f.letter_id][f.name] = f.value
-    promises = {p.promise_id: p for p in session.scalars(select(PromiseRow))}
+    promises = {p.promise_id: p for p in session.execute(
+        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city))}
     human = effective_decisions(session)
+    looked_at = {k[0] for k in human}
     added_by_letter: dict[str, list[str]] = defaultdict(list)
     for (lid, kind, pid), d in human.items():
         if kind == "match" and d.human_value == "added" and pid not in {m.promise_id for m in matches[lid]}:
@@ -137,7 +149,7 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
 
         live = [m for m in matches[lid] if _match_value(human, lid, m.promise_id) != "rejected"]
         added = sorted(added_by_letter[lid])
-        state, decided = _letter_state(letter, live, human, added)
+        state, decided = _letter_state(letter, live, human, added, lid in looked_at)
         pids = [m.promise_id for m in live] + added
         politicians = sorted({promises[p].politician for p in pids if p in promises and promises[p].politician})
         city = eff_field("sender_city")
@@ -150,8 +162,9 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
         for pid in added:
             if d := human.get((lid, "verdict", pid)):
                 verdicts.append(d.human_value or "")
-        confs = [m.confidence for m in live if m.confidence is not None]
-        needs = letter.status == "needs_review" or any(m.needs_review for m in live)
+        # Order keys from the machine's output only, so a letter keeps its place while it is reviewed.
+        confs = [m.confidence for m in matches[lid] if m.confidence is not None]
+        needs = letter.status == "needs_review" or any(m.needs_review for m in matches[lid])
         counts[state] += 1
         if needs and state == "awaiting":
             counts["needs_review"] += 1
@@ -164,10 +177,9 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
             needs_review=needs, state=state, decided=decided,
             model_versions=sorted({m.model_version for m in live if m.model_version}),
         )
-        if _keep(item, filters):
-            items.append(item)
+        items.append(item)
     items.sort(key=_queue_order)
-    return Queue(items[:limit], len(items), counts, sorted(all_cities), sorted(all_politicians))
+    return items, counts, sorted(all_cities), sorted(all_politicians)
 
 
 def _queue_order(item: QueueItem) -> tuple[object, ...]:
@@ -193,12 +205,16 @@ def _keep(item: QueueItem, f: QueueFilters) -> bool:
 
 
 def neighbours(session: Session, letter_id: str, filters: QueueFilters) -> tuple[str | None, str | None]:
-    """Previous and next letter of the reviewer's queue around ``letter_id``."""
-    ids = [i.letter_id for i in build_queue(session, filters).items]
-    if letter_id not in ids:
-        return None, ids[0] if ids else None
-    i = ids.index(letter_id)
-    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    """Previous and next letter of the reviewer's queue around ``letter_id``. The letter keeps its
+    place in the order even when reviewing it just took it out of the filtered queue."""
+    everything = _all_items(session)[0]
+    pos = next((i for i, item in enumerate(everything) if item.letter_id == letter_id), None)
+    if pos is None:
+        first = next((item.letter_id for item in everything if _keep(item, filters)), None)
+        return None, first
+    prev_id = next((it.letter_id for it in reversed(everything[:pos]) if _keep(it, filters)), None)
+    next_id = next((it.letter_id for it in everything[pos + 1:] if _keep(it, filters)), None)
+    return prev_id, next_id
 
 
 def _match_value(human: dict[tuple[str, str, str], Decision], lid: str, pid: str) -> str | None:

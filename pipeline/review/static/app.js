@@ -173,9 +173,8 @@
   }
 
   function go(which) {
-    const url = root.dataset[which];
-    if (url) window.location.href = url;
-    else say(which === "next" ? "This is the last letter of the queue." : "This is the first letter of the queue.");
+    // The server works out the neighbour (or sends us back to the queue at either end).
+    busy.then(() => { window.location.href = root.dataset[which]; });
   }
 
   document.addEventListener("keydown", (ev) => {
