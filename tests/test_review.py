@@ -661,6 +661,13 @@ def test_users_cli_adds_argon2_users_who_can_log_in(rdb: ReviewDb, monkeypatch: 
     assert "carol\tadmin\tactive" in r.output
 
 
+def test_review_command_refuses_a_missing_database(tmp_path: Path) -> None:
+    from pipeline.errors import UsageError
+
+    r = CliRunner().invoke(review_command, ["--db", str(tmp_path / "typo.db")])
+    assert isinstance(r.exception, UsageError) and not (tmp_path / "typo.db").exists()
+
+
 def test_every_command_and_option_has_help() -> None:
     import click
 

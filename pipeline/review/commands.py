@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from pathlib import Path
 
 import click
+
+from pipeline.errors import UsageError
 
 DB_HELP = "Database file or SQLAlchemy URL (the one `letters run` wrote)."
 
@@ -41,6 +44,9 @@ def review(db_path: str, host: str, port: int) -> None:
     import uvicorn
 
     from pipeline.review.app import create_app
+
+    if "://" not in db_path and not Path(db_path).is_file():
+        raise UsageError(f"database not found: {db_path} (run `letters run` first)")
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -73,6 +79,8 @@ def users_add(name: str, role: str, db_path: str, password_stdin: bool) -> None:
 
     auth.validate_name(name)
     password = _read_password(password_stdin)
+    if "://" not in db_path and not Path(db_path).exists():
+        click.echo(f"note: {db_path} did not exist; a new database was created there", err=True)
     db = Database(db_path)
     try:
         with db.session() as s:
