@@ -449,8 +449,9 @@ def render_page_png(source_paths: list[str], page_no: int, rotation: int) -> byt
     except (OSError, Image.DecompressionBombError):
         raise HTTPException(404, "page cannot be shown") from None
     if rotation % 360:
-        # pages.rotation is clockwise; PIL's rotate() turns counter-clockwise.
-        img = img.rotate(-(rotation % 360), expand=True)
+        from pipeline.stages.prepare import rotate_quarter
+
+        img = rotate_quarter(img, rotation)  # the OCR stage's own turn: boxes are in that image's pixels
     if img.width > PAGE_MAX_WIDTH:
         img = img.resize((PAGE_MAX_WIDTH, round(img.height * PAGE_MAX_WIDTH / img.width)), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
