@@ -295,13 +295,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         if direction not in ("next", "prev"):
             raise HTTPException(404, "not found")
         filters = QueueFilters.from_params(request.query_params)
-        qs = urlencode(filters.params())
         with db.session() as s:
             prev_id, next_id = neighbours(s, letter_id, filters)
         target = next_id if direction == "next" else prev_id
-        if target is None:
-            return RedirectResponse("/queue" + (f"?{qs}" if qs else ""), status_code=303)
-        return RedirectResponse(f"/letters/{target}" + (f"?{qs}" if qs else ""), status_code=303)
+        path = f"/letters/{target}" if target else "/queue"
+        return RedirectResponse(_with_query(path, filters), status_code=303)
 
     @app.get("/letters/{letter_id}/pages/{page}.png")
     def page_image(request: Request, letter_id: str, page: str) -> Response:
@@ -348,7 +346,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
                     # Saving the form vouches for the machine values left as they were.
                     changes.append(DecisionIn("field", f.name, value, note or None))
         if not changes:
-            return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)
+            return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
             with db.session() as s:
                 save_decisions(s, letter_id, version, user.name, changes)
@@ -360,7 +358,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
                           qs=urlencode(filters.params()), conflict=exc.message(), submitted=submitted)
         except DecisionError as exc:
             raise HTTPException(400, str(exc)) from None
-        return RedirectResponse(f"/letters/{letter_id}?{urlencode(filters.params())}", status_code=303)
+        return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
 
     # --- JSON API used by the page script ------------------------------------------
 
@@ -417,6 +415,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         return JSONResponse(letter_state_json(view))
 
     return app
+
+
+def _with_query(path: str, filters: QueueFilters) -> str:
+    qs = urlencode(filters.params())
+    return f"{path}?{qs}" if qs else path
 
 
 def _int(value: object) -> int:
