@@ -179,11 +179,12 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += [str(card["description"]), ""]
     lines += ["## Training data", ""]
     data = card.get("training_data", {})
-    for key in ("path", "sha256", "rows", "extra_examples", "label_counts", "language_counts"):
+    for key in ("path", "sha256", "file_sha256", "file_bytes", "rows", "extra_examples", "label_counts",
+                "language_counts"):
         if key in data:
             lines.append(f"- {key}: {data[key]}")
     lines += ["", "## Model", ""]
-    for key in ("estimator", "features", "seed", "selection"):
+    for key in ("estimator", "config", "features", "seed", "final_fit_seconds", "selection"):
         if key in card:
             lines.append(f"- {key}: {card[key]}")
     cv = card.get("cv", {})

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -189,7 +190,9 @@ def train_and_save(models_dir: Path, extra_examples: list[dict] | None = None, g
     results = {name: cross_validate(rows, cfg, seed=seed) for name, cfg in candidates.items()}
     best = max(results, key=lambda n: (results[n].get("written_rows", {}).get("macro_f1", 0.0),
                                        results[n]["macro_f1"], -results[n]["ece_10_bins"]))
+    started = time.perf_counter()
     pipe = fit(rows, candidates[best], seed=seed)
+    fit_seconds = round(time.perf_counter() - started, 2)
 
     base = Path(models_dir) / MODEL_NAME
     version = _new_version(base)
@@ -210,12 +213,14 @@ def train_and_save(models_dir: Path, extra_examples: list[dict] | None = None, g
         "features": "spaCy+pymorphy3 lemmas with NEG_ scope marks and CUE_ tokens (word 1-2 grams, tf-idf) "
                     "+ char_wb 2-5 grams of digit-folded text",
         "seed": seed,
+        "final_fit_seconds": fit_seconds,
         "selection": f"best of {list(candidates)} by {CV_FOLDS}-fold out-of-fold macro-F1 on the written "
                      "(non-template) rows, then on all rows, then lowest ECE",
         "training_data": {
             "path": str(corpus_path.name),
             "sha256": _data_hash(rows),
             "file_sha256": hashlib.sha256(corpus_path.read_bytes()).hexdigest(),
+            "file_bytes": corpus_path.stat().st_size,
             "rows": len(rows),
             "extra_examples": len(extra),
             "label_counts": dict(sorted(Counter(r["verdict"] for r in rows).items())),
