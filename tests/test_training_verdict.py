@@ -134,3 +134,17 @@ def test_baselines_fit_predict() -> None:
     assert rules.predict(["Парк відкрито 1 травня."]) == ["fulfilled"]
     mlp = PaperlessStyle(seed=0).fit(texts, y)
     assert set(mlp.predict(PROBE)) <= {"fulfilled", "in_progress", "not_fulfilled"}
+
+
+DEVSET = Path("/work/shared/devset")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEVSET / "gold.jsonl").is_file(), reason="dev set not on this machine")
+def test_compare_on_gold_ours_beats_baselines() -> None:
+    from pipeline.training.baselines import compare_on_gold
+
+    table = compare_on_gold(DEVSET)
+    rows = {line.split("  ")[0].strip(): [float(x) for x in line.split()[-4:]] for line in table.splitlines()[2:]}
+    ours = next(v for k, v in rows.items() if k.startswith("ours"))
+    assert ours[0] > rows["keyword rules"][0] and ours[0] > rows["paperless-style MLP"][0]

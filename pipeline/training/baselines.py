@@ -25,6 +25,7 @@ from sklearn.neural_network import MLPClassifier
 from pipeline.stages.verdict import LABELS, VerdictModel
 from pipeline.training.verdict import (
     DEFAULT_GOLD_DIR,
+    _body_span,
     _paragraph_span,
     _valid_examples,
     evaluate_on_gold,
@@ -83,7 +84,8 @@ class PaperlessStyle:
         return [str(p) for p in self.clf_.predict(self.vectorizer_.transform(texts))]
 
 
-def _gold_pairs(gold_dir: Path) -> tuple[list[str], list[str]]:
+def _gold_pairs(gold_dir: Path, mode: str = "paragraph") -> tuple[list[str], list[str]]:
+    """Gold passages and verdicts: ``paragraph`` holding the evidence, or the ``body`` of single-promise letters."""
     import json
 
     texts, ys = [], []
@@ -91,14 +93,15 @@ def _gold_pairs(gold_dir: Path) -> tuple[list[str], list[str]]:
         if not line.strip():
             continue
         g = json.loads(line)
-        if not g.get("promises"):
+        promises = g.get("promises") or []
+        if not promises or (mode == "body" and len(promises) != 1):
             continue
         text = (gold_dir / "letters" / f"{g['letter_id']}.txt").read_text(encoding="utf-8")
-        for pr in g["promises"]:
+        for pr in promises:
             at = text.find(pr.get("evidence") or "\0")
             if at < 0:
                 continue
-            s, e = _paragraph_span(text, at, at + len(pr["evidence"]))
+            s, e = _paragraph_span(text, at, at + len(pr["evidence"])) if mode == "paragraph" else _body_span(text)
             texts.append(text[s:e])
             ys.append(pr["verdict"])
     return texts, ys
@@ -110,23 +113,32 @@ def _scores(y: list[str], pred: list[str]) -> dict[str, float]:
 
 
 def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None = None, seed: int = 0) -> str:
-    """Ours (the newest shipped model) vs both baselines on the gold paragraphs; returns and prints a table."""
+    """Ours (the newest shipped model) vs both baselines on the gold passages; returns and prints a table."""
     from pipeline.settings import DEFAULT_MODELS_DIR
 
     gold_dir = Path(gold_dir)
     rows = _valid_examples(load_corpus())
     texts, y = [r["passage"] for r in rows], [r["verdict"] for r in rows]
-    gold_texts, gold_y = _gold_pairs(gold_dir)
-    results: dict[str, dict[str, float]] = {}
     ours = VerdictModel.load(models_dir or DEFAULT_MODELS_DIR)
-    g = evaluate_on_gold(ours, gold_dir)["paragraph"]
-    results[f"ours ({ours.version})"] = {"macro_f1": g["macro_f1"], "accuracy": g["accuracy"]}
-    results["keyword rules"] = _scores(gold_y, KeywordRules().fit(texts, y).predict(gold_texts))
-    results["paperless-style MLP"] = _scores(gold_y, PaperlessStyle(seed).fit(texts, y).predict(gold_texts))
-    lines = [f"verdict on {gold_dir} (n={len(gold_y)}, passage = paragraph holding the gold evidence)",
-             f"{'model':<32} {'macro-F1':>9} {'accuracy':>9}"]
+    gold = evaluate_on_gold(ours, gold_dir)
+    rules = KeywordRules().fit(texts, y)
+    mlp = PaperlessStyle(seed).fit(texts, y)
+    modes = ("paragraph", "body")
+    results: dict[str, dict[str, dict[str, float]]] = {f"ours ({ours.version})": {}, "keyword rules": {},
+                                                       "paperless-style MLP": {}}
+    counts = {}
+    for mode in modes:
+        gold_texts, gold_y = _gold_pairs(gold_dir, mode)
+        counts[mode] = len(gold_y)
+        results[f"ours ({ours.version})"][mode] = {k: gold[mode][k] for k in ("macro_f1", "accuracy")}
+        results["keyword rules"][mode] = _scores(gold_y, rules.predict(gold_texts))
+        results["paperless-style MLP"][mode] = _scores(gold_y, mlp.predict(gold_texts))
+    lines = [f"verdict on {gold_dir}: paragraph = paragraph holding the gold evidence (n={counts['paragraph']}), "
+             f"body = whole body of single-promise letters (n={counts['body']})",
+             f"{'model':<30} {'para F1':>8} {'para acc':>9} {'body F1':>8} {'body acc':>9}"]
     for name, r in results.items():
-        lines.append(f"{name:<32} {r['macro_f1']:>9.4f} {r['accuracy']:>9.4f}")
+        lines.append(f"{name:<30} {r['paragraph']['macro_f1']:>8.4f} {r['paragraph']['accuracy']:>9.4f} "
+                     f"{r['body']['macro_f1']:>8.4f} {r['body']['accuracy']:>9.4f}")
     table = "\n".join(lines)
     print(table)
     return table
