@@ -152,10 +152,17 @@ def test_sigkill_at_random_point_then_rerun_is_consistent(tmp_path: Path, models
     _check_consistent(out, inbox)
 
 
-@pytest.mark.slow
-def test_sigint_stops_gracefully_and_keeps_finished_letters(tmp_path: Path, models_dir: Path) -> None:
-    inbox, registry = _make_batch(tmp_path)
-    out = tmp_path / "out"
+class Interrupted:
+    def __init__(self, root: Path, cmd: list[str], code: int | None, stdout: str, stderr: str) -> None:
+        self.root, self.cmd, self.code, self.stdout, self.stderr = root, cmd, code, stdout, stderr
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Interrupted:
+    """A run stopped with Ctrl-C after two letters were saved."""
+    root = tmp_path_factory.mktemp("sigint")
+    inbox, registry = _make_batch(root)
+    out = root / "out"
     cmd = _cmd(inbox, registry, out, models_dir)
     proc = _start(cmd)
     assert _wait_for(proc, out / "letters.db", 2), "the run finished before the interrupt"
@@ -165,10 +172,14 @@ def test_sigint_stops_gracefully_and_keeps_finished_letters(tmp_path: Path, mode
     assert proc.poll() is None, "the run finished before the interrupt"
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
     stdout, stderr = proc.communicate(timeout=120)
-    print(f"exit code after SIGINT: {proc.returncode}")
-    assert proc.returncode in (0, 130), stderr[-2000:]
-    assert "Traceback" not in stderr
-    assert "interrupted" in stdout and "letters" in stdout  # the summary table and the hint
+    return Interrupted(root, cmd, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.slow
+def test_sigint_stops_gracefully_and_keeps_finished_letters(interrupted: Interrupted) -> None:
+    out = interrupted.root / "out"
+    assert interrupted.code == 130, interrupted.stderr[-2000:]  # the conventional code for "stopped by a signal"
+    assert "interrupted" in interrupted.stdout and "letters" in interrupted.stdout  # the summary and the hint
     db = Database(out / "letters.db")
     with db.session() as s:
         saved = list(s.scalars(select(LetterRow)))
@@ -176,9 +187,16 @@ def test_sigint_stops_gracefully_and_keeps_finished_letters(tmp_path: Path, mode
     assert 2 <= len(saved) < N_LETTERS
     assert all(r.status != Status.FAILED.value for r in saved), [(r.source_file, r.error) for r in saved]
     assert len(pd.read_csv(out / "letters.csv")) == len(saved)  # records written for what was done
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT, timeout=RUN_TIMEOUT_S)
+    again = subprocess.run(interrupted.cmd, capture_output=True, text=True, cwd=PROJECT, timeout=RUN_TIMEOUT_S)
     assert again.returncode == 0, again.stderr[-2000:]
-    _check_consistent(out, inbox)
+    _check_consistent(out, interrupted.root / "in")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="pool workers inherit run_batch's SIGTERM->KeyboardInterrupt handler, so a "
+                   "busy worker stopped with SIGTERM prints a traceback (issue 9 report); depends on timing")
+def test_sigint_prints_no_tracebacks(interrupted: Interrupted) -> None:
+    assert "Traceback" not in interrupted.stderr, interrupted.stderr[-3000:]
 
 
 @pytest.mark.xfail(strict=True, reason="run_batch commits a letter before writing out/text/<id>.txt and a re-run "
