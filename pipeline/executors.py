@@ -185,25 +185,29 @@ def _pool_results(
     deaths: dict[str, int] = {}
     idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
     pool = [_start_worker(ctx, processor, work) for _ in range(workers)]
+
+    def feed() -> None:
+        for w in pool:
+            if w.letter is None and queue:
+                w.letter = queue.popleft()
+                try:
+                    w.conn.send(w.letter)
+                except OSError:  # already dead: noticed through its sentinel
+                    pass
+
     try:
         while queue or any(w.letter is not None for w in pool):
-            for w in pool:
-                if w.letter is None and queue:
-                    w.letter = queue.popleft()
-                    try:
-                        w.conn.send(w.letter)
-                    except OSError:  # already dead: noticed below through its sentinel
-                        pass
+            feed()
             ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool]))
+            done: list[LetterResult] = []
             for i, w in enumerate(pool):
                 if w.conn not in ready and w.proc.sentinel not in ready:
                     continue
                 died = False
                 try:
                     while w.conn.poll():
-                        result = w.conn.recv()
+                        done.append(w.conn.recv())
                         w.letter = None
-                        yield result
                 except (EOFError, OSError):
                     died = True
                 if not (died or not w.proc.is_alive()):
@@ -221,9 +225,11 @@ def _pool_results(
                 deaths[letter.letter_id] = n = deaths.get(letter.letter_id, 0) + 1
                 log.warning("worker died (exit code %s) on %s (%d time(s))", code, letter.source_file, n)
                 if n >= MAX_WORKER_DEATHS:
-                    yield failed_result(letter, f"worker process died on this letter {n} times (exit code {code})")
+                    done.append(failed_result(letter, f"worker process died on this letter {n} times (exit code {code})"))
                 else:
                     queue.appendleft(letter)  # first in line for the fresh worker
+            feed()  # before the caller writes these results: workers never wait on our database
+            yield from done
     finally:
         for w in pool:
             w.stop()

@@ -1,0 +1,572 @@
+"""`letters bench`: speed and memory of the pipeline, as ratios measured in one run.
+
+Sections (each a function returning a plain dict; :func:`format_report` prints them):
+
+- ``ocr``: our OCR stage (:func:`extract_text`, preparation off and on) against the raw
+  ``tesseract IMAGE - -l ukr+rus`` command on the same page images, seconds per page.
+  Image files go to the raw command as they are; PDF pages are rendered the way
+  ``text.py`` renders them (pypdfium2, ``render_dpi``) and saved losslessly first
+  (not timed). Per letter the three run back to back, single-threaded
+  (``OMP_THREAD_LIMIT=1``), so they share the same moment's CPU contention.
+- ``born``: born-digital PDF pages per second (text layer, no OCR).
+- ``match``: fields + match + verdict milliseconds per letter, on texts already extracted.
+- ``throughput``: ``run_batch`` with 2 workers against 1 on the scanned letters
+  (fresh database each, ``force``), Processor start-up included, as a user sees it.
+- ``memory``: peak RSS of a ``letters run`` subprocess on a generated long scanned PDF.
+
+Numbers on a shared machine are noisy: the load average before and after is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UsageError
+from pipeline.schema import FileKind, Letter, LetterText, Promise, TextSource
+from pipeline.settings import PROJECT_DIR, Settings
+
+DEFAULT_FOLDER = "../shared/devset/files"  # relative to the project folder
+RAW_LANGUAGES = "ukr+rus"
+QUICK_LETTERS = 3  # scanned letters per section in --quick
+QUICK_MEMORY_PAGES = 10
+
+# name -> (description, comparison, limit); a result is checked against its limit
+TARGETS: dict[str, tuple[str, str, float]] = {
+    "ocr_ratio_off": ("pipeline OCR (preparation off) / raw tesseract, time per page", "<=", 1.15),
+    "workers_speedup": ("run_batch --workers 2 speed-up over --workers 1", ">=", 1.7),
+    "born_pages_per_s": ("born-digital PDF pages per second", ">=", 20.0),
+    "stages_ms_per_letter": ("fields + match + verdict ms per letter (mean)", "<=", 50.0),
+    "peak_rss_mb": ("peak RSS of `letters run` on the long scanned PDF, MB", "<=", 600.0),
+}
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    folder: Path
+    promises: Path | None = None
+    settings: Settings = field(default_factory=Settings)
+    repeat: int = 1
+    quick: bool = False
+    pages: int = 300  # of the generated PDF for the memory section
+    workdir: Path | None = None  # temporary files (default: a fresh temp folder)
+
+
+def resolve_folder(folder: str | Path | None) -> Path:
+    """The folder to measure on; a relative path is taken from the project folder."""
+    path = Path(folder or DEFAULT_FOLDER)
+    if not path.is_absolute():
+        path = (PROJECT_DIR / path).resolve()
+    if not path.is_dir():
+        raise UsageError(f"bench folder not found: {path}")
+    return path
+
+
+def single_threaded() -> None:
+    """One thread per library: the comparisons are per core, like one pool worker."""
+    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (Tesseract runs)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class Timing:
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __iadd__(self, other: Timing) -> Timing:
+        self.wall += other.wall
+        self.cpu += other.cpu
+        return self
+
+
+@contextmanager
+def _clock() -> Iterator[Timing]:
+    """Wall and CPU time of the block. On a shared machine CPU time is the steadier number:
+    other people's processes stretch the wall clock, not the CPU work done."""
+    t = Timing()
+    w0, c0 = time.perf_counter(), _cpu()
+    try:
+        yield t
+    finally:
+        t.wall, t.cpu = time.perf_counter() - w0, _cpu() - c0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+# --- the letters to measure on ---------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    born: list[Letter]  # every page has a text layer
+    scanned: list[Letter]  # at least one page is OCR'd
+    promises: list[Promise]
+    promises_path: Path
+
+
+class _NeedsOcr(Exception):
+    pass
+
+
+def _refuse_ocr(item: Any, settings: Settings) -> Any:
+    raise _NeedsOcr
+
+
+def load_corpus(cfg: BenchConfig, echo: Echo) -> Corpus:
+    from pipeline.stages import ingest
+    from pipeline.stages.registry import load_registry
+    from pipeline.stages.text import extract_text
+
+    found = ingest.discover(cfg.folder, cfg.settings.limits)
+    if not found.letters:
+        raise UsageError(f"no letters found in {cfg.folder}")
+    born, scanned = [], []
+    for letter in sorted(found.letters, key=lambda x: x.source_file):
+        if letter.kind != FileKind.PDF:
+            scanned.append(letter)
+            continue
+        try:
+            extract_text(letter, cfg.settings, ocr=_refuse_ocr)  # also warms pdfplumber up
+            born.append(letter)
+        except _NeedsOcr:
+            scanned.append(letter)
+    promises_path = cfg.promises or _default_promises(cfg)
+    promises = load_registry(promises_path)
+    echo(f"{len(found.letters)} letters in {cfg.folder}: {len(born)} born-digital, {len(scanned)} scanned; "
+         f"registry {promises_path} ({len(promises)} promises)")
+    return Corpus(born, scanned, promises, promises_path)
+
+
+def _default_promises(cfg: BenchConfig) -> Path:
+    for cand in (cfg.folder / "promises.csv", cfg.folder.parent / "promises.csv"):
+        if cand.is_file():
+            return cand
+    return write_sample_registry(_workdir(cfg) / "promises.csv")
+
+
+def write_sample_registry(path: Path) -> Path:
+    """The project's invented sample promises as a registry CSV."""
+    from pipeline.samplegen import REGISTRY_HEADER, load_sample_data
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(REGISTRY_HEADER)
+        w.writerows([p[k] for k in REGISTRY_HEADER] for p in load_sample_data()["promises"])
+    return path
+
+
+def _workdir(cfg: BenchConfig) -> Path:
+    if cfg.workdir is None:
+        cfg.workdir = Path(tempfile.mkdtemp(prefix="letters-bench-"))
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    return cfg.workdir
+
+
+def _sample(letters: list[Letter], cfg: BenchConfig) -> list[Letter]:
+    return letters[:QUICK_LETTERS] if cfg.quick else letters
+
+
+# --- OCR: ours against raw Tesseract ------------------------------------------------------
+
+
+def raw_tesseract_seconds(letter: Letter, settings: Settings, tmp: Path) -> tuple[Timing, int]:
+    """Time the plain ``tesseract IMAGE - -l ukr+rus`` takes on the letter's OCR pages, and their count.
+
+    Image files are read by Tesseract as they are; PDF pages that need OCR are rendered like
+    text.py does and saved as PNG first (saving is not timed)."""
+    from pipeline.stages.text import PageImage, iter_pages
+
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    inputs: list[Path] = []
+    pages = 0
+    if letter.kind == FileKind.PDF:
+        for item in iter_pages(letter, settings):
+            if isinstance(item, PageImage):
+                img = item.load()
+                path = tmp / f"{letter.letter_id}-{item.page_no}.png"
+                img.save(path, format="PNG", compress_level=1, dpi=(item.dpi, item.dpi) if item.dpi else None)
+                img.close()
+                inputs.append(path)
+                pages += 1
+    else:
+        for src in letter.files:
+            inputs.append(src.path)
+        pages = sum(1 for _ in iter_pages(letter, settings))
+    total = Timing()
+    for path in inputs:
+        with _clock() as t:
+            subprocess.run(["tesseract", str(path), "-", "-l", RAW_LANGUAGES], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        total += t
+        if path.parent == tmp:
+            path.unlink()
+    return total, pages
+
+
+def bench_ocr(corpus: Corpus, cfg: BenchConfig, echo: Echo, texts: dict[str, LetterText] | None = None) -> dict[str, Any]:
+    """Seconds per OCR'd page: raw Tesseract, our stage with preparation off, and on."""
+    from pipeline.stages.text import extract_text
+
+    off = replace(cfg.settings, ocr=replace(cfg.settings.ocr, prepare=False))
+    on = replace(cfg.settings, ocr=replace(cfg.settings.ocr, prepare=True))
+    tmp = _workdir(cfg) / "ocr"
+    tmp.mkdir(exist_ok=True)
+    letters = _sample(corpus.scanned, cfg) * cfg.repeat
+    if not letters:
+        return {"skipped": "no scanned letters"}
+    raw, off_t, on_t = Timing(), Timing(), Timing()
+    pages = 0
+    per_letter = []
+    for i, letter in enumerate(letters, 1):
+        r, n = raw_tesseract_seconds(letter, cfg.settings, tmp)
+        with _clock() as t_off:
+            extract_text(letter, off)
+        with _clock() as t_on:
+            text = extract_text(letter, on)
+        if texts is not None:
+            texts[letter.letter_id] = text
+        ocr_pages = sum(1 for p in text.pages if p.source == TextSource.OCR)
+        if ocr_pages != n:
+            echo(f"  note: {letter.source_file}: {n} raw pages, {ocr_pages} OCR'd by the pipeline")
+        raw += r
+        off_t += t_off
+        on_t += t_on
+        pages += n
+        per_letter.append({"file": letter.source_file, "pages": n,
+                           "raw": [round(r.wall, 2), round(r.cpu, 2)], "off": [round(t_off.wall, 2), round(t_off.cpu, 2)],
+                           "on": [round(t_on.wall, 2), round(t_on.cpu, 2)]})
+        echo(f"  [{i}/{len(letters)}] {letter.source_file} ({n} p.), wall/CPU s: raw {r.wall:.2f}/{r.cpu:.2f}, "
+             f"ours off {t_off.wall:.2f}/{t_off.cpu:.2f}, on {t_on.wall:.2f}/{t_on.cpu:.2f}")
+    pages = max(pages, 1)
+    return {
+        "pages": pages,
+        "raw_s_per_page": round(raw.wall / pages, 3),
+        "off_s_per_page": round(off_t.wall / pages, 3),
+        "on_s_per_page": round(on_t.wall / pages, 3),
+        "raw_cpu_s_per_page": round(raw.cpu / pages, 3),
+        "off_cpu_s_per_page": round(off_t.cpu / pages, 3),
+        "on_cpu_s_per_page": round(on_t.cpu / pages, 3),
+        "ocr_ratio_off_wall": round(off_t.wall / raw.wall, 3) if raw.wall else None,
+        "ocr_ratio_on_wall": round(on_t.wall / raw.wall, 3) if raw.wall else None,
+        # the target is checked on CPU time: steady on a shared machine, the same as wall on an idle one
+        "ocr_ratio_off": round(off_t.cpu / raw.cpu, 3) if raw.cpu else None,
+        "ocr_ratio_on": round(on_t.cpu / raw.cpu, 3) if raw.cpu else None,
+        "per_letter": per_letter,
+    }
+
+
+# --- born-digital PDFs --------------------------------------------------------------------
+
+
+def bench_born(corpus: Corpus, cfg: BenchConfig, echo: Echo, texts: dict[str, LetterText] | None = None) -> dict[str, Any]:
+    from pipeline.stages.text import extract_text
+
+    letters = corpus.born * max(cfg.repeat, 1 if cfg.quick else 3)  # one pass takes well under a second
+    if not letters:
+        return {"skipped": "no born-digital PDFs"}
+    pages = 0
+    with _clock() as t:
+        for letter in letters:
+            text = extract_text(letter, cfg.settings)
+            pages += len(text.pages)
+            if texts is not None:
+                texts[letter.letter_id] = text
+    echo(f"  {pages} born-digital pages in {t.wall:.2f} s wall, {t.cpu:.2f} s CPU")
+    return {"pages": pages, "seconds": round(t.wall, 3), "cpu_seconds": round(t.cpu, 3),
+            "born_pages_per_s_wall": round(pages / t.wall, 1) if t.wall else None,
+            "born_pages_per_s": round(pages / t.cpu, 1) if t.cpu else None}
+
+
+# --- fields + match + verdict ------------------------------------------------------------
+
+
+def bench_stages(corpus: Corpus, cfg: BenchConfig, echo: Echo, texts: dict[str, LetterText]) -> dict[str, Any]:
+    """Milliseconds per letter for the stages after text, with the Processor's own objects."""
+    from pipeline.api import Processor
+    from pipeline.stages.fields import extract_fields
+    from pipeline.stages.match import match_letter
+
+    s = cfg.settings
+    with _clock() as t_build:
+        processor = Processor(corpus.promises, s)
+    by_id = {letter.letter_id: letter for letter in corpus.born + corpus.scanned}
+    items = [(by_id[lid], text) for lid, text in texts.items() if lid in by_id]
+    if not items:
+        return {"skipped": "no texts"}
+
+    def one(letter: Letter, text: LetterText) -> tuple[float, float, float, float]:
+        """CPU seconds of fields, match, verdict (single-threaded, so CPU is the idle machine's
+        wall time), and the wall seconds of all three."""
+        w0, t0 = time.perf_counter(), time.process_time()
+        fields = extract_fields(text)
+        t1 = time.process_time()
+        matches = match_letter(text, fields, processor.index, s.match_threshold, s.near_tie_margin)
+        t2 = time.process_time()
+        for m in matches:
+            processor._update(letter, m, fields.language.value)
+        return t1 - t0, t2 - t1, time.process_time() - t2, time.perf_counter() - w0
+
+    for letter, text in items:  # warm-up: lazy loads (spaCy, lemmatiser caches) are start-up, not per letter
+        one(letter, text)
+    rounds = max(cfg.repeat, 1 if cfg.quick else 3)
+    timings = [one(letter, text) for _ in range(rounds) for letter, text in items]
+    totals = sorted(sum(t[:3]) * 1000 for t in timings)
+    res = {
+        "letters": len(items),
+        "rounds": rounds,
+        "processor_build_s": round(t_build.wall, 2),
+        "processor_build_cpu_s": round(t_build.cpu, 2),
+        "fields_ms": round(statistics.fmean(t[0] for t in timings) * 1000, 2),
+        "match_ms": round(statistics.fmean(t[1] for t in timings) * 1000, 2),
+        "verdict_ms": round(statistics.fmean(t[2] for t in timings) * 1000, 2),
+        "stages_ms_per_letter": round(statistics.fmean(totals), 2),
+        "p95_ms": round(totals[min(len(totals) - 1, int(0.95 * len(totals)))], 2),
+        "wall_ms_per_letter": round(statistics.fmean(t[3] for t in timings) * 1000, 2),
+    }
+    echo(f"  {len(items)} letters x {rounds}, CPU ms: fields {res['fields_ms']}, match {res['match_ms']}, "
+         f"verdict {res['verdict_ms']} (wall {res['wall_ms_per_letter']} ms); "
+         f"Processor start-up {res['processor_build_s']} s wall, {res['processor_build_cpu_s']} s CPU")
+    return res
+
+
+# --- throughput: 1 worker against 2 -----------------------------------------------------------
+
+
+def bench_throughput(corpus: Corpus, cfg: BenchConfig, echo: Echo, workers: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
+    """run_batch on the scanned letters (symlinked into a folder of their own) with each worker count."""
+    from pipeline.api import run_batch
+
+    letters = _sample(corpus.scanned, cfg)
+    if not letters:
+        return {"skipped": "no scanned letters"}
+    work = _workdir(cfg) / "throughput"
+    shutil.rmtree(work, ignore_errors=True)
+    src = work / "in"
+    src.mkdir(parents=True)
+    for letter in letters:
+        for f in letter.files:
+            (src / f.rel_path.replace("/", "__")).symlink_to(f.path)  # measured in place, never copied
+    runs: dict[str, Any] = {}
+    for n in workers:
+        out = work / f"out-{n}"
+        stamps: list[float] = []
+        with _clock() as t:
+            t0 = time.perf_counter()
+            report = run_batch(src, corpus.promises_path, out, out / "letters.db", cfg.settings,
+                               workers=n, force=True, on_result=lambda _, s=stamps, t0=t0: s.append(time.perf_counter() - t0))
+        runs[str(n)] = {"seconds": round(t.wall, 2), "letters": report.letters, "pages": report.pages,
+                        "failed": report.counts.get("failed", 0), "first_result_s": round(stamps[0], 2),
+                        "last_result_s": round(stamps[-1], 2)}
+        echo(f"  --workers {n}: {report.letters} letters, {report.pages} pages in {t.wall:.1f} s")
+    res: dict[str, Any] = {"runs": runs, "cpus": os.cpu_count()}
+    if "1" in runs and "2" in runs:
+        one, two = runs["1"], runs["2"]
+        res["workers_speedup"] = round(one["seconds"] / two["seconds"], 3)
+        # Without the fixed start-up (models loaded once, before the first letter): how the
+        # two compare on a long batch. Approximate: from the first finished letter to the last.
+        if len(letters) > 2:
+            res["speedup_after_startup"] = round(
+                (one["last_result_s"] - one["first_result_s"]) / max(two["last_result_s"] - two["first_result_s"], 1e-9), 3)
+    return res
+
+
+# --- memory: a long scanned PDF ---------------------------------------------------------------
+
+
+def write_long_scan(path: Path, pages: int, dpi: int = 200, distinct: int = 8) -> Path:
+    """An image-only PDF of ``pages`` scanned pages (JPEG, ``dpi``) cycling through ``distinct``
+    rendered sample pages: as heavy to read as distinct pages, much quicker to make."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    from pipeline.samplegen import JPEG_QUALITY, load_sample_data, render_page_image
+
+    sample_pages = [p for letter in load_sample_data()["letters"] for p in letter["pages"]][:distinct]
+    jpegs = []
+    for i, lines in enumerate(sample_pages):
+        img = render_page_image(lines, dpi=dpi, skew_deg=0.4, noise=0.2, seed=i, letterhead=True)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=JPEG_QUALITY)
+        jpegs.append(buf.getvalue())
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1, pageCompression=1)
+    w, h = A4
+    for i in range(pages):
+        # a fresh reader each page: every page carries its own image object, like a real scan
+        c.drawImage(ImageReader(io.BytesIO(jpegs[i % len(jpegs)])), 0, 0, width=w, height=h)
+        c.showPage()
+    c.save()
+    return path
+
+
+def bench_memory(corpus: Corpus | None, cfg: BenchConfig, echo: Echo, prepare: bool = True) -> dict[str, Any]:
+    """Peak RSS of a `letters run --workers 1` subprocess on a generated ``cfg.pages``-page scan."""
+    import psutil
+
+    pages = QUICK_MEMORY_PAGES if cfg.quick else cfg.pages
+    work = _workdir(cfg) / "memory"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "in").mkdir(parents=True)
+    with _clock() as t_gen:
+        write_long_scan(work / "in" / f"long-{pages}.pdf", pages)
+    registry = corpus.promises_path if corpus else write_sample_registry(work / "promises.csv")
+    cmd = [sys.executable, "-m", "pipeline.cli", "run", str(work / "in"), "--promises", str(registry),
+           "--out", str(work / "out"), "--workers", "1", "--force", "--models", str(cfg.settings.models_dir)]
+    if not prepare:
+        cmd.append("--no-prepare")
+    echo(f"  generated {pages} pages in {t_gen.wall:.1f} s; running {' '.join(cmd[2:5])} ...")
+    peak_main = peak_tree = 0
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="120"))
+    err = b""
+    try:
+        while proc.poll() is None:
+            try:
+                main = proc.memory_info().rss
+                tree = main + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            except psutil.Error:
+                continue
+            peak_main, peak_tree = max(peak_main, main), max(peak_tree, tree)
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stderr:
+            err = proc.stderr.read()
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": f"letters run exited with {proc.returncode}: {err.decode(errors='replace')[-400:]}"}
+    res = {
+        "pages": pages,
+        "seconds": round(seconds, 1),
+        "s_per_page": round(seconds / pages, 3),
+        "peak_rss_mb": round(peak_main / 2**20, 1),
+        "peak_rss_with_children_mb": round(peak_tree / 2**20, 1),
+        "prepare": prepare,
+    }
+    echo(f"  peak RSS {res['peak_rss_mb']} MB (with Tesseract children {res['peak_rss_with_children_mb']} MB), "
+         f"{seconds:.0f} s, {res['s_per_page']} s/page")
+    return res
+
+
+# --- all together -------------------------------------------------------------------------------
+
+SECTIONS = ("ocr", "born", "match", "throughput", "memory")
+
+
+def run_bench(cfg: BenchConfig, sections: tuple[str, ...] = SECTIONS, echo: Echo = print) -> dict[str, Any]:
+    """Run the chosen sections in one go; returns {section: numbers} plus the machine's load."""
+    single_threaded()
+    out: dict[str, Any] = {"load_before": _load(), "quick": cfg.quick, "repeat": cfg.repeat}
+    started = time.perf_counter()
+    corpus = load_corpus(cfg, echo) if set(sections) - {"memory"} else None
+    texts: dict[str, LetterText] = {}
+    if "ocr" in sections and corpus:
+        echo("OCR: raw tesseract vs ours (preparation off / on), one letter at a time")
+        out["ocr"] = bench_ocr(corpus, cfg, echo, texts)
+    if "born" in sections and corpus:
+        echo("born-digital PDFs (text layer)")
+        out["born"] = bench_born(corpus, cfg, echo, texts)
+    if "match" in sections and corpus:
+        if not texts:  # run alone: extract what is cheap to extract
+            bench_born(corpus, replace(cfg, repeat=1, quick=True), lambda _: None, texts)
+        echo("fields + match + verdict per letter")
+        out["match"] = bench_stages(corpus, cfg, echo, texts)
+    if "throughput" in sections and corpus:
+        echo("throughput: run_batch --workers 1 vs 2 on the scanned letters")
+        out["throughput"] = bench_throughput(corpus, cfg, echo)
+    if "memory" in sections:
+        echo("memory: letters run on a long scanned PDF")
+        out["memory"] = bench_memory(corpus, cfg, echo)
+    out["load_after"] = _load()
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    out["targets"] = check_targets(out)
+    return out
+
+
+def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    found: dict[str, float] = {}
+    for section in results.values():
+        if isinstance(section, dict):
+            for k, v in section.items():
+                if k in TARGETS and isinstance(v, int | float):
+                    found[k] = float(v)
+    rows = []
+    for name, (desc, op, limit) in TARGETS.items():
+        if name not in found:
+            continue
+        v = found[name]
+        ok = v <= limit if op == "<=" else v >= limit
+        rows.append({"name": name, "description": desc, "value": v, "target": f"{op} {limit:g}", "met": ok})
+    return rows
+
+
+def format_report(results: dict[str, Any]) -> str:
+    lines = [f"load average before {results.get('load_before')}, after {results.get('load_after')} "
+             f"({os.cpu_count()} cores); {results.get('seconds')} s in all"]
+    ocr = results.get("ocr")
+    if ocr and "pages" in ocr:
+        lines.append(f"OCR over {ocr['pages']} pages, s/page wall (CPU): raw tesseract {ocr['raw_s_per_page']} "
+                     f"({ocr['raw_cpu_s_per_page']}), ours prep off {ocr['off_s_per_page']} ({ocr['off_cpu_s_per_page']}), "
+                     f"prep on {ocr['on_s_per_page']} ({ocr['on_cpu_s_per_page']}); ratio to raw, wall (CPU): "
+                     f"off x{ocr['ocr_ratio_off_wall']} (x{ocr['ocr_ratio_off']}), "
+                     f"on x{ocr['ocr_ratio_on_wall']} (x{ocr['ocr_ratio_on']})")
+    born = results.get("born")
+    if born and "pages" in born:
+        lines.append(f"born-digital: {born['born_pages_per_s_wall']} pages/s wall, {born['born_pages_per_s']} per CPU "
+                     f"second ({born['pages']} pages)")
+    m = results.get("match")
+    if m and "letters" in m:
+        lines.append(f"fields+match+verdict: {m['stages_ms_per_letter']} CPU ms/letter mean, p95 {m['p95_ms']} "
+                     f"(fields {m['fields_ms']}, match {m['match_ms']}, verdict {m['verdict_ms']}; wall "
+                     f"{m['wall_ms_per_letter']}); Processor start-up {m['processor_build_s']} s wall, "
+                     f"{m['processor_build_cpu_s']} s CPU")
+    tp = results.get("throughput")
+    if tp and "runs" in tp:
+        runs = ", ".join(f"{n} worker(s) {r['seconds']} s (first letter after {r['first_result_s']} s)"
+                         for n, r in tp["runs"].items())
+        lines.append(f"throughput ({next(iter(tp['runs'].values()))['letters']} scanned letters, wall): {runs}; "
+                     f"speed-up x{tp.get('workers_speedup')}, after start-up x{tp.get('speedup_after_startup')}")
+    mem = results.get("memory")
+    if mem and "pages" in mem:
+        lines.append(f"memory: {mem['pages']}-page scanned PDF: peak RSS {mem['peak_rss_mb']} MB "
+                     f"(+Tesseract {mem['peak_rss_with_children_mb']} MB), {mem['seconds']} s ({mem['s_per_page']} s/page)")
+    elif mem and "error" in mem:
+        lines.append(f"memory: {mem['error']}")
+    for section, value in results.items():
+        if isinstance(value, dict) and "skipped" in value:
+            lines.append(f"{section}: skipped ({value['skipped']})")
+    if results.get("targets"):
+        lines.append("targets:")
+        for t in results["targets"]:
+            mark = "met   " if t["met"] else "MISSED"
+            lines.append(f"  {mark} {t['description']}: {t['value']:g} (target {t['target']})")
+    return "\n".join(lines)
