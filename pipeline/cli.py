@@ -125,12 +125,15 @@ def print_summary(report) -> None:  # noqa: ANN001
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Output folder of a `letters run` on the gold corpus's files.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write the numbers as JSON.")
-def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None) -> None:
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of trained models for the verdict comparison (default: the project's models/).")
+@click.option("--no-baselines", is_flag=True, help="Skip training and scoring the verdict baselines.")
+def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None, models_dir: Path | None, no_baselines: bool) -> None:
     """Compare a run's records with a gold corpus: field accuracy (with a dateparser baseline),
     match precision/recall/F1, verdict macro-F1 (with baselines) and OCR CER per file kind."""
     from pipeline.evaluate import evaluate_run, format_evaluation
 
-    result = evaluate_run(gold_dir, out_dir)
+    result = evaluate_run(gold_dir, out_dir, models_dir, verdict_baselines=not no_baselines)
     out.print(format_evaluation(result), highlight=False, markup=False)
     if json_path:
         import json

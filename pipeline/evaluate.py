@@ -72,7 +72,8 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     return round(sum(scores) / len(scores), 3) if scores else 0.0
 
 
-def evaluate_run(gold_dir: Path, out_dir: Path) -> dict[str, Any]:
+def evaluate_run(gold_dir: Path, out_dir: Path, models_dir: Path | None = None,
+                 verdict_baselines: bool = True) -> dict[str, Any]:
     gold_dir, out_dir = Path(gold_dir), Path(out_dir)
     gold = load_gold(gold_dir)
     kinds = load_kinds(gold_dir)
@@ -142,6 +143,12 @@ def evaluate_run(gold_dir: Path, out_dir: Path) -> dict[str, Any]:
         "macro_f1": macro_f1(both),
         "accuracy": round(sum(g == p for g, p in both) / len(both), 3) if both else 0.0,
     }
+
+    # Verdict given the gold match, ours beside the keyword-rule and Paperless-style baselines.
+    if verdict_baselines and any(g.get("promises") for g in gold.values()) and (gold_dir / "letters").is_dir():
+        from pipeline.training.baselines import compare_on_gold
+
+        result["verdict_given_gold"] = compare_on_gold(gold_dir, models_dir)
 
     # --- OCR ---
     cer_by_kind: dict[str, list[float]] = defaultdict(list)

@@ -139,10 +139,14 @@ def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None =
     for name, r in results.items():
         lines.append(f"{name:<30} {r['paragraph']['macro_f1']:>8.4f} {r['paragraph']['accuracy']:>9.4f} "
                      f"{r['body']['macro_f1']:>8.4f} {r['body']['accuracy']:>9.4f}")
-    table = "\n".join(lines)
-    print(table)
-    return table
+    para = gold.get("paragraph", {})
+    routing = para.get("routing", {})
+    if para:
+        lines.append(f"ours, paragraph: ECE {para.get('ece_10_bins', float('nan')):.3f}; confidence >= {gold['threshold']}: "
+                     f"coverage {routing.get('coverage') or 0:.2f}, accuracy {routing.get('accuracy_above_threshold') or 0:.3f}; "
+                     f"evidence sentence hits gold {para.get('evidence_hit_rate', 0):.2f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    compare_on_gold(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_GOLD_DIR)
+    print(compare_on_gold(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_GOLD_DIR))
