@@ -59,9 +59,9 @@ def test_rotate_quarter_is_clockwise() -> None:
     assert rotate_quarter(img, 360).getpixel((0, 0)) == 0
 
 
-def test_blue_stamp_fades_but_print_stays() -> None:
+def test_blue_stamp_is_removed_but_print_stays() -> None:
     page = add_stamp(render_page(), center=(900, 295))
-    prepared = prepare_page(page, SETTINGS, dpi=300, options=PrepareOptions(binarize=False))
+    prepared = prepare_page(page, SETTINGS, dpi=300, options=PrepareOptions(binarize=False, drop_color=True))
     grey = np.asarray(prepared.image)
     original = np.asarray(page.convert("L"))
     ring = (900 + 170 - 3, 295)  # on the outer ring, away from any letter
@@ -69,6 +69,10 @@ def test_blue_stamp_fades_but_print_stays() -> None:
     assert grey[ring[1], ring[0]] > 200  # ... and faded after preparation
     black = original < 60
     assert np.median(grey[black]) < 80  # black print stays black
+    # by default the light stamp ink goes at binarisation, the print stays
+    binary = np.asarray(prepare_page(page, SETTINGS, dpi=300).image.convert("L"))
+    assert binary[ring[1], ring[0]] == 255
+    assert (binary[black] == 0).mean() > 0.9
 
 
 def test_tiny_print_is_upscaled_and_boxes_map_back() -> None:
