@@ -37,6 +37,11 @@ class PageImage:
     cache_key: str | None = None
 
 
+# Tesseract cannot even read a file this small (a 2x2 PBM is "truncated" to Leptonica); a letter
+# page is hundreds of pixels on each side even at 50 dpi.
+MIN_PAGE_SIDE_PX = 16
+
+
 def _check_pixels(width: float, height: float, settings: Settings, what: str) -> None:
     if width * height > settings.limits.max_pixels:
         raise TooLarge(
@@ -44,6 +49,8 @@ def _check_pixels(width: float, height: float, settings: Settings, what: str) ->
         )
     if width < 1 or height < 1:
         raise UnreadableFile(f"{what} has no pixels ({int(width)}x{int(height)})")
+    if width < MIN_PAGE_SIDE_PX or height < MIN_PAGE_SIDE_PX:
+        raise UnreadableFile(f"{what} is only {int(width)}x{int(height)} pixels: too small to be a letter page")
 
 
 # --- text layer ---------------------------------------------------------------
@@ -370,20 +377,39 @@ def _check_unchanged(src: SourceFile) -> None:
         )
 
 
+def _named_load(load: Callable[[], Image.Image], prefix: str) -> Callable[[], Image.Image]:
+    def named() -> Image.Image:
+        try:
+            return load()
+        except LetterError as exc:
+            raise type(exc)(prefix + str(exc)) from None
+
+    return named
+
+
 def iter_pages(letter: Letter, settings: Settings) -> Iterator[PageText | PageImage]:
     """Every page of a letter, in order, across its files."""
     page_no = 1
     for src in letter.files:
-        _check_unchanged(src)
-        if src.kind == FileKind.PDF:
-            for item in _pdf_pages(src.path, settings, src.sha256):
-                item.page_no = page_no
-                page_no += 1
-                yield item
-        else:
-            for item in _image_pages(src.path, src.kind, page_no, settings, src.sha256):
-                page_no += 1
-                yield item
+        # a letter of several page images: say which one is bad
+        prefix = f"{src.rel_path}: " if len(letter.files) > 1 else ""
+        try:
+            _check_unchanged(src)
+            if src.kind == FileKind.PDF:
+                for item in _pdf_pages(src.path, settings, src.sha256):
+                    item.page_no = page_no
+                    page_no += 1
+                    yield item
+            else:
+                for item in _image_pages(src.path, src.kind, page_no, settings, src.sha256):
+                    page_no += 1
+                    if prefix:
+                        item.load = _named_load(item.load, prefix)
+                    yield item
+        except LetterError as exc:
+            if prefix and not str(exc).startswith(src.rel_path):
+                raise type(exc)(prefix + str(exc)) from None
+            raise
         if page_no - 1 > settings.limits.max_pages:
             raise TooLarge(f"letter has over {settings.limits.max_pages} pages")
 
