@@ -299,6 +299,43 @@ def zero_frame_tiff(path: Path) -> None:
     path.write_bytes(bytes(out))
 
 
+def tiff_ifd_loop(path: Path) -> None:
+    """A TIFF of one 2x2 frame whose 'next frame' pointer points back at itself."""
+    entries = [(256, 3, 1, 2), (257, 3, 1, 2), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1), (273, 4, 1, 0),
+               (277, 3, 1, 1), (278, 3, 1, 2), (279, 4, 1, 4)]
+    ifd = 8
+    data_offset = ifd + 2 + 12 * len(entries) + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", ifd) + struct.pack("<H", len(entries)))
+    for tag, typ, count, value in entries:
+        value = data_offset if tag == 273 else value
+        packed = struct.pack("<H", value) + b"\x00\x00" if typ == 3 else struct.pack("<I", value)
+        out += struct.pack("<HHI", tag, typ, count) + packed
+    out += struct.pack("<I", ifd)  # the loop
+    out += b"\x80" * 4
+    path.write_bytes(bytes(out))
+
+
+def page_tree_loop_pdf(path: Path) -> None:
+    """The page tree's only child is a node whose child is the root again."""
+    path.write_bytes(_pdf_from_objects([
+        b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>",
+    ]))
+
+
+def tiny_png(path: Path) -> None:
+    Image.new("L", (2, 2), 255).save(path)
+
+
+def group_with_bad_page(path: Path) -> None:
+    """Page 1 of a two-page scan is fine, page 2 (``GROUP_BAD_PAGE``) is cut short."""
+    write_text_image(path, letter_lines(96))
+    truncated_png(path.with_name(GROUP_BAD_PAGE))
+
+
+GROUP_BAD_PAGE = "reply_p2.png"
+
+
 def symlink_loop(path: Path) -> None:
     """Two file links pointing at each other, and a folder link pointing at its own parent."""
     other = path.with_name(path.name + ".other")
@@ -355,6 +392,13 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("bomb_png", "bomb.png", "decompression bomb: 40000x40000 PNG of ~200 KB", bomb_png,
              ("pixels", "limit")),
     BadInput("zero_tiff", "zero.tif", "TIFF whose frame is 0x0 pixels", zero_frame_tiff, ("tiff",)),
+    BadInput("tiff_ifd_loop", "ifd-loop.tif", "TIFF whose frame list loops back on itself (one 2x2 frame)",
+             tiff_ifd_loop, ("2x2 pixels", "too small")),
+    BadInput("tiny_png", "tiny.png", "2x2-pixel PNG", tiny_png, ("2x2 pixels", "too small")),
+    BadInput("page_tree_loop", "tree-loop.pdf", "PDF whose page tree loops back on itself", page_tree_loop_pdf,
+             ("no pages",)),
+    BadInput("group_bad_page", "reply_p1.png", "two page images of one letter, the second truncated",
+             group_with_bad_page, (GROUP_BAD_PAGE, "truncated")),
     BadInput("symlink_loop", "loop.pdf", "symbolic links pointing at each other (and a folder link to its parent)",
              symlink_loop, ("symbolic link", "loop")),
     BadInput("fifo", "pipe.pdf", "named pipe (FIFO) with a letter's name", fifo, ("not a regular file",)),
