@@ -400,3 +400,39 @@ def test_fields_segment_match_never_raise_on_any_text(raw: str, ocr: bool, promi
     for m in match_letter(text, fields, promise_index):  # type: ignore[arg-type]
         assert 0.0 <= m.score <= 1.0 and full[m.passage.start:m.passage.end] == m.passage.text
 
+
+
+_floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none())
+
+
+@st.composite
+def _odd_letter_text(draw: st.DrawFn) -> LetterText:
+    """Structurally odd LetterText: empty pages, words whose spans and boxes disagree with the text,
+    NaN/None confidences, an OCR page next to a text-layer page."""
+    pages = []
+    for k in range(draw(st.integers(0, 3))):
+        text = draw(st.one_of(_letterish, _lines, st.just("")))
+        words = [Word(draw(st.text(max_size=8)), *(draw(st.floats(-1e6, 1e6)) for _ in range(4)),
+                      draw(_floats), draw(st.integers(-2, 50)), a, a + draw(st.integers(-3, 30)))
+                 for a in draw(st.lists(st.integers(-5, 700), max_size=12))]
+        pages.append(PageText(k + 1, text, draw(st.sampled_from([TextSource.OCR, TextSource.TEXT_LAYER])),
+                              draw(st.floats(0, 5000)), draw(st.floats(0, 5000)), words,
+                              ocr_confidence=draw(_floats), low_confidence_share=draw(_floats)))
+    return LetterText("odd", pages)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(text=_odd_letter_text())
+def test_fields_segment_match_survive_malformed_letter_text(text: LetterText, promise_index: object) -> None:
+    from pipeline.stages.fields import extract_fields
+    from pipeline.stages.match import match_letter
+    from pipeline.stages.segment import segment
+
+    fields = extract_fields(text)
+    for name in ("letter_date", "request_date"):
+        value = getattr(fields, name).value
+        if value is not None:
+            dt.date.fromisoformat(value)
+    segment(text)
+    match_letter(text, fields, promise_index)  # type: ignore[arg-type]
