@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.engines import tesseract
-from pipeline.errors import OcrError
+from pipeline.errors import OcrError, OcrTimeout
 from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
 from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
@@ -45,31 +45,39 @@ def ocr_page(
     if image.width < 1 or image.height < 1:
         raise OcrError(f"page {page_no}: empty image")
     started = time.perf_counter()
+    deadline = started + settings.timeout_s  # one budget for every Tesseract call of the page
     if not settings.prepare:
         prepared = PreparedPage(image=image, dpi=dpi, oriented_size=image.size)
-        page = _recognise(prepared, page_no, settings)
+        page = _recognise(prepared, page_no, settings, deadline)
     else:
         prepared = prepare_page(image, settings, dpi, options)
-        page = _recognise(prepared, page_no, settings)
+        page = _recognise(prepared, page_no, settings, deadline)
         if (options is None or options.orientation) and _maybe_misoriented(page):
             # only now pay for orientation detection: an upside-down page reads as junk
-            osd = tesseract.detect_orientation(prepared.image, dpi=prepared.dpi, timeout_s=settings.timeout_s)
+            osd = tesseract.detect_orientation(prepared.image, dpi=prepared.dpi, timeout_s=_left(deadline))
             if osd is not None and osd.rotate and osd.orientation_conf >= OSD_MIN_CONF:
                 turned = prepare_page(image, settings, dpi, options, rotation=(prepared.rotation + osd.rotate) % 360)
-                retry = _recognise(turned, page_no, settings)
+                retry = _recognise(turned, page_no, settings, deadline)
                 if (retry.ocr_confidence or 0.0) > (page.ocr_confidence or 0.0):
                     page, prepared = retry, turned
     page.seconds = round(time.perf_counter() - started, 3)
     return page
 
 
-def _recognise(prepared: PreparedPage, page_no: int, settings: OcrSettings) -> PageText:
+def _left(deadline: float) -> float:
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        raise OcrTimeout("page OCR ran out of its time budget")
+    return left
+
+
+def _recognise(prepared: PreparedPage, page_no: int, settings: OcrSettings, deadline: float) -> PageText:
     rows = tesseract.image_to_tsv(
         prepared.image,
         languages=settings.languages,
         psm=settings.psm,
         dpi=prepared.dpi,
-        timeout_s=settings.timeout_s,
+        timeout_s=_left(deadline),
     )
     return build_page(rows, page_no, prepared, settings)
 

@@ -60,6 +60,10 @@ class PrepareOptions:
     deskew: bool = True
     orientation: bool = True
     binarize: bool = True  # Otsu on the flattened page: measured better than Tesseract's own, and faster
+    # x Otsu's threshold on the flattened page. Print sits far below it; grey marks (stamps,
+    # pen strokes, shadows) sit just below it and go. Dev mean CER: 0.8 -> 0.0097,
+    # 0.9 -> 0.0054, 1.0 -> 0.0090 (0.9 best on every file kind).
+    threshold_scale: float = 0.9
     color_chroma: int = 48  # max-min channel spread above which a pixel counts as coloured ink
     max_skew_deg: float = 6.0
     min_skew_deg: float = 0.1  # smaller angles are left alone (resampling costs sharpness)
@@ -175,7 +179,8 @@ def prepare_page(
 
     out = Image.fromarray(grey)
     if opts.binarize:
-        _, grey = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        otsu, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        _, grey = cv2.threshold(grey, otsu * opts.threshold_scale, 255, cv2.THRESH_BINARY)
         out = Image.fromarray(grey).convert("1", dither=Image.Dither.NONE)  # 1-bit: cheapest for Tesseract to read
         steps.append("binarize")
 
