@@ -100,6 +100,19 @@ def walk_files(root: Path, problems: list[tuple[Path, str]] | None = None) -> It
             yield Path(dirpath) / name
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 shown as ``\\xNN`` (os.walk gives them as surrogates)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _mb(n_bytes: float) -> str:
     return f"{n_bytes / 1024 / 1024:.3g} MB"
 
@@ -226,6 +239,15 @@ def discover(root: Path, limits: Limits | None = None) -> Discovery:
     problems: list[tuple[Path, str]] = []
     for path in walk_files(root, problems):
         rel = _rel(path, root)
+        if not _is_utf8(str(path)):
+            # Names in an old Windows/ZIP encoding decode to lone surrogates, which no database,
+            # CSV or JSON writer accepts: report the file under a printable name instead.
+            shown = printable_name(rel)
+            out.failures.append(IngestFailure(
+                letter_id=path_id(rel), sha256=None, source_file=shown,
+                reason=f"file name is not valid UTF-8 (an old Windows or ZIP encoding?); rename it. Shown as {shown}",
+            ))
+            continue
         if path.suffix.lower() in SIDECAR_SUFFIXES:
             out.sidecars.append(rel)
             continue
@@ -242,7 +264,7 @@ def discover(root: Path, limits: Limits | None = None) -> Discovery:
                 IngestFailure(letter_id=sha[:16] if sha else path_id(rel), sha256=sha, source_file=rel, reason=str(exc))
             )
     for path, reason in problems:
-        rel = _rel(path, root)
+        rel = printable_name(_rel(path, root))
         out.failures.append(IngestFailure(letter_id=path_id(rel), sha256=None, source_file=rel, reason=reason))
     seen: dict[str, Letter] = {}
     for group in _group_pages(scanned):
