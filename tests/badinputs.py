@@ -336,6 +336,15 @@ def group_with_bad_page(path: Path) -> None:
 GROUP_BAD_PAGE = "reply_p2.png"
 
 
+NON_UTF8_NAME = "лист".encode("cp1251") + b".pdf"  # a Windows-1251 name, as old archives unpack it
+
+
+def non_utf8_name(path: Path) -> None:
+    """A good letter whose file name bytes are not UTF-8 (``path`` only gives the folder)."""
+    tmp = write_text_pdf(path.with_name(".tmp-letter.pdf"), letter_lines(97))
+    os.rename(os.fsencode(tmp), os.path.join(os.fsencode(path.parent), NON_UTF8_NAME))
+
+
 def symlink_loop(path: Path) -> None:
     """Two file links pointing at each other, and a folder link pointing at its own parent."""
     other = path.with_name(path.name + ".other")
@@ -399,6 +408,9 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              ("no pages",)),
     BadInput("group_bad_page", "reply_p1.png", "two page images of one letter, the second truncated",
              group_with_bad_page, (GROUP_BAD_PAGE, "truncated")),
+    BadInput("non_utf8_name", NON_UTF8_NAME.decode("utf-8", "backslashreplace"),
+             "file name in Windows-1251, not UTF-8 (the batch used to crash on it)", non_utf8_name,
+             ("not valid utf-8", "rename")),
     BadInput("symlink_loop", "loop.pdf", "symbolic links pointing at each other (and a folder link to its parent)",
              symlink_loop, ("symbolic link", "loop")),
     BadInput("fifo", "pipe.pdf", "named pipe (FIFO) with a letter's name", fifo, ("not a regular file",)),
