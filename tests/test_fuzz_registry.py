@@ -91,6 +91,12 @@ def test_valid_registry_round_trips(promises: list[Promise], quoting: str, shuff
     assert parse_registry(buf.getvalue()) == promises
 
 
+@pytest.mark.parametrize("said_on", ["20240101", "2024-W01-1", "2024-1-1", "２０２４-01-01", "2024-02-30"])
+def test_said_on_must_be_a_plain_iso_date(said_on: str) -> None:
+    with pytest.raises(RegistryError, match="said_on must be a date YYYY-MM-DD"):
+        parse_registry(f"{HEADER}\nP1,a,b,Київ,{said_on},t,d,uk\n")
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [

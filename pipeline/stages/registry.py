@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 from pipeline.errors import RegistryError
@@ -13,6 +14,7 @@ from pipeline.schema import Promise
 REGISTRY_COLUMNS = ("promise_id", "politician", "office", "city", "said_on", "title", "description", "lang")
 REQUIRED = ("promise_id", "city", "title", "lang")
 MAX_ERRORS_SHOWN = 20
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def load_registry(path: Path) -> list[Promise]:
@@ -69,6 +71,9 @@ def parse_registry(text: str, source: str = "registry") -> list[Promise]:
         said_on: dt.date | None = None
         if values["said_on"]:
             try:
+                # fromisoformat alone also takes "20240101" and week dates ("2024-W01-1")
+                if not _ISO_DATE.fullmatch(values["said_on"]):
+                    raise ValueError
                 said_on = dt.date.fromisoformat(values["said_on"])
             except ValueError:
                 problems.append(f"said_on must be a date YYYY-MM-DD, got {values['said_on']!r}")
