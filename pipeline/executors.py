@@ -107,6 +107,9 @@ def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
 def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
     """A pool worker: process letters sent over ``conn`` until None or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    # ... with SIGTERM, which must just end us: a forked worker inherits run_batch's
+    # SIGTERM -> KeyboardInterrupt handler and would print a traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _single_thread_ocr()
     while True:
         try:
@@ -300,8 +303,8 @@ def _dask_results(
     try:
         n_workers = max(len(client.scheduler_info().get("workers", {})), workers, 1)
         key = fingerprint(promises, settings)
-        # Ship the registry once to every worker; tasks then refer to it by future.
-        promises_f = client.scatter(promises, broadcast=True, hash=False)
+        # Ship the registry once, as one object, to every worker; tasks then refer to it by future.
+        [promises_f] = client.scatter([promises], broadcast=True, hash=False)
         run = uuid.uuid4().hex[:8]
         by_key: dict[str, Letter] = {}
 
