@@ -129,6 +129,7 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
     import pypdfium2 as pdfium
     from pdfminer.pdfdocument import PDFPasswordIncorrect
 
+    _check_reference_loops(path)
     try:
         pdf = pdfplumber.open(path)
         n_pages = len(pdf.pages)
@@ -247,6 +248,31 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
             f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
             "(possible PDF bomb)"
         )
+
+
+# "N 0 obj M 0 R endobj": an object that is only a reference to another one
+_BARE_REF = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+obj\s*(\d{1,10})\s+\d{1,5}\s+R\s*endobj")
+
+
+def _check_reference_loops(path: Path) -> None:
+    """Refuse a PDF whose objects refer to each other in a loop (2 -> 3 -> 2): pdfminer follows such
+    chains forever and the worker hangs on a 200-byte file. Objects inside compressed object
+    streams are not checked (pdfminer reads those the same way; a per-letter time limit is the net)."""
+    import mmap
+
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            refs = {int(m.group(1)): int(m.group(2)) for m in _BARE_REF.finditer(data)}
+    except (OSError, ValueError):  # unreadable or empty: the PDF reader says why
+        return
+    for start in refs:
+        seen = {start}
+        nxt = refs.get(start)
+        while nxt is not None:
+            if nxt in seen:
+                raise UnreadableFile(f"broken PDF: object {start} refers to itself through a loop of references")
+            seen.add(nxt)
+            nxt = refs.get(nxt)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
