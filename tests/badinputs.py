@@ -323,6 +323,17 @@ def page_tree_loop_pdf(path: Path) -> None:
     ]))
 
 
+def reference_loop_pdf(path: Path, in_contents: bool = False) -> None:
+    """Objects that are nothing but references to each other (2 -> 3 -> 2): pdfminer used to follow
+    them forever. Either the page tree or the page's content stream is such a loop."""
+    if in_contents:
+        objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>", b"5 0 R", b"4 0 R"]
+    else:
+        objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"3 0 R", b"2 0 R"]
+    path.write_bytes(_pdf_from_objects(objects))
+
+
 def tiny_png(path: Path) -> None:
     Image.new("L", (2, 2), 255).save(path)
 
@@ -403,6 +414,10 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("zero_tiff", "zero.tif", "TIFF whose frame is 0x0 pixels", zero_frame_tiff, ("tiff",)),
     BadInput("tiff_ifd_loop", "ifd-loop.tif", "TIFF whose frame list loops back on itself (one 2x2 frame)",
              tiff_ifd_loop, ("2x2 pixels", "too small")),
+    BadInput("reference_loop", "ref-loop.pdf", "PDF whose page tree is a loop of bare references (2 -> 3 -> 2)",
+             reference_loop_pdf, ("broken pdf", "loop of references")),
+    BadInput("contents_loop", "contents-loop.pdf", "PDF whose page content is a loop of bare references",
+             lambda p: reference_loop_pdf(p, in_contents=True), ("broken pdf", "loop of references")),
     BadInput("tiny_png", "tiny.png", "2x2-pixel PNG", tiny_png, ("2x2 pixels", "too small")),
     BadInput("page_tree_loop", "tree-loop.pdf", "PDF whose page tree loops back on itself", page_tree_loop_pdf,
              ("no pages",)),
