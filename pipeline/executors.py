@@ -74,10 +74,19 @@ def iter_results(
     have this package installed and see the letters' files and the models folder
     at the same paths).
     """
+    if workers > 1 or dask:
+        letters = biggest_first(letters)
     if dask:
         yield from _dask_results(letters, promises, settings, workers, dask)
     else:
         yield from _local_results(letters, promises, settings, workers)
+
+
+def biggest_first(letters: list[Letter]) -> list[Letter]:
+    """Letters by size, largest first. With several workers, a big scan started last keeps
+    one worker busy while the others idle; started first, the small ones fill in around it.
+    File size is a fair proxy for the work: scans are large, born-digital PDFs small."""
+    return sorted(letters, key=lambda letter: -sum(f.size for f in letter.files))
 
 
 # --- this machine ---------------------------------------------------------------
