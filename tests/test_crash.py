@@ -193,8 +193,6 @@ def test_sigint_stops_gracefully_and_keeps_finished_letters(interrupted: Interru
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="pool workers inherit run_batch's SIGTERM->KeyboardInterrupt handler, so a "
-                   "busy worker stopped with SIGTERM prints a traceback (issue 9 report); depends on timing")
 def test_sigint_prints_no_tracebacks(interrupted: Interrupted) -> None:
     assert "Traceback" not in interrupted.stderr, interrupted.stderr[-3000:]
 
