@@ -1,7 +1,7 @@
 """Page image preparation before OCR (OpenCV).
 
 :func:`prepare_page` turns a scan or phone photo into a clean, upright, level,
-~300 dpi greyscale page, and returns the geometry needed to map Tesseract's word
+binarised page of print-like resolution, and returns the geometry needed to map Tesseract's word
 boxes back onto the input image (after its quarter-turn orientation fix):
 
 1. optionally (``drop_color``), coloured ink (blue/violet stamps, signatures) is
@@ -40,19 +40,20 @@ from pipeline.settings import OcrSettings
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 TARGET_BLOB_HEIGHT = 24.0  # median character-blob height (px) of 11-14 pt print at 300 dpi
-MIN_TRUSTED_DPI = 100
-SIDEWAYS_MARGIN = 2.0
+MIN_TRUSTED_DPI = 100  # lower dpi tags (72: cameras) are ignored
+SIDEWAYS_MARGIN = 2.0  # see _looks_sideways
 REDUCE = 4  # analysis (background, paper, skew) runs on a 1/4 size image
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
-    """Switches for each preparation step (all on by default; the benchmark toggles them)."""
+    """Switches and knobs of the preparation steps (the benchmark and tests toggle them)."""
 
-    # Off by default, by measurement: on the dev scans Otsu on the flattened page already drops
-    # light stamp ink, while whitening the ink leaves fragments of dark pen strokes that read
-    # as junk (mean CER 0.0090 without, 0.0111 with; three variants tried). Worth turning on
-    # for dark, saturated stamps.
+    # Off by default, by measurement: on the dev scans binarisation of the flattened page already
+    # drops light stamp ink, while whitening the ink leaves fragments of dark pen strokes (JPEG
+    # washes out their colour) that read as junk. Dev mean CER with the final settings: 0.0054
+    # off, 0.0062 on (better on colour image scans and photos, worse on 200 dpi JPEG PDFs,
+    # max page 0.045). Worth turning on for dark, saturated stamps.
     drop_color: bool = False
     normalize: bool = True
     crop: bool = True
