@@ -167,3 +167,20 @@ def test_bad_dask_address_is_a_typed_error() -> None:
     letter = Letter("0" * 16, "0" * 64, "a.pdf", ())
     with pytest.raises(ExecutorError, match="bad Dask address"):
         list(iter_results([letter], [], Settings(), 1, dask="localhost:8786"))
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bench_measures_born_digital_and_stage_timings(batch) -> None:  # noqa: ANN001
+    from pipeline.bench.run import BenchConfig, format_report, run_bench
+
+    letters, _, settings = batch
+    folder = letters[0].files[0].path.parent
+    res = run_bench(BenchConfig(folder=folder, settings=settings, quick=True), ("born", "match"), echo=lambda _: None)
+    assert res["born"]["pages"] == 6 and res["born"]["born_pages_per_s"] > 0  # five PDFs, one of two pages
+    assert res["match"]["letters"] == 5 and 0 < res["match"]["stages_ms_per_letter"] < 10_000
+    names = {t["name"] for t in res["targets"]}
+    assert names == {"born_pages_per_s", "stages_ms_per_letter"}
+    assert "born-digital:" in format_report(res) and "targets:" in format_report(res)

@@ -40,6 +40,18 @@ def _options(f: F) -> F:
     return f
 
 
+def _merged(kw: dict[str, Any]) -> dict[str, Any]:
+    """A subcommand's options, with those it left at their defaults taken from the group
+    (so ``letters bench --quick ocr`` and ``letters bench ocr --quick`` mean the same)."""
+    ctx = click.get_current_context()
+    parent = ctx.parent.params if ctx.parent else {}
+    out = dict(kw)
+    for name, value in parent.items():
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT and name in out:
+            out[name] = value
+    return out
+
+
 def _run(sections: tuple[str, ...], folder: str, promises_path: Path | None, models_dir: Path | None, repeat: int,
          quick: bool, pages: int, json_path: Path | None) -> None:
     from pipeline.bench.run import BenchConfig, format_report, resolve_folder, run_bench
@@ -81,39 +93,39 @@ def bench(ctx: click.Context, **kw: Any) -> None:
 @_options
 def bench_all(**kw: Any) -> None:
     """Every section in one run (what `letters bench` alone does)."""
-    _run(("ocr", "born", "match", "throughput", "memory"), **kw)
+    _run(("ocr", "born", "match", "throughput", "memory"), **_merged(kw))
 
 
 @bench.command("ocr")
 @_options
 def bench_ocr(**kw: Any) -> None:
     """Our OCR stage (preparation off and on) against raw `tesseract IMAGE - -l ukr+rus`, seconds per page."""
-    _run(("ocr",), **kw)
+    _run(("ocr",), **_merged(kw))
 
 
 @bench.command("born")
 @_options
 def bench_born(**kw: Any) -> None:
     """Born-digital PDF pages per second (text layer, no OCR)."""
-    _run(("born",), **kw)
+    _run(("born",), **_merged(kw))
 
 
 @bench.command("match")
 @_options
 def bench_match(**kw: Any) -> None:
     """Fields + match + verdict milliseconds per letter, on texts already extracted (born-digital letters)."""
-    _run(("match",), **kw)
+    _run(("match",), **_merged(kw))
 
 
 @bench.command("throughput")
 @_options
 def bench_throughput(**kw: Any) -> None:
     """Speed-up of `letters run --workers 2` over `--workers 1` on the folder's scanned letters."""
-    _run(("throughput",), **kw)
+    _run(("throughput",), **_merged(kw))
 
 
 @bench.command("memory")
 @_options
 def bench_memory(**kw: Any) -> None:
     """Peak RSS of `letters run` on a generated long scanned PDF (--pages, 200 dpi)."""
-    _run(("memory",), **kw)
+    _run(("memory",), **_merged(kw))
