@@ -20,6 +20,9 @@ from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
 from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
 
+# bump when preparation or page assembly changes what a page reads as (OCR caches key on it)
+OCR_ALGORITHM_VERSION = "2026-11-25.1"
+
 # upright pages of real letters read at mean confidence 80-95; upside-down ones near 40
 MISORIENTED_CONF = 65.0
 MIN_WORDS_FOR_OSD = 8
