@@ -32,8 +32,11 @@ def _tesseract_version() -> str:
 
 
 def page_cache_key(file_sha256: str, index_in_file: int, render_dpi: int | None, ocr: OcrSettings) -> str:
+    from pipeline.stages.ocr import OCR_ALGORITHM_VERSION
+
     relevant = dataclasses.replace(ocr, timeout_s=0.0)  # a timeout does not change a finished result
-    raw = f"{OCR_CACHE_VERSION}|{_tesseract_version()}|{file_sha256}|{index_in_file}|{render_dpi}|{relevant!r}"
+    raw = (f"{OCR_CACHE_VERSION}|{OCR_ALGORITHM_VERSION}|{_tesseract_version()}|{file_sha256}|{index_in_file}|"
+           f"{render_dpi}|{relevant!r}")
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
