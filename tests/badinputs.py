@@ -103,14 +103,19 @@ def write_text_pdf(path: Path, lines: list[str], pages: int = 1, encrypt: object
     return path
 
 
-def write_text_image(path: Path, lines: list[str], fmt: str = "PNG") -> Path:
-    """A clean page image of the lines (OCR reads it in a few seconds)."""
-    font = ImageFont.truetype(str(FONT), 26)
-    img = Image.new("L", (1240, 60 + 40 * len(lines)), 255)
+def write_text_image(path: Path, lines: list[str], fmt: str = "PNG", a4: bool = False) -> Path:
+    """A clean image of the lines (OCR reads it in about a second); ``a4``: a whole A4 page at
+    300 dpi with the lines repeated, which keeps Tesseract busy for a few seconds."""
+    if a4:
+        font, step, size = ImageFont.truetype(str(FONT), 40), 62, (2480, 3508)
+        lines = (lines + [""]) * 4
+    else:
+        font, step, size = ImageFont.truetype(str(FONT), 26), 40, (1240, 60 + 40 * len(lines))
+    img = Image.new("L", size, 255)
     draw = ImageDraw.Draw(img)
     for k, line in enumerate(lines):
-        draw.text((60, 30 + 40 * k), line, fill=0, font=font)
-    img.save(path, format=fmt, dpi=(200, 200))
+        draw.text((150 if a4 else 60, 150 + step * k if a4 else 30 + step * k), line, fill=0, font=font)
+    img.save(path, format=fmt, dpi=(300, 300) if a4 else (200, 200))
     return path
 
 
