@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -252,6 +253,7 @@ def _pool_results(
 # Worker-side cache: one Processor per (settings, registry) per Dask worker process,
 # built by its first task and reused by every later one.
 _DASK_PROCESSORS: dict[str, Processor] = {}
+_DASK_LOCK = threading.Lock()
 
 
 def fingerprint(promises: list[Promise], settings: Settings) -> str:
@@ -264,9 +266,11 @@ def fingerprint(promises: list[Promise], settings: Settings) -> str:
 def _dask_process(letter: Letter, promises: list[Promise], settings: Settings, key: str) -> LetterResult:
     """One letter on a Dask worker (module-level so workers import it by name)."""
     _single_thread_ocr()
-    processor = _DASK_PROCESSORS.get(key)
-    if processor is None:
-        processor = _DASK_PROCESSORS[key] = _processor(promises, settings)
+    with _DASK_LOCK:  # a worker with several threads builds it once, not once per thread
+        processor = _DASK_PROCESSORS.get(key)
+        if processor is None:
+            _DASK_PROCESSORS.clear()  # a long-lived worker keeps only the current run's Processor in memory
+            processor = _DASK_PROCESSORS[key] = _processor(promises, settings)
     return processor.process(letter)
 
 
