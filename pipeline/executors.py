@@ -132,7 +132,10 @@ def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
             result = work(processor, letter)
         except Exception as exc:  # Processor.process never raises for bad input; this is a bug
             result = failed_result(letter, f"internal error: {type(exc).__name__}: {exc}")
-        conn.send(result)
+        try:
+            conn.send(result)
+        except OSError:  # the parent was killed: nobody to tell
+            return
 
 
 @dataclass
