@@ -285,3 +285,14 @@ def test_parse_tsv_skips_non_words() -> None:
         "5\t1\t1\t1\t1\t2\t50\t20\t30\t40\t95\t \n"
     )
     assert tesseract.parse_tsv(tsv) == [TsvWord(1, 1, 1, 1, 10, 20, 30, 40, 91.5, "Слово")]
+
+
+def test_latin_look_alikes_fold_back_to_cyrillic_but_real_latin_stays() -> None:
+    from pipeline.stages.ocr import _fix_tokens
+
+    assert _fix_tokens(["Ha", "Ме", "96", "Big", "28.04.2016"], True) == ["На", "№", "96", "Від", "28.04.2016"]
+    assert _fix_tokens(["Bux.", "№", "2-11/1407"], True) == ["Вих.", "№", "2-11/1407"]
+    assert _fix_tokens(["KП", "«Сумьіводсервис»", "Prozorro"], True) == ["КП", "«Сумыводсервис»", "Prozorro"]
+    # e-mail lines and Latin pages are left alone
+    assert _fix_tokens(["e-mail:", "info@rada.gov.ua,", "Ha"], True) == ["e-mail:", "info@rada.gov.ua,", "Ha"]
+    assert _fix_tokens(["Hello", "Big", "Ben"], False) == ["Hello", "Big", "Ben"]

@@ -21,7 +21,7 @@ from pipeline.settings import OcrSettings
 from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
 
 # bump when preparation or page assembly changes what a page reads as (OCR caches key on it)
-OCR_ALGORITHM_VERSION = "2026-11-25.1"
+OCR_ALGORITHM_VERSION = "2026-11-25.2"
 
 # upright pages of real letters read at mean confidence 80-95; upside-down ones near 40
 MISORIENTED_CONF = 65.0
@@ -101,6 +101,7 @@ def build_page(rows: list[tesseract.TsvWord], page_no: int, prepared: PreparedPa
         # read as letters; on a poor page everything is kept for the reviewer
         lines = [ln for ln in lines if not _is_junk(ln)]
     lines = _reorder_columns(lines)
+    cyrillic = cyrillic_page([r.text for ln in lines for r in ln.words])
     parts: list[str] = []
     pos = 0
     words: list[Word] = []
@@ -111,7 +112,7 @@ def build_page(rows: list[tesseract.TsvWord], page_no: int, prepared: PreparedPa
             sep = "\n\n" if line.new_paragraph else "\n"
             parts.append(sep)
             pos += len(sep)
-        texts = _fix_tokens([r.text for r in line.words])
+        texts = _fix_tokens([r.text for r in line.words], cyrillic)
         for i, (r, text) in enumerate(zip(line.words, texts, strict=True)):
             if i:
                 parts.append(" ")
@@ -274,13 +275,55 @@ def _reorder_columns(lines: list[_Line]) -> list[_Line]:
 _NUMERO_MISREADS = frozenset({"Ме", "Мо", "Ne", "No", "Nо", "Nе", "Ns", "Ng", "N°", "Nº", "М°", "Mo", "Me", "Хо", "Ко"})
 
 
-def _fix_tokens(texts: list[str]) -> list[str]:
-    """Restore "№" where a misread of it stands right before a number."""
+# With eng loaded (needed for e-mail addresses and URLs) Tesseract now and then reads a short
+# Cyrillic word with Latin look-alikes: "Ha" for "На", "Big" for "від", "Bux." for "Вих.".
+_LATIN_TO_CYRILLIC = str.maketrans({
+    "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "I": "І", "K": "К", "M": "М", "O": "О", "P": "Р",
+    "T": "Т", "X": "Х", "Y": "У", "a": "а", "c": "с", "e": "е", "i": "і", "o": "о", "p": "р", "x": "х",
+    "y": "у", "u": "и", "g": "д", "k": "к", "n": "п", "r": "г",
+})
+_LATIN_LINE = ("@", "http", "www", ".ua", ".com", ".org", ".net")
+
+
+def _is_latin(ch: str) -> bool:
+    return "a" <= ch.lower() <= "z"
+
+
+def _is_cyrillic(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+def cyrillic_page(texts: list[str]) -> bool:
+    """True when the page's letters are overwhelmingly Cyrillic (a Ukrainian or Russian letter)."""
+    joined = "".join(texts)
+    cyr = sum(_is_cyrillic(ch) for ch in joined)
+    return cyr > 3 * sum(_is_latin(ch) for ch in joined)
+
+
+def _fold_latin(token: str, cyrillic: bool) -> str:
+    letters = [ch for ch in token if ch.isalpha()]
+    latin = [ch for ch in letters if _is_latin(ch)]
+    if not latin:
+        return token
+    if any(_is_cyrillic(ch) for ch in letters):  # mixed scripts inside one word: always an OCR slip
+        return token.translate(_LATIN_TO_CYRILLIC)
+    if not cyrillic or "-" in token or any(ch.translate(_LATIN_TO_CYRILLIC) == ch for ch in latin):
+        return token  # a real Latin word ("e-mail", "Wi-Fi", "Prozorro") has letters with no look-alike
+    return token.translate(_LATIN_TO_CYRILLIC)
+
+
+def _fix_tokens(texts: list[str], cyrillic: bool = False) -> list[str]:
+    """Restore "№" where a misread of it stands right before a number, and Cyrillic words read
+    with Latin look-alikes on a Cyrillic page (never on a line with an e-mail address or URL)."""
     out = list(texts)
     for i in range(len(out) - 1):
         if out[i] in _NUMERO_MISREADS and out[i + 1][:1].isdigit():
             out[i] = "№"
-    return out
+    line = " ".join(out).lower()
+    if not any(mark in line for mark in _LATIN_LINE):
+        out = [_fold_latin(t, cyrillic) for t in out]
+    # Russian "ы" read by the Ukrainian model as "ьі", a pair that no Ukrainian word has
+    return [t.replace("ьі", "ы").replace("ЬІ", "Ы") for t in out]
 
 
 def _map_box(
