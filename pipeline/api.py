@@ -160,6 +160,17 @@ def _stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _restore_text_files(db: Database, out_dir: Path, letter_ids: list[str]) -> None:
+    """Rewrite OUT/text/<id>.txt of skipped letters whose file is missing (a new OUT folder, a lost file)."""
+    missing = [lid for lid in letter_ids if not (out_dir / "text" / f"{lid}.txt").exists()]
+    if not missing:
+        return
+    with db.session() as s:
+        for lid, text in repo.letter_texts(s, missing):
+            if text is not None:
+                atomic_write_text(out_dir / "text" / f"{lid}.txt", text)
+
+
 def write_text_file(out_dir: Path, text: LetterText) -> None:
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
@@ -212,16 +223,18 @@ def run_batch(
             letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
         ]
         report.skipped = len(found.letters) - len(todo)
+        _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
         if on_start:
             on_start(len(todo) + len(found.failures))
         stage_totals: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
 
         def record(result: LetterResult) -> None:
+            if result.text:  # before the commit: a committed letter is skipped next time, its text must exist
+                write_text_file(out_dir, result.text)
             with db.session() as s:  # one transaction per letter: a crash loses only letters in flight
                 repo.save_result(s, result, report.run_id)
             if result.text:
-                write_text_file(out_dir, result.text)
                 report.pages += len(result.text.pages)
                 report.ocr_pages += sum(1 for p in result.text.pages if p.source.value == "ocr")
             stage_totals.update(result.timings)

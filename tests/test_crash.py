@@ -198,8 +198,6 @@ def test_sigint_prints_no_tracebacks(interrupted: Interrupted) -> None:
     assert "Traceback" not in interrupted.stderr, interrupted.stderr[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason="run_batch commits a letter before writing out/text/<id>.txt and a re-run "
-                   "skips the letter, so a crash in between loses the text file for good (issue 9 report)")
 def test_rerun_restores_text_files_lost_in_a_crash(tmp_path: Path, models_dir: Path) -> None:
     inbox = tmp_path / "in"
     bad.write_good_letters(inbox, n_pdf=2)

@@ -47,6 +47,17 @@ def ocr_page(
     """
     if image.width < 1 or image.height < 1:
         raise OcrError(f"page {page_no}: empty image")
+    try:
+        return _ocr_page(image, page_no, settings, dpi, options)
+    except OcrTimeout:
+        raise OcrTimeout(
+            f"OCR of page {page_no} exceeded the {settings.timeout_s:g} s per-page limit; Tesseract was stopped"
+        ) from None
+
+
+def _ocr_page(
+    image: Image.Image, page_no: int, settings: OcrSettings, dpi: int | None, options: PrepareOptions | None
+) -> PageText:
     started = time.perf_counter()
     deadline = started + settings.timeout_s  # one budget for every Tesseract call of the page
     if not settings.prepare:

@@ -84,6 +84,11 @@ def done_letters(session: Session) -> dict[str, str]:
     return {lid: sha for lid, sha in rows}
 
 
+def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str | None]]:
+    rows = session.execute(select(LetterRow.letter_id, LetterRow.text).where(LetterRow.letter_id.in_(letter_ids)))
+    return [(lid, text) for lid, text in rows]
+
+
 def save_result(session: Session, result: LetterResult, run_id: str | None = None) -> None:
     """Replace the machine rows of one letter with this result (reviews are kept)."""
     lid = result.letter_id
