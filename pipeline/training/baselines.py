@@ -8,7 +8,7 @@
 ``compare_on_gold(gold_dir)`` prints ours vs both baselines side by side on
 the gold passages (paragraph holding the gold evidence).
 
-    python -m pipeline.training.baselines [/work/shared/devset]
+    python -m pipeline.training.baselines [../shared/devset]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m pipeline.training.verdict [--models-dir models] [--gold /work/shared/devset] [--seed 0]
+    python -m pipeline.training.verdict [--models-dir models] [--gold ../shared/devset] [--seed 0]
 
 trains on ``data/verdict_passages.jsonl`` (plus extra human-confirmed examples
 when called from code), selects the best of a few candidate configurations by
@@ -37,7 +37,7 @@ from pipeline.stages.verdict import LABELS, MODEL_NAME, CompactTfidfVectorizer, 
 from pipeline.training.card import save_model
 
 CORPUS_PATH = Path(__file__).resolve().parent / "data" / "verdict_passages.jsonl"
-DEFAULT_GOLD_DIR = Path("/work/shared/devset")
+DEFAULT_GOLD_DIR = Path(__file__).resolve().parents[3] / "shared" / "devset"  # ../shared beside the project
 CV_FOLDS = 5
 
 # Candidate configurations compared by cross-validation; the best by macro-F1
