@@ -182,10 +182,12 @@ def samples(out_dir: Path) -> None:
 
 def _register_edge_commands() -> None:
     # The web app's commands live with the app; their heavy imports happen only when they run.
+    from pipeline.bench.commands import bench
     from pipeline.review.commands import review, users
 
     main.add_command(review)
     main.add_command(users)
+    main.add_command(bench)
 
 
 _register_edge_commands()

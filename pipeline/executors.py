@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -100,11 +101,11 @@ def _local_results(
     # its own typed error, and forked workers share the loaded model instead of each
     # spending seconds loading it again.
     processor = _processor(promises, settings)
-    if workers <= 1 or len(letters) <= 1:
-        for letter in letters:
-            yield processor.process(letter)
+    if not letters:
         return
-    yield from _pool_results(letters, processor, min(workers, len(letters)))
+    # Even one worker runs in a child process: a hang or a native crash in a PDF or image
+    # library then costs one letter, not the run.
+    yield from _pool_results(letters, processor, max(1, min(workers, len(letters))))
 
 
 Work = Callable[["Processor", Letter], LetterResult]
@@ -143,6 +144,7 @@ class _Worker:
     proc: BaseProcess
     conn: Connection
     letter: Letter | None = None  # the letter it is working on
+    started: float = 0.0  # when it got that letter (time.monotonic)
 
     def stop(self) -> None:
         try:
@@ -202,10 +204,13 @@ def _pool_results(
     idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
     pool = [_start_worker(ctx, processor, work) for _ in range(workers)]
 
+    limit = processor.settings.limits.max_letter_seconds
+
     def feed() -> None:
         for w in pool:
             if w.letter is None and queue:
                 w.letter = queue.popleft()
+                w.started = time.monotonic()
                 try:
                     w.conn.send(w.letter)
                 except OSError:  # already dead: noticed through its sentinel
@@ -214,8 +219,18 @@ def _pool_results(
     try:
         while queue or any(w.letter is not None for w in pool):
             feed()
-            ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool]))
+            busy = [w.started + limit - time.monotonic() for w in pool if w.letter is not None]
+            timeout = max(0.0, min(busy)) if busy and limit > 0 else None
+            ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=timeout))
             done: list[LetterResult] = []
+            for i, w in enumerate(pool):
+                if w.letter is not None and limit > 0 and w.conn not in ready and time.monotonic() - w.started > limit:
+                    letter = w.letter
+                    w.stop()  # it holds a letter, so stop() kills it and its Tesseract
+                    pool[i] = _start_worker(ctx, processor, work)
+                    log.warning("stopped %s after %g s", letter.source_file, limit)
+                    done.append(failed_result(
+                        letter, f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
             for i, w in enumerate(pool):
                 if w.conn not in ready and w.proc.sentinel not in ready:
                     continue

@@ -33,6 +33,7 @@ class Limits:
     max_pages: int = 500
     max_pixels: int = 120_000_000  # per page image, after rendering
     min_text_layer_chars: int = 40  # a PDF page with fewer real characters is OCR'd
+    max_letter_seconds: float = 1800.0  # a letter still running after this is stopped (a parser loop, a hang)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ real worker processes, a real Dask LocalCluster whose worker is killed by os._ex
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
+import time
 from collections import Counter
 from dataclasses import replace
 from functools import partial
@@ -119,6 +121,30 @@ def test_pool_fails_only_the_letter_that_kills_its_worker_twice(batch, processor
     got = by_letter(results)
     bad = next(r for r in results if r.source_file == poison)
     assert bad.status == Status.FAILED and "died on this letter 2 times" in (bad.error or "")
+    assert {k: v for k, v in got.items() if k != bad.letter_id} == {
+        k: v for k, v in reference.items() if k != bad.letter_id
+    }
+
+
+def _hang_on(processor, letter: Letter, target: str) -> LetterResult:  # noqa: ANN001
+    """Hang like a parser caught in a loop when this worker takes ``target``."""
+    if letter.source_file == target:
+        time.sleep(3600)
+    return _process_letter(processor, letter)
+
+
+@pytest.mark.slow
+def test_pool_stops_a_letter_past_the_per_letter_limit(batch, processor, reference) -> None:  # noqa: ANN001
+    letters, _, _ = batch
+    stuck = "L-S002.pdf"
+    limited = copy.copy(processor)
+    limited.settings = replace(processor.settings, limits=replace(processor.settings.limits, max_letter_seconds=8.0))
+    started = time.monotonic()
+    results = list(_pool_results(letters, limited, 2, work=partial(_hang_on, target=stuck)))
+    assert time.monotonic() - started < 120
+    got = by_letter(results)
+    bad = next(r for r in results if r.source_file == stuck)
+    assert bad.status == Status.FAILED and "8 s per-letter limit" in (bad.error or "")
     assert {k: v for k, v in got.items() if k != bad.letter_id} == {
         k: v for k, v in reference.items() if k != bad.letter_id
     }

@@ -72,6 +72,9 @@ def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> 
     """Run tesseract with the image file as first argument (``args`` follow it)."""
     if image.mode not in ("1", "L", "RGB"):
         image = on_white(image)
+    if image.mode == "RGB":
+        # Tesseract spends ~50% more CPU on colour; grey reads the same (measured on dev pages)
+        image = image.convert("L")
     with tempfile.TemporaryDirectory(prefix="letters-ocr-") as tmp:
         path = Path(tmp) / "page.pnm"
         image.save(path, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost

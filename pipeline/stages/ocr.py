@@ -21,7 +21,7 @@ from pipeline.settings import OcrSettings
 from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
 
 # bump when preparation or page assembly changes what a page reads as (OCR caches key on it)
-OCR_ALGORITHM_VERSION = "2026-11-25.2"
+OCR_ALGORITHM_VERSION = "2026-11-25.3"
 
 # upright pages of real letters read at mean confidence 80-95; upside-down ones near 40
 MISORIENTED_CONF = 65.0
