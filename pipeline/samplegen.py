@@ -45,6 +45,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from pipeline.errors import UsageError
+from pipeline.stages.registry import REGISTRY_COLUMNS
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {
@@ -68,7 +69,7 @@ _GAP = re.compile(r"\s{3,}")
 _RECIPIENT = re.compile(r"^(Громадськ\w* організац|ГО\b|ОО\b|Общественн\w* организац)", re.IGNORECASE)
 _EXECUTOR = re.compile(r"^(Вик\.|Виконав|Исп\.|Исполнит)")
 
-REGISTRY_HEADER = ("promise_id", "politician", "office", "city", "said_on", "title", "description", "lang")
+REGISTRY_HEADER = REGISTRY_COLUMNS
 GOLD_KEYS = (
     "letter_id",
     "language",
