@@ -580,3 +580,32 @@ def test_date_line_below_a_long_subject_line() -> None:
 """
     f = extract_fields(typed(text))
     assert (f.letter_date.value, f.outgoing_number.value) == ("2018-03-12", "45/2")
+
+
+def test_quoted_enterprise_names_are_not_split_into_dictionary_words() -> None:
+    from pipeline.stages.fields import fix_ocr_words
+
+    assert fix_ocr_words("КП «РІВНЕМІСЬКВОДА» РІВНЕНСЬКОЇ МІСЬКОЇРАДИ", "uk") == "КП «РІВНЕМІСЬКВОДА» РІВНЕНСЬКОЇ МІСЬКОЇ РАДИ"
+
+
+def test_spaced_acting_head_abbreviation_is_a_position() -> None:
+    from pipeline.schema import LetterText, PageText, TextSource
+    from pipeline.stages.fields import extract_fields
+
+    text = "\n".join([
+        "КОМУНАЛЬНЕ ПІДПРИЄМСТВО",
+        "«РІВНЕТЕПЛОЕНЕРГО»",
+        "РІВНЕНСЬКОЇ МІСЬКОЇ РАДИ",
+        "33000, м. Рівне, вул. Соборна, 40",
+        "",
+        "03.04.2018 № 77",
+        "На запит від 20.03.2018 № 15",
+        "",
+        "Повідомляємо, що заміну котлів у котельні на вулиці Князя Романа завершено.",
+        "",
+        "Т. в. о. директора    Марта ГРИЦЮК",
+    ])
+    fields = extract_fields(LetterText("x", [PageText(1, text, TextSource.OCR, 1, 1)]))
+    assert fields.signatory_position.value == "Т. в. о. директора"
+    assert fields.signatory_name.value == "Марта Грицюк"
+    assert fields.sender_org.value == "КП «Рівнетеплоенерго» Рівненської міської ради"

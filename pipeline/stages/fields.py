@@ -641,11 +641,22 @@ def _name_like(name: str) -> bool:
     )
 
 
+_SPACED_ABBREV = re.compile(r"^((?:[^\W\d_]\.\s*){2,3})")
+
+
+def _head_word(text: str) -> str:
+    """The position's first word, with spaced abbreviations joined ("В. о. директора" -> "в.о.")."""
+    m = _SPACED_ABBREV.match(text)
+    if m:
+        return norm_word(re.sub(r"\s+", "", m.group(1)))
+    return norm_word(text.split()[0]) if text.split() else ""
+
+
 def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
     """Lines holding the position: the name line's prefix and its continuation lines above."""
     cur = _strip_noise(prefix)
     parts = [tail[k]]
-    first_word = norm_word(cur.split()[0]) if cur.split() else ""
+    first_word = _head_word(cur)
     j = k - 1
     if not cur:  # the name stands alone: the position is the line above
         if j < 0:
@@ -657,14 +668,14 @@ def _position_lines(tail: list[Line], k: int, prefix: str) -> list[Line] | None:
             return None
         parts = [tail[j], tail[k]]
         cur = above
-        first_word = norm_word(cur.split()[0]) if cur.split() else ""
+        first_word = _head_word(cur)
         j -= 1
     while first_word not in _POSITION_HEADS and j >= 0 and len(parts) < 4:
         above = _strip_noise(tail[j].stripped)
         if not above or _CLOSING.match(above) or above.endswith((".", "!", ":", ";")) or _is_body_line(above):
             break
         parts.insert(0, tail[j])
-        first_word = norm_word(above.split()[0]) if above.split() else ""
+        first_word = _head_word(above)
         j -= 1
     return parts if first_word in _POSITION_HEADS else None
 
@@ -730,9 +741,18 @@ def _repair_word(word: str, lang: str) -> str:
     return word
 
 
+_QUOTED = re.compile(r"(«[^»]*»|\"[^\"]*\"|“[^”]*”)")
+
+
 def fix_ocr_words(text: str, lang: str) -> str:
-    """Repair OCR-damaged dictionary words in an organisation name or a position."""
-    return re.sub(r"[^\W\d_]+", lambda m: _repair_word(m.group(0), lang), text)
+    """Repair OCR-damaged dictionary words in an organisation name or a position.
+
+    Quoted parts are proper names («Львівміськсвітло»), not dictionary words: left alone."""
+    parts = _QUOTED.split(text)
+    return "".join(
+        part if i % 2 else re.sub(r"[^\W\d_]+", lambda m: _repair_word(m.group(0), lang), part)
+        for i, part in enumerate(parts)
+    )
 
 
 # --- language -------------------------------------------------------------------------
