@@ -386,3 +386,38 @@ def test_same_kind_promise_without_its_own_words_is_not_a_second_answer() -> Non
     )
     body = "Капітальний ремонт вулиці Шевченка завершено у 2018 році, вартість робіт 14 млн грн."
     assert ids(match_letter(letter(body), fields("Рівне"), idx)) == {"SH"}
+
+
+# --- national promises (no city) ------------------------------------------------------------------
+
+NATIONAL = [
+    P("NAT-1", "Остап Гнатюк", "Голова Державного агентства енергоефективності", "",
+      "Гнатюк запровадить програму утеплення шкіл у 2019 році",
+      "Агентство обіцяло програму державної підтримки утеплення шкільних будівель.", "uk"),
+    P("RIV-9", "Петро Коваль", "Рівненський міський голова", "Рівне",
+      "Коваль відкриє новий дитячий садок на вулиці Шкільній",
+      "Дитячий садок на 120 місць.", "uk"),
+]
+
+
+def test_registry_accepts_a_national_promise_without_city() -> None:
+    from pipeline.stages.registry import parse_registry
+
+    rows = parse_registry(
+        "promise_id,politician,office,city,said_on,title,description,lang\n"
+        "NAT-1,Остап Гнатюк,Міністр,,,Гнатюк запровадить програму,,uk\n"
+    )
+    assert rows[0].city == "" and rows[0].said_on is None
+
+
+def test_national_promise_matched_from_a_ministry_letter() -> None:
+    index = PromiseIndex.build(NATIONAL)
+    ministry = "ДЕРЖАВНЕ АГЕНТСТВО З ЕНЕРГОЕФЕКТИВНОСТІ\nТА ЕНЕРГОЗБЕРЕЖЕННЯ УКРАЇНИ\n01601, м. Київ, вул. Антоновича, 8"
+    body = ("На Ваш запит повідомляємо, що програму державної підтримки утеплення шкільних будівель "
+            "затверджено, у 2019 році утеплено 40 шкіл.")
+    f = fields("Київ")
+    f.sender_org = FieldValue(value="Державне агентство з енергоефективності та енергозбереження України")
+    assert ids(match_letter(letter(body, ministry), f, index)) == {"NAT-1"}
+    # The kindergarten letter of a city council still goes to the city's promise.
+    kg = "Новий дитячий садок на вулиці Шкільній відкрито у вересні, він прийняв 120 дітей."
+    assert ids(match_letter(letter(kg), fields("Рівне"), index)) == {"RIV-9"}

@@ -402,7 +402,7 @@ class PromiseIndex:
             surname = (p.politician.split() or [""])[-1]
             sstem = skel(surname).rstrip("аеиоуя") if surname else ""
             surname_stems.append(sstem)
-            ckeys = city_keys(p.city)
+            ckeys = city_keys(p.city) if p.city else ()
             lang = p.lang if p.lang in ("uk", "ru") else detect_language(p.title)
             tf: dict[str, float] = defaultdict(float)
             shown: dict[str, str] = {}
@@ -457,7 +457,7 @@ class PromiseIndex:
         # Title terms name the deliverable; descriptions add context and filler words.
         cov = (TITLE_SHARE * cov_title + (1 - TITLE_SHARE) * cov).tocsr()
         tfidf = _row_normalise(tf_m.multiply(idf).tocsr(), l1=False)
-        city_norm = {c: _city_stem(c) for c in {p.city for p in promises}}
+        city_norm = {c: _city_stem(c) for c in {p.city for p in promises} if c}
         all_keys = {c: city_keys(c) for c in city_norm}
         prefix_table: dict[str, list[str]] = defaultdict(list)
         for c, keys in all_keys.items():
@@ -473,7 +473,7 @@ class PromiseIndex:
             surname_stems=surname_stems,
             surname_set={st for st in surname_stems if len(st) >= 3},
             offices=[office_kind(p.office) for p in promises],
-            city_of=[city_norm[p.city] for p in promises],
+            city_of=[city_norm.get(p.city, "") for p in promises],
             city_keys=all_keys,
             city_norm=city_norm,
             city_prefix=dict(prefix_table),
@@ -616,6 +616,7 @@ B0 = -4.0
 W_TOPIC = 9.0
 W_CITY_MATCH = 1.5
 W_CITY_MISMATCH = -6.0  # a known other city outweighs any topic similarity (max topic term is W_TOPIC)
+W_NATIONAL_LOCAL = -1.0  # a city body answering a national promise: possible (it reports on its share), rarer
 W_NAME = 1.0
 W_OFFICE = 0.3
 W_SUBSUMED = 3.0
@@ -626,6 +627,20 @@ WHOLE_DISCOUNT = 0.85  # the whole letter's topic similarity counts for this muc
 W_DOMINANCE = 6.0
 DOMINANCE_REL = 0.6  # below 60 % of the passage's best topic similarity the penalty starts
 DOMINANCE_MIN_TOPIC = 0.3  # ... when that best is itself a plausible answer
+
+
+_NATIONAL_SENDER = re.compile(
+    r"міністерств|министерств|державн\w* (агентств|служб|інспекц)|государственн\w* (агентств|служб|инспекц)|"
+    r"верховн\w* рад|кабінет\w* міністрів|кабинет\w* министров|національн\w* (агентств|служб|комісі)|"
+    r"національн\w* поліці|фонд\w* (державного|соціального)|укравтодор|україни\b|украины\b",
+    re.IGNORECASE,
+)
+
+
+def is_national_sender(sender_org: str | None, full_text: str = "") -> bool:
+    """A ministry, a state agency or service, parliament: a body of the state, not of a city."""
+    head = sender_org or full_text[:300]
+    return bool(_NATIONAL_SENDER.search(head)) and not re.search(r"міськ|городск|обласн|областн", head, re.I)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -709,9 +724,14 @@ def score_letter(
     city = _letter_city(text, fields, index, regions)
     info["city"] = city
     city_feat = np.zeros(len(index))
+    national = np.array([not c for c in index.city_of])
     if city:
         same = _registry_cities(city, index)
         city_feat = np.where(np.isin(np.array(index.city_of), list(same)), W_CITY_MATCH, W_CITY_MISMATCH)
+    # A national promise has no city: a national sender (a ministry, an agency) supports it, a city
+    # body weakly speaks against it; topic decides.
+    sender = fields.sender_org.value if fields is not None else None
+    city_feat = np.where(national, W_CITY_MATCH if is_national_sender(sender, full) else W_NATIONAL_LOCAL, city_feat)
     # Names and offices count in the body and subject only: a politician who signs the
     # letter is not thereby the subject of every passage.
     said = (regions.subject or "") + "\n" + full[regions.body_start : regions.body_end]

@@ -12,7 +12,8 @@ from pipeline.errors import RegistryError
 from pipeline.schema import Promise
 
 REGISTRY_COLUMNS = ("promise_id", "politician", "office", "city", "said_on", "title", "description", "lang")
-REQUIRED = ("promise_id", "city", "title", "lang")
+# city may be empty: a national promise (an MP, a minister, a state agency) belongs to no city.
+REQUIRED = ("promise_id", "title", "lang")
 MAX_ERRORS_SHOWN = 20
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
