@@ -104,6 +104,7 @@ class PromiseRow(Base):
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     lang: Mapped[str] = mapped_column(String(2))
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # deadline, quantity, scope read
 
 
 class MatchRow(Base):
@@ -132,6 +133,9 @@ class MatchRow(Base):
     evidence_end: Mapped[int | None] = mapped_column(Integer)
     model_version: Mapped[str | None] = mapped_column(String(64))
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    as_of: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # date the verdict is judged at
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # what the passage reports
+    explanation: Mapped[str | None] = mapped_column(Text, nullable=True)  # "deadline … passed at …; 14 of 31"
 
 
 class ReviewRow(Base):
