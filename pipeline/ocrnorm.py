@@ -174,7 +174,8 @@ def join_hyphenated(text: str, is_word: Callable[[str], bool] | None = None) -> 
         a, b = m.group("a"), m.group("b")
         joined = a + (b.lower() if a[-1:].islower() else b)
         if is_word is not None:
-            if is_word(joined.lower()) and not is_word(a.lower()):
+            compound = _COMPOUND_FIRST.search(a) is not None and is_word(b.lower())
+            if not compound and is_word(joined.lower()) and not is_word(a.lower()):
                 return joined
             return f"{a}-{b}"
         return f"{a}-{b}" if _COMPOUND_FIRST.search(a) else joined

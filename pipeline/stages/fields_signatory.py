@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz.distance import Levenshtein
+
 from pipeline.cities import norm_word
 from pipeline.layout import LetterLayout, Line, is_body_line
 from pipeline.lexicons import lexicon
@@ -135,7 +137,27 @@ def _head_word(text: str, lang: str = "uk") -> str:
     word = _head_word_raw(text)
     if word in _heads() or not text:
         return word
-    return _head_word_raw(fix_ocr_words(text, lang))
+    return _head_word_raw(repair_head(fix_ocr_words(text, lang)))
+
+
+def repair_head(text: str) -> str:
+    """A position whose first word OCR tore or misread ("Сек тар міської ради") with the head word
+    restored from the lexicon, when one head word is near enough (two letters at most)."""
+    toks = text.split(" ")
+    if not toks or norm_word(toks[0]) in _heads():
+        return text
+    for n in (2, 1):
+        if len(toks) < n:
+            continue
+        cand = norm_word("".join(toks[:n]))
+        if len(cand) < 6 or not cand.isalpha():
+            continue
+        near = sorted((Levenshtein.distance(cand, h), h) for h in _heads() if h.isalpha() and len(h) >= 6)
+        if near and near[0][0] <= 2 and (len(near) == 1 or near[0][0] < near[1][0]):
+            head = near[0][1]
+            head = head[:1].upper() + head[1:] if toks[0][:1].isupper() else head
+            return " ".join([head, *toks[n:]])
+    return text
 
 
 def _head_word_raw(text: str) -> str:
@@ -222,6 +244,23 @@ def signatory(doc: FieldDoc) -> None:
         doc.review("signatory position not found")
 
 
+def _complete_torn_end(position: str, parts: list[tuple[str, str]], lang: str) -> str:
+    """The position's last word cut short where a stamp or a signature covered the rest
+    ("Начальник управ" + stamp marks): completed when it opens one lexicon word."""
+    if not parts or len(parts[-1][1].strip()) <= len(parts[-1][0]) + 2:
+        return position  # no marks were stripped after it: the word is as printed
+    words = position.split(" ")
+    last = norm_word(words[-1])
+    if len(words) < 2 or len(last) < 4:
+        return position
+    cands = [w for w in lexicon("position_vocabulary") if w.startswith(last) and w != last and known(w, lang)]
+    gen = [w for w in cands if any("gent" in p.tag for p in morph_analyzer(lang).parse(w)[:2])]
+    pick = gen if len(gen) == 1 else cands
+    if len(pick) == 1:
+        words[-1] = words[-1] + pick[0][len(last) :]
+    return " ".join(words)
+
+
 def _position_text(doc: FieldDoc, pos_lines: list[Line], ln: Line, name_at: int, lang: str) -> str:
     parts = []
     for pl in pos_lines:
@@ -234,7 +273,7 @@ def _position_text(doc: FieldDoc, pos_lines: list[Line], ln: Line, name_at: int,
     position = _strip_noise(re.sub(r"\s+", " ", position))
     position = normalise_dashes(position.replace("’", "'").replace("ʼ", "'"))
     if doc.is_ocr and position:
-        position = fix_ocr_words(position, lang)
+        position = _complete_torn_end(repair_head(fix_ocr_words(position, lang)), parts, lang)
         words = position.split()
         # a torn fragment of a word at the end ("Начальник ння") is stamp damage, not part of the title
         while len(words) > 1 and (

@@ -158,8 +158,8 @@ def _match_case(new: str, like: str) -> str:
     return new
 
 
-def _repair_word(word: str, lang: str) -> str:
-    """One OCR-damaged dictionary word: a swapped letter ("ВИКОНАВЧИИ") or a lost space ("міськоїради")."""
+def _swap_letter(word: str, lang: str) -> str:
+    """One OCR-damaged dictionary word with a swapped letter ("ВИКОНАВЧИИ")."""
     low = word.lower()
     if len(low) < 3 or known(low, lang) or not low.isalpha():
         return word
@@ -168,6 +168,18 @@ def _repair_word(word: str, lang: str) -> str:
         alt = _CONFUSIONS.get(ch)
         if alt and morph.word_is_known(low[:i] + alt + low[i + 1 :]):
             return _match_case(low[:i] + alt + low[i + 1 :], word)
+    return word
+
+
+def _repair_word(word: str, lang: str) -> str:
+    """One OCR-damaged dictionary word: a swapped letter ("ВИКОНАВЧИИ") or a lost space ("міськоїради")."""
+    low = word.lower()
+    if len(low) < 3 or known(low, lang) or not low.isalpha():
+        return word
+    swapped = _swap_letter(word, lang)
+    if swapped != word:
+        return swapped
+    morph = morph_analyzer(lang)
     for i in range(3, len(low) - 2):
         a, b = low[:i], low[i:]
         if morph.word_is_known(a) and morph.word_is_known(b) and len(b) >= 3:
@@ -182,11 +194,21 @@ def fix_ocr_words(text: str, lang: str) -> str:
     """Repair OCR-damaged dictionary words in an organisation name or a position.
 
     Quoted parts are proper names («Львівміськсвітло»), not dictionary words: left alone."""
-    parts = _QUOTED.split(text)
-    return "".join(
-        part if i % 2 else _repair_words(re.sub(r"[^\W\d_]+", lambda m: _repair_word(m.group(0), lang), part), lang)
-        for i, part in enumerate(parts)
-    )
+    def fix(part: str) -> str:
+        part = re.sub(r"[^\W\d_]+", lambda m: _swap_letter(m.group(0), lang), part)  # the surest repair first
+        part = _repair_words(part, lang)  # then towards the lexicon
+        return re.sub(r"[^\W\d_]+", lambda m: _repair_word(m.group(0), lang), part)  # then lost spaces
+
+    return "".join(part if i % 2 else fix(part) for i, part in enumerate(_QUOTED.split(text)))
+
+
+def _fits_name(word: str, lang: str) -> bool:
+    """A known word that can stand in a body's or a position's name (not a verb form such as
+    "заместите", which OCR makes of a torn "заместитель")."""
+    if not known(word, lang):
+        return False
+    parses = morph_analyzer(lang).parse(norm_word(word))
+    return any(p.tag.POS not in ("VERB", "INFN", "GRND") for p in parses)
 
 
 # --- repair towards the position lexicon -------------------------------------------------------
@@ -241,7 +263,7 @@ def _repair_words(text: str, lang: str) -> str:
     while i < len(toks):
         tok = toks[i]
         core = re.sub(r"^[^\w']+|[^\w']+$", "", tok)
-        if not core or known(core, lang) or not core.replace("'", "").replace("-", "").isalpha():
+        if not core or _fits_name(core, lang) or not core.replace("'", "").replace("-", "").isalpha():
             out.append(tok)
             i += 1
             continue
@@ -254,7 +276,11 @@ def _repair_words(text: str, lang: str) -> str:
                 i += 1
         if fixed is None:
             fixed = _nearest(core, lang, gent) or _split_lexicon(core, lang)
-            if fixed and nxt and len(nxt) <= 3 and not known(nxt, lang) and fixed.startswith(norm_word(core)):
+            torn_tail = nxt and (
+                (len(nxt) <= 2 and norm_word(nxt) not in lexicon("function_words"))
+                or (len(nxt) == 3 and not known(nxt, lang))
+            )
+            if fixed and torn_tail and fixed.startswith(norm_word(core)):
                 i += 1  # the torn word's tail, garbled: "Департа зу"
         out.append(tok.replace(core, _like(fixed, core)) if fixed else tok)
         i += 1
