@@ -102,6 +102,7 @@ _HEADER_PATTERNS = [
     r"^\s*(?:шановн|уважаем|вельмишановн)\S*\s.{0,60}!?\s*$",
     r"^\s*(?:го|оо|тов|пп|фоп|громадськ\w*\s+організац\w*|общественн\w*\s+организац\w*)\s*«",
 ]
+_HEADER_PATTERNS.append(r"^\s*" + _DATE + r"\s*(?:р\.|г\.|року|года)?\s*$")  # a date alone under "Вих. № …"
 _HEADER_RE = [re.compile(p, re.IGNORECASE) for p in _HEADER_PATTERNS]
 # A subject line: "Про …" / "О …" / "Щодо …" at the top, without a closing full stop.
 _SUBJECT_RE = re.compile(r"^\s*(?:про|о|об|щодо|стосовно|относительно|re:?)\s+\S", re.IGNORECASE)
@@ -275,7 +276,7 @@ def _head_spans(date_lines: list[Line], before_body: list[Line], subject: list[L
     after = [
         ln
         for ln in before_body
-        if ln.index > block[0].index and (stop is None or ln.index < stop) and not _SALUTATION.match(ln.text)
+        if ln.index > block[-1].index and (stop is None or ln.index < stop) and not _SALUTATION.match(ln.text)
     ]
     return {"date_number": _span(block), "addressee": _span(after), "heading": _span(subject)}
 

@@ -31,7 +31,7 @@ _NUM_AFTER = re.compile(
 _PLACE = r"(?:[мг]\.[ \t]*[А-ЯІЇЄҐ][\w'’ʼ-]+(?:[ \t][А-ЯІЇЄҐ][\w'’ʼ-]+)?[ \t,]+)?"
 _DATE_FIRST_PREFIX = re.compile(rf"^{LEAD_DEBRIS}{_PLACE}(?:(?:{FROM}|дата)\.?:?[ \t]*)?$", re.IGNORECASE)
 _NUM_FIRST_PREFIX = re.compile(
-    rf"^{LEAD_DEBRIS}(?:{_OUT}\w*\.?[ \t]*{NUMERO_LOOSE}|{NUMERO})[ \t]*{_IN_BLANK}(?:[ \t]*{FROM}|[ \t]+)[ \t]*$",
+    rf"^{LEAD_DEBRIS}(?:{_OUT}\w*\.?[ \t]*{NUMERO_LOOSE}|{NUMERO})[ \t]*{_IN_BLANK}(?:[ \t]*{FROM}|[ \t]+)[ \t_]*$",
     re.IGNORECASE,
 )
 _OWN_NUMBER = re.compile(

@@ -17,7 +17,7 @@ from pipeline.ocrnorm import join_hyphenated
 from pipeline.stages.field_components import FieldDoc, component
 
 _PHONE = re.compile(r"(?:\+?38)?[ \t]*\(?0?\d{2,5}\)?[ \t-]*\d{1,3}(?:[ \t-]?\d{2}){2,3}")
-_TEL_WORD = re.compile(r"\b(?:тел|т)\.?[:]?[ \t]*", re.IGNORECASE)
+_TEL_WORD = re.compile(r"\b(?:[Тт]ел|т)\.?:?[ \t]*(?=[\d(+])")
 
 
 def _join(lines: list[str]) -> str:

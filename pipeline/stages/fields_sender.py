@@ -13,6 +13,7 @@ import re
 
 from pipeline.cities import resolve_city
 from pipeline.layout import Line
+from pipeline.lexicons import lexicon
 from pipeline.nlp import morph_analyzer
 from pipeline.ocrnorm import cyrillic_only, join_hyphenated
 from pipeline.stages.field_components import FieldDoc, component
@@ -25,7 +26,7 @@ _PARENT_NOM = re.compile(
     r"|(?:ОБЛАСТНАЯ|РАЙОННАЯ|ГОРОДСКАЯ)\s+ГОСУДАРСТВЕННАЯ\s+АДМИНИСТРАЦИЯ)(?![А-ЯІЇЄҐа-яіїєґ])"
 )
 _UNIT_HEAD = re.compile(
-    r"(?<![А-ЯІЇЄҐ'-])(?=(?:ВИКОНАВЧИЙ\s+КОМІТЕТ|ИСПОЛНИТЕЛЬНЫЙ\s+КОМИТЕТ|ДЕПАРТАМЕНТ|УПРАВЛІННЯ|УПРАВЛЕНИЕ|ВІДДІЛ|ОТДЕЛ|"
+    r"(?<![А-ЯІЇЄҐ'-])(?=(?:ВИКОНАВЧИЙ\s+КОМІТЕТ|ВИКОНАВЧИЙ\s+ОРГАН|ИСПОЛНИТЕЛЬНЫЙ\s+КОМИТЕТ|ДЕПАРТАМЕНТ|УПРАВЛІННЯ|УПРАВЛЕНИЕ|ВІДДІЛ|ОТДЕЛ|"
     r"СЛУЖБА|КП\b)(?![А-ЯІЇЄҐ]))"
 )
 _ENTERPRISE = re.compile(r"(?<!\w)(?:КОМУНАЛЬНЕ\s+ПІДПРИЄМСТВО|КОММУНАЛЬНОЕ\s+ПРЕДПРИЯТИЕ)(?!\w)[\s.,]*", re.IGNORECASE)
@@ -63,6 +64,7 @@ def _sender(head: list[Line], is_ocr: bool = False) -> tuple[str | None, int | N
     if is_ocr:
         raw = fix_ocr_words(_join_torn(raw, lang), lang)
     raw = _complete_cut_parent(raw)
+    raw = _bracketed_parent(raw, lang)
     raw = _NONPROFIT.sub("КНП ", raw)
     raw = _ENTERPRISE.sub("КП ", raw).strip()
     m = _PARENT_NOM.search(raw.upper())
@@ -70,13 +72,28 @@ def _sender(head: list[Line], is_ocr: bool = False) -> tuple[str | None, int | N
         parent = raw[m.start() : m.end()]
         rest = (raw[: m.start()] + " " + raw[m.end() :]).strip(" ,")
         org = f"{_chain_units(rest, lang)} {genitive(parent, lang)}" if rest else parent
-    else:
-        org = raw
+    else:  # a whole parent body above its unit ("ВИКОНАВЧИЙ ОРГАН … РАДИ (…)" / "ДЕПАРТАМЕНТ …")
+        org = _chain_units(raw, lang, need_parent=True)
     org = re.sub(r"\s+", " ", org).strip()
     org = _case_org(org)
     start = head[0].start + (len(head[0].text) - len(head[0].text.lstrip()))
     end = head[-1].start + len(head[-1].text.rstrip())
     return org, start, end, raw, lang
+
+
+def _bracketed_parent(raw: str, lang: str) -> str:
+    """A parent body's second name in brackets after the first, in the nominative ("ВИКОНАВЧИЙ
+    ОРГАН КИЇВСЬКОЇ МІСЬКОЇ РАДИ (КИЇВСЬКА МІСЬКА ДЕРЖАВНА АДМІНІСТРАЦІЯ)"): put in the
+    genitive in place, so that the department below reads "… виконавчого органу Київської
+    міської ради (Київської міської державної адміністрації)"."""
+
+    def fix(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if not _PARENT_NOM.fullmatch(inner.upper().strip()) or m.start() == 0:
+            return m.group(0)
+        return "(" + genitive(inner.strip(), lang).upper() + ")"
+
+    return re.sub(r"\(([^()]{8,120})\)", fix, raw)
 
 
 def _join_torn(raw: str, lang: str) -> str:
@@ -109,12 +126,17 @@ def _complete_cut_parent(raw: str) -> str:
     return raw.rstrip(" ,") + " " + (noun.upper() if words[-1].isupper() else noun)
 
 
-def _chain_units(rest: str, lang: str) -> str:
-    """ "ВИКОНАВЧИЙ КОМІТЕТ ДЕПАРТАМЕНТ ОСВІТИ" -> "ДЕПАРТАМЕНТ ОСВІТИ виконавчого комітету"."""
+def _chain_units(rest: str, lang: str, need_parent: bool = False) -> str:
+    """ "ВИКОНАВЧИЙ КОМІТЕТ ДЕПАРТАМЕНТ ОСВІТИ" -> "ДЕПАРТАМЕНТ ОСВІТИ виконавчого комітету".
+
+    ``need_parent``: only when the units above the last one end in a council's name in the
+    genitive ("… МІСЬКОЇ РАДИ", "(… АДМІНІСТРАЦІЇ)"), i.e. they name a whole parent body."""
     cuts = [m.start() for m in _UNIT_HEAD.finditer(rest.upper())]
     if len(cuts) < 2 or cuts[0] != 0:
         return rest
     parts = [rest[a:b].strip(" ,") for a, b in zip(cuts, [*cuts[1:], len(rest)], strict=True)]
+    if need_parent and not re.search(r"(?:РАДИ|АДМІНІСТРАЦІЇ|СОВЕТА|АДМИНИСТРАЦИИ)\)?$", parts[-2].upper()):
+        return rest
     return " ".join([parts[-1], *(_genitive_head(p, lang) for p in reversed(parts[:-1]))])
 
 
@@ -125,10 +147,16 @@ def _genitive_head(phrase: str, lang: str) -> str:
     out = []
     for i, w in enumerate(words):
         parses = [p for p in morph.parse(w) if "nomn" in p.tag]
-        noun = next((p for p in parses if "NOUN" in p.tag), None)
-        p = noun or next((p for p in parses if "ADJF" in p.tag), None)
-        g = p.inflect({"gent"}) if p is not None else None
-        out.append(g.word if g is not None else w)
+        nouns = [p for p in parses if "NOUN" in p.tag]
+        noun = nouns[0] if nouns else None
+        if nouns:  # "органу", not "органа": the form the names of bodies use (the lexicon's) wins
+            forms = [g.word for g in (n.inflect({"gent"}) for n in nouns) if g is not None]
+            vocab = lexicon("position_vocabulary")
+            out.append(next((f for f in forms if f in vocab), forms[0] if forms else w))
+        else:
+            p = next((p for p in parses if "ADJF" in p.tag), None)
+            g = p.inflect({"gent"}) if p is not None else None
+            out.append(g.word if g is not None else w)
         if noun is not None:
             return " ".join(out + words[i + 1 :])
     return " ".join(out)

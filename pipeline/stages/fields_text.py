@@ -115,7 +115,12 @@ def normal_case(text: str, keep_mixed: bool = False) -> str:
 
 def _is_adj(word: str) -> bool:
     w = norm_word(word)
-    return bool(re.search(r"(?:ськ|цьк|зьк|ск|цк|ов|ів|ин|ін|ний|ний)\w{0,3}$", w)) and len(w) > 4
+    if len(w) <= 4:
+        return False
+    if re.search(r"(?:ськ|цьк|зьк|ск|цк|ов|ів|ин|ін|ний|ний)\w{0,3}$", w):
+        return True
+    lang = "ru" if re.search(r"[ыэъё]", w) else "uk"  # "Центральної районної": any adjective names the place
+    return any("ADJF" in p.tag for p in morph_analyzer(lang).parse(w)[:2])
 
 
 def _capitalize_word(tok: str, hyphen_parts: bool = False) -> str:
