@@ -27,7 +27,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipeline.ocrnorm import NUMERO, NUMERO_LOOSE, cyrillic_only
+from pipeline.ocrnorm import NUMERO, NUMERO_LOOSE, cyrillic_only, fold_mixed_words
 
 if TYPE_CHECKING:
     from pipeline.schema import LetterText, Word
@@ -86,7 +86,7 @@ class Regions:
 
 # --- line classes -------------------------------------------------------------
 
-_DATE = r"(?:\d{1,2}[./]\d{1,2}[./]\d{2,4}|«?\s*\d{1,2}\s*»?\s+[а-яіїєґё]+\s+\d{4})"
+_DATE = r"(?:\.?\d{1,2}[./]\d{1,2}[./:]\d{2,4}|«?\s*\d{1,2}\s*»?\s+[а-яіїєґё]+\s+\d{4})"
 _HEADER_PATTERNS = [
     r"\b(?:тел|факс|тел/факс)\b\.?",
     r"e-?mail|е-?mail|@|www\.|https?://|\.gov\.ua|\.org",
@@ -178,6 +178,7 @@ def _subject_start(s: str) -> bool:
 
 _DATE_LINE = re.compile(rf"{NUMERO}|\bвих|\bисх|{_DATE}", re.IGNORECASE)
 _CONTACT = re.compile(r"\b(?:тел|факс)|@|\d{5}\s*,", re.IGNORECASE)
+_NUMBER_ALONE = re.compile(r"^\s*\d[\w./\\-]*\s*$")
 _SALUTATION = re.compile(r"^\s*(?:шановн|уважаем|вельмишановн)", re.IGNORECASE)
 EXECUTOR_MARK = re.compile(r"^[\W_]*(?:вик|исп)(?:\.|онавець|олнитель|онавці)(?!\w)", re.IGNORECASE)
 
@@ -202,6 +203,7 @@ def find_regions(full_text: str) -> Regions:
     before_body: list[Line] = []
     in_subject = False
     seen_date = False
+    prev_index = -1
     for i, ln in enumerate(all_lines):
         s = ln.stripped
         if not s:
@@ -227,6 +229,11 @@ def find_regions(full_text: str) -> Regions:
             subject.append(ln)
             in_subject = True
             continue
+        if date_lines and _NUMBER_ALONE.match(s) and date_lines[-1].index == prev_index:
+            date_lines.append(ln)  # the number OCR pushed below "від 13.11.2016 №"
+            prev_index = i
+            continue
+        prev_index = i
         # A sentence that merely mentions an address ("по вул. Садовій") is running text.
         if _is_header_line(s) and not _is_running_text(s):
             if _DATE_LINE.search(s) and re.search(r"\d", s) and not _CONTACT.search(s):
@@ -386,6 +393,7 @@ class LetterLayout:
 
     @classmethod
     def of(cls, full_text: str, text: LetterText | None = None, max_line: int | None = 1000) -> LetterLayout:
+        full_text = fold_mixed_words(full_text)  # one character for one: offsets stay
         lines = split_lines(full_text, max_line)
         words = sorted((w for p in text.pages for w in p.words), key=lambda w: w.start) if text else []
         return cls(

@@ -55,6 +55,15 @@ def fold_homoglyphs(word: str) -> str:
     return word.translate(HOMOGLYPHS)
 
 
+_MIXED = re.compile(r"[^\W\d_]*(?:[A-Za-z][^\W\d_]*[а-яіїєґёА-ЯІЇЄҐЁ]|[а-яіїєґёА-ЯІЇЄҐЁ][^\W\d_]*[A-Za-z])[^\W\d_]*")
+
+
+def fold_mixed_words(text: str) -> str:
+    """Every word mixing Latin look-alikes into Cyrillic ("інформaції") folded; one character for
+    one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone."""
+    return _MIXED.sub(lambda m: m.group(0).translate(HOMOGLYPHS), text)
+
+
 def fold_latin_token(token: str, cyrillic_context: bool) -> str:
     """One OCR token: mixed scripts are always a slip; an all-Latin token on a Cyrillic page is
     folded when every letter has a Cyrillic reading ("Ha" -> "На") and it is not a real
@@ -87,7 +96,7 @@ def cyrillic_only(s: str) -> str:
 # "№" and what OCR makes of it, directly before a number (a regex fragment, case-insensitive use).
 NUMERO = r"(?:№|N[oоeеє°º]?\.?|[МMКХX][оoеєe»°][.,]?|Н[оo]|М№)"
 # ... also a lone "М"/"N" (the "о" lost): only where a number is expected anyway.
-NUMERO_LOOSE = rf"(?:{NUMERO}|[МMН](?=[ \t]*\d))"
+NUMERO_LOOSE = rf"(?:{NUMERO}|[МMН](?=[ \t_]*\d|[ \t]*$))"
 # Two-letter OCR tokens that stand for "№" when a number follows.
 NUMERO_MISREADS = frozenset(
     {"Ме", "Мо", "Ne", "No", "Nо", "Nе", "Ns", "Ng", "N°", "Nº", "М°", "Mo", "Me", "Хо", "Ко", "М№"}
@@ -204,6 +213,7 @@ __all__ = [
     "fix_initial_bars",
     "fix_tokens",
     "fold_homoglyphs",
+    "fold_mixed_words",
     "fold_latin_token",
     "is_cyrillic",
     "is_latin",

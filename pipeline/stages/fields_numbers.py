@@ -38,6 +38,7 @@ _OWN_NUMBER = re.compile(
     rf"^{LEAD_DEBRIS}(?:(?:{_OUT}\w*\.?[ \t]*){NUMERO_LOOSE}{_IN_BLANK}|{NUMERO}[ \t]*(?P<alone>{NUMBER})[ \t]*$)",
     re.IGNORECASE,
 )
+_SIGN_END = re.compile(rf"^{LEAD_DEBRIS}{_OUT}\w*\.?[ \t]*{NUMERO_LOOSE}?[ \t]*$", re.IGNORECASE)
 _REQ_BEFORE = re.compile(
     r"(?P<lead>\bна|\bваш\w*|\bу|\bв)?[ \t]*"
     r"(?P<kw>(?:ваш\w*[ \t]+)?(?:(?P<strong>запит\w*|запрос\w*)|лист\w*|письм\w*|звернен\w*|обращени\w*))?[ \t.,]*"
@@ -89,7 +90,8 @@ def own_date_candidates(header: list[Line]) -> tuple[list[DateNumber], list[Date
     """(strong, weak) candidates for the letter's own date among the header lines."""
     strong: list[DateNumber] = []
     weak: list[DateNumber] = []
-    for ln in header:
+    for k, ln in enumerate(header):
+        nxt = header[k + 1] if k + 1 < len(header) else None
         for dm in find_dates(ln.text):
             if _request_context(ln.text, dm)[0]:
                 continue
@@ -100,6 +102,8 @@ def own_date_candidates(header: list[Line]) -> tuple[list[DateNumber], list[Date
                     num = clean_number(after.group("num"))
                     s = dm.end + after.start("num") if after.group("num") else None
                     e = dm.end + after.end("num") if after.group("num") else None
+                    if num is None and not ln.text[dm.end + after.end() :].strip():
+                        num, s, e = _number_below(ln, nxt)
                     strong.append(DateNumber(dm, num, s, e, ln, True))
                 elif not is_body_line(ln.text[dm.end :]):
                     weak.append(DateNumber(dm, None, None, None, ln, False))
@@ -111,6 +115,18 @@ def own_date_candidates(header: list[Line]) -> tuple[list[DateNumber], list[Date
                 e = m.end("num") if m.group("num") else None
                 strong.append(DateNumber(dm, num, s, e, ln, True))
     return strong, weak
+
+
+_ALONE = re.compile(rf"^[ \t]*(?P<num>{NUMBER})[ \t]*$")
+
+
+def _number_below(ln: Line, nxt: Line | None) -> tuple[str | None, int | None, int | None]:
+    """A number OCR pushed from the end of the "№" line to the next line: (number, span from ``ln``)."""
+    m = _ALONE.match(nxt.text) if nxt is not None else None
+    if nxt is None or m is None or find_dates(nxt.text):
+        return None, None, None
+    off = nxt.start - ln.start
+    return clean_number(m.group("num")), off + m.start("num"), off + m.end("num")
 
 
 def find_request(
@@ -190,6 +206,14 @@ def _number_alone(doc: FieldDoc, chosen: DateNumber | None) -> bool:
         lines = sorted(lines, key=lambda ln: abs(ln.index - chosen.line.index))
     for ln in lines:
         m = _OWN_NUMBER.match(ln.text)
+        if m is not None and not (m.group("num") or m.group("alone")):
+            m = None
+        if m is None and _SIGN_END.match(ln.text):
+            below = next((h for h in doc.layout.header if h.index > ln.index), None)
+            num, s, e = _number_below(ln, below)
+            if num and s is not None and e is not None:
+                doc.fields.outgoing_number = doc.value(num, ln.start + s, ln.start + e, 0.6)
+                return True
         if m:
             g = "num" if m.group("num") else "alone"
             num = clean_number(m.group(g))

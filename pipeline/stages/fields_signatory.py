@@ -46,7 +46,8 @@ def _heads() -> frozenset[str]:
 
 
 def _is_first_name(word: str) -> bool:
-    return any("Name" in p.tag for p in morph_analyzer("uk").parse(word)[:3])
+    morph = morph_analyzer("uk")
+    return morph.word_is_known(word.lower()) and any("Name" in p.tag for p in morph.parse(word)[:3])
 
 
 def sig_text(line: str) -> str:

@@ -233,7 +233,7 @@ def _nearest(word: str, lang: str = "uk", want_gent: bool = False) -> str | None
         return None
     cands: list[tuple[int, str]] = []
     for cand in _vocab():
-        if len(cand) > len(low) >= 5 and cand.startswith(low):
+        if len(cand) > len(low) >= 5 and cand.startswith(low) and cand[len(low)] != "-":
             cands.append((1, cand))
             continue
         if abs(len(cand) - len(low)) > 3:
