@@ -84,9 +84,11 @@ class Regions:
     signature: Span | None = None
     executor: Span | None = None
 
+
 # --- line classes -------------------------------------------------------------
 
-_DATE = r"(?:\.?\d{1,2}[./]\d{1,2}[./:]\d{2,4}|«?\s*\d{1,2}\s*»?\s+[а-яіїєґё]+\s+\d{4})"
+# a date, the debris OCR leaves before it (".11.12.2018") and a colon for its second dot allowed
+_DATE = r"(?:[.,'`]?\s?(?:\d{1,2}[./]\d{1,2}[./:]\d{2,4}|«?\s*\d{1,2}\s*»?\s+[а-яіїєґё]+\s+\d{4}))"
 _HEADER_PATTERNS = [
     r"\b(?:тел|факс|тел/факс)\b\.?",
     r"e-?mail|е-?mail|@|www\.|https?://|\.gov\.ua|\.org",

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.cities import city_lexicon
 from pipeline.schema import LetterText, PageText, TextSource, Word
 from pipeline.stages.fields import _genitive, extract_fields, normal_case
-from pipeline.cities import city_lexicon
 
 
 def typed(text: str) -> LetterText:
