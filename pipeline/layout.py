@@ -195,7 +195,7 @@ def _span(lines: list[Line]) -> Span | None:
 
 def find_regions(full_text: str) -> Regions:
     """Locate the letter's requisites by line shapes (see the module doc)."""
-    all_lines = split_lines(full_text)
+    all_lines = split_lines(fold_mixed_words(full_text))  # look-alikes folded, offsets kept
     if not any(ln.stripped for ln in all_lines):
         return Regions(0, 0, 0, None)
     letterhead_end = 0

@@ -24,25 +24,23 @@ def _join(lines: list[str]) -> str:
     return re.sub(r"\s+", " ", join_hyphenated("\n".join(s.strip() for s in lines))).strip(" ,;")
 
 
+def _region_text(doc: FieldDoc, span: tuple[int, int] | None) -> str:
+    return _join([ln.text for ln in doc.layout.lines_in(span)]) if span is not None else ""
+
+
 @component("addressee", provides=("addressee",))
 def addressee(doc: FieldDoc) -> None:
     span = doc.layout.regions.addressee
-    lines = doc.layout.lines_in(span)
-    if not lines or span is None:
-        return
-    text = _join([ln.text for ln in lines])
-    if text:
+    text = _region_text(doc, span)
+    if text and span is not None:
         doc.fields.addressee = doc.value(text, span[0], span[1], 0.7)
 
 
 @component("subject", provides=("subject",))
 def subject(doc: FieldDoc) -> None:
     span = doc.layout.regions.heading
-    lines = doc.layout.lines_in(span)
-    if not lines or span is None:
-        return
-    text = _join([ln.text for ln in lines]).rstrip(".")
-    if text:
+    text = _region_text(doc, span).rstrip(".")
+    if text and span is not None:
         doc.fields.subject = doc.value(text[:1].upper() + text[1:], span[0], span[1], 0.85)
 
 
