@@ -136,7 +136,7 @@ def clean_number(num: str | None) -> str | None:
 
 # Marks that stamps, signatures and scan edges leave at the start of a line.
 LEAD_DEBRIS = r"[\W_]{0,4}"
-_INITIAL_BAR = re.compile(r"(?<![^\s\W])[|l1](?=\.\s?(?:[А-ЯІЇЄҐ]\.\s?)?[А-ЯІЇЄҐ][а-яіїєґ'’ʼ]+)")
+_INITIAL_BAR = re.compile(r"(?<![^\s\W])[|l1](?=\.\s?(?:[А-ЯІЇЄҐ]\.\s?)?[А-ЯІЇЄҐ][а-яіїєґА-ЯІЇЄҐ'’ʼ]+)")
 
 
 def fix_initial_bars(s: str) -> str:

@@ -102,7 +102,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "date_number": ("vid_date_num", "two_digit_year_N", "date_No", "out_num_vid", "out_num_then_date", "month_word",
                     "quoted_month", "register_blank", "register_quoted"),
     "request": ("na_num_vid", "na_zapyt_vid_num", "vash_lyst", "none"),
-    "signature": ("given_SURNAME", "initial_surname", "initials_surname"),
+    "signature": ("given_SURNAME", "initial_surname", "initials_surname", "given_Surname", "name_below"),
+    "addressee": ("block", "right_column"),
+    "executor": ("vyk", "vykonavets_tel", "two_lines"),
 }  # fmt: skip
 RU_DATE_FAMILIES = ("ru_out_num_ot", "ru_quoted_month", "vid_date_num")
 RU_REQUEST_FAMILIES = ("ru_vash_zapros", "none")
@@ -198,6 +200,10 @@ def _signature(kind: str, ru: bool, rnd: random.Random) -> tuple[list[str], str,
         return [], f"{first} {surname.upper()}", f"{first} {surname}"
     if kind == "initial_surname":
         return [], f"{first[0]}. {surname}", f"{first[0]}. {surname}"
+    if kind == "given_Surname":
+        return [], f"{first} {surname}", f"{first} {surname}"
+    if kind == "name_below":  # the name alone on the line under the position, pushed right
+        return [], f"{first[0]}. {surname.upper()}", f"{first[0]}. {surname}"
     second = rnd.choice("ВМПСО")
     return [], f"{first[0]}.{second}. {surname}", f"{first[0]}.{second}. {surname}"
 
@@ -211,6 +217,8 @@ def generate(seed: int, families: dict[str, str] | None = None) -> Generated:
     fam.setdefault("date_number", rnd.choice(RU_DATE_FAMILIES if ru else FAMILIES["date_number"]))
     fam.setdefault("request", rnd.choice(RU_REQUEST_FAMILIES if ru else FAMILIES["request"]))
     fam.setdefault("signature", rnd.choice(FAMILIES["signature"]))
+    fam.setdefault("addressee", rnd.choice(FAMILIES["addressee"]))
+    fam.setdefault("executor", rnd.choice(FAMILIES["executor"]))
     city = rnd.choice(CITIES)
     head, org, city_name = _letterhead(lh, city, rnd)
     street = "ул. Образцовая" if ru else "вул. Зразкова"
@@ -235,24 +243,35 @@ def generate(seed: int, families: dict[str, str] | None = None) -> Generated:
          f"від {format_date(date - dt.timedelta(days=300), 'dd.mm.yyyy')} № 512 роботи виконуються поетапно."]
     )  # fmt: skip
     *pos_head, pos_last = pos_lines
+    sig_lines = [*pos_head, f"{pos_last}          {printed}"]
+    if fam["signature"] == "name_below":
+        sig_lines = [*pos_lines, f"{' ' * 40}{printed}"]
+    mark = "Исп." if ru else "Вик."
+    exec_lines = [f"{mark} {exec_name} {phone}"]
+    if fam["executor"] == "vykonavets_tel":
+        exec_lines = [f"{'Исполнитель' if ru else 'Виконавець'}: {exec_name}, тел. {phone}"]
+    elif fam["executor"] == "two_lines":
+        exec_lines = [f"{mark} {exec_name}", f"тел. {phone}"]
+    head_block = [*date_lines, *req_lines, "", *addressee]
+    if fam["addressee"] == "right_column":  # the addressee beside the date lines, columns run together
+        left = [*date_lines, *req_lines]
+        rows = max(len(left), len(addressee))
+        left += [""] * (rows - len(left))
+        head_block = [f"{a:<44}{b}".rstrip() if a else f"{'':44}{b}" for a, b in zip(left, [*addressee, *[""] * (rows - len(addressee))], strict=True)]
     lines = [
         *head,
         f"{rnd.randint(10000, 99999)}, {town}, {street}, {rnd.randint(1, 90)}, тел. (0{rnd.randint(32, 69)}) {phone}",
         f"e-mail: office@example.gov.ua, код ЄДРПОУ {rnd.randint(10**7, 10**8 - 1)}",
         "",
-        *date_lines,
-        *req_lines,
-        "",
-        *addressee,
+        *head_block,
         "",
         subject,
         "",
         *body,
         "",
-        *pos_head,
-        f"{pos_last}          {printed}",
+        *sig_lines,
         "",
-        f"{'Исп.' if ru else 'Вик.'} {exec_name} {phone}",
+        *exec_lines,
     ]
     expected: dict[str, str | None] = {
         "letter_date": date.isoformat(),
@@ -266,8 +285,10 @@ def generate(seed: int, families: dict[str, str] | None = None) -> Generated:
         "language": "ru" if ru else "uk",
         "addressee": " ".join(addressee),
         "subject": subject,
-        "executor": f"{exec_name} {phone}",
+        "executor": f"{exec_name} {phone}" if fam["executor"] != "vykonavets_tel" else f"{exec_name}, {phone}",
     }
+    if fam["addressee"] == "right_column":
+        del expected["addressee"]  # read line by line, a merged column is not one block: not asserted
     return Generated("\n".join(lines) + "\n", expected, fam, lines)
 
 
@@ -289,7 +310,7 @@ def noisy(gen: Generated, seed: int, rates: dict[str, float] | None = None) -> G
     out: list[str] = []
     lines = list(gen.lines)
     head_end = next((i for i, ln in enumerate(lines) if ln[:1].isdigit()), 0)
-    sig_at = next((i for i, ln in enumerate(lines) if "          " in ln), -1)
+    sig_at = max((i for i, ln in enumerate(lines) if "          " in ln), default=-1)
     for i, ln in enumerate(lines):
         if i < head_end:
             if i == head_end - 1 and rnd.random() < r["cut_parent"] and ln.endswith(" РАДИ") and len(ln) > 12:

@@ -16,7 +16,7 @@ from pipeline.layout import EXECUTOR_MARK
 from pipeline.ocrnorm import join_hyphenated
 from pipeline.stages.field_components import FieldDoc, component
 
-_PHONE = re.compile(r"(?:\+?38)?[ \t]*\(?0?\d{2,5}\)?[ \t-]*\d{1,3}(?:[ \t-]?\d{2}){2,3}")
+_PHONE = re.compile(r"\(?\d[\d \t()-]{4,}\d")
 _TEL_WORD = re.compile(r"\b(?:[Тт]ел|т)\.?:?[ \t]*(?=[\d(+])")
 
 

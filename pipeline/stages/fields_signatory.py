@@ -37,7 +37,9 @@ _NAME_END = re.compile(
     r"[\W_\d]{0,6}$"
 )
 # a first name before a surname in capitals, its first letter possibly misread ("ігор ЦИМБАЛЮК")
-_FIRST_NAME = re.compile(rf"(?<![\w'’])(?P<first>[^\W\d_][{_LOW}'’ʼ]+)(?=[ \t]{{1,2}}[{_UP}][{_UP}'’ʼ-]{{2,}}[\W_\d]{{0,6}}$)")
+_FIRST_NAME = re.compile(
+    rf"(?<![\w'’])(?P<first>[^\W\d_][{_LOW}'’ʼ]+)(?=[ \t]{{1,2}}[{_UP}](?:[{_UP}'’ʼ-]{{2,}}|[{_LOW}'’ʼ-]{{2,}})[\W_\d]{{0,6}}$)"
+)
 _DASH_END = re.compile(r"[-–—]\s*$")
 
 
