@@ -159,11 +159,13 @@ def export(db_path: str, out_dir: Path) -> None:
 @click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
               help="Where to write models/verdict/<version>/ (default: the project's models/).")
 @click.option("--seed", type=int, default=0, help="Random seed (training is deterministic for a seed).")
-def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, seed: int) -> None:
+@click.option("--cross-writer", is_flag=True,
+              help="Also train on all writers but one and test on the one held out, for each writer (slower).")
+def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, seed: int, cross_writer: bool) -> None:
     """Train the verdict model from the project's corpus plus human decisions, and save it with a card."""
     from pipeline.api import train_verdict_model
 
-    path = train_verdict_model(db_path, gold_dir, models_dir, seed)
+    path = train_verdict_model(db_path, gold_dir, models_dir, seed, cross_writer=cross_writer)
     card = (path / "card.md")
     if card.exists():
         out.print(card.read_text(encoding="utf-8"), highlight=False, markup=False)
