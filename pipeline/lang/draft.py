@@ -34,6 +34,7 @@ from pipeline.nlp import morph_analyzer
 
 MARKER = {"uk": "(мовою листа)", "ru": "(на языке письма)"}
 NO_EVIDENCE = {"uk": "речення, що вирішує статус, у листі не виділено", "ru": "предложение, решающее статус, в письме не выделено"}
+UNDATED = {"uk": "(дату не встановлено)", "ru": "(дата не установлена)"}
 OPENING = {"uk": ("Згідно з листом", "від", "року"), "ru": ("Согласно письму", "от", "года")}
 PROPER_TAGS = {"Name", "Surn", "Patr", "Geox", "Orgn", "Abbr", "Trad"}
 _UK_ONLY = set("іїєґІЇЄҐ")
@@ -64,7 +65,14 @@ def in_language(phrase: str, lang: str, hint: str | None = None) -> tuple[str, s
 
 
 def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text and not is_abbreviation(tokens(text)[0]) else text
+    """"Секретар" -> "секретар", "В.о." -> "в.о."; an all-capitals abbreviation ("ТВО") stays."""
+    toks = tokens(text)
+    if not toks:
+        return text
+    letters = [c for c in toks[0] if c.isalpha()]
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return text
+    return text[:1].lower() + text[1:]
 
 
 DASH = re.compile(r"\s+[–—-]\s+")
@@ -150,9 +158,17 @@ def trim_sentence(sentence: str, lang: str) -> str:
     if toks and toks[0].isalpha() and not is_abbreviation(toks[0]) and toks[0][:1].isupper():
         word_lang = phrase_language(text, lang)
         parses = morph_analyzer(word_lang).parse(toks[0].lower())
-        if parses and not PROPER_TAGS & set(parses[0].tag.grammemes):
+        proper = any(PROPER_TAGS & set(p.tag.grammemes) for p in parses) or _is_place(toks[0])
+        if parses and not proper:
             text = text[:1].lower() + text[1:]
     return text
+
+
+def _is_place(word: str) -> bool:
+    from pipeline.stages.fields_lexicon import city_lexicon
+
+    lex = city_lexicon()
+    return bool(lex.city_of_name(word) or lex.is_place_adj(word))
 
 
 def result_paragraph(body: object, position: object, name: object, letter_date: object,
@@ -173,8 +189,7 @@ def _result_paragraph(body: str | None, position: str | None, name: str | None, 
                                       genitive_person(name, lang) if name else "") if p)
     head = opening + (f" {sender}" if sender else "")
     when = date_in_words(letter_date, lang)
-    if when:
-        head += f" {since} {when} {year}"
+    head += f" {since} {when} {year}" if when else f" {UNDATED[lang]}"
     if evidence and evidence.strip():
         sentence = trim_sentence(evidence, letter_lang or lang)
         if letter_lang and letter_lang != lang:
@@ -191,8 +206,8 @@ _RESULT_DATED = re.compile(
     r" (?:від|от) (?P<day>\d{1,2}) (?P<month>[^\W\d_]+) (?P<year>\d{4}) (?:року|года), (?P<sentence>.*)$",
     re.DOTALL,
 )
-_RESULT_UNDATED = re.compile(r"^(?P<opening>Згідно з листом|Согласно письму)(?: (?P<sender>.*?))?, (?P<sentence>.*)$",
-                             re.DOTALL)
+_RESULT_UNDATED = re.compile(r"^(?P<opening>Згідно з листом|Согласно письму)(?: (?P<sender>.*?))? "
+                             r"\((?:дату не встановлено|дата не установлена)\), (?P<sentence>.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)

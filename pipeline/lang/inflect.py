@@ -527,12 +527,12 @@ def is_genitive_of(genitive: str, nominative: str, lang: str) -> bool:
             for p in morph_analyzer(lang).parse(g.lower())
             if "gent" in p.tag and p.tag.POS in NOMINAL | ADJECTIVAL
         )
+        nominative = _nominative_parse(n, lang)
         if not ok:
-            if g == n:  # an indeclinable word, or one already governed: the head has been passed
+            if g == n and nominative is None:  # not a nominative noun phrase word: what follows is governed
                 governed = True
                 continue
             return False
-        nominative = _nominative_parse(n, lang)
         if nominative is None or nominative.tag.POS in NOMINAL:
             governed = True
     return True
