@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from pipeline.stages.promise_page import DRAFT_KINDS, STATUSES, PromisePage
@@ -86,9 +88,6 @@ def draft_json(view: DraftView) -> dict[str, Any]:
 
 def add_promise_routes(app: Any, db: Any, render: Any, page_user: Any, api_user: Any, check_csrf: Any) -> None:
     """The promise list, the promise page and the draft API (registered by :func:`create_app`)."""
-    from fastapi import HTTPException, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-
     from pipeline.review.app import _json_body
 
     @app.get("/promises", response_class=HTMLResponse)
