@@ -23,7 +23,7 @@ from tests.promisegen import build_batch
 
 
 def _answer(lid: str, date: str | None, verdict: str | None, as_of: str | None = None, source: str = "machine") -> Answer:
-    return Answer(lid, "P", date, as_of, "Полтавська міська рада", "Секретар міської ради", "Ярослав Кушнірик", "uk",
+    return Answer(lid, "P", date, as_of, "Полтавська міська рада", "Секретар міської ради", "Ярослав Гнатишин", "uk",
                   f"{lid}.pdf", verdict, source, "suggested", "Роботи тривають.", 0.8)
 
 
@@ -46,7 +46,7 @@ def test_page_drafts_one_paragraph_per_letter_oldest_first() -> None:
     paras = page.result_draft.split("\n\n")
     assert [parse_result_paragraph(p).date for p in paras] == ["2020-04-01", "2020-05-01"]
     assert all(p.startswith("Согласно письму Полтавского городского совета от ") for p in paras)
-    assert page.sources_draft.split("\n") == ["Лист секретаря Полтавської міської ради Я. Кушнірика"] * 2
+    assert page.sources_draft.split("\n") == ["Лист секретаря Полтавської міської ради Я. Гнатишина"] * 2
     assert page.record()["letters"] == 2 and page.record()["status_source"] == "machine"
 
 

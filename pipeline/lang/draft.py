@@ -1,6 +1,6 @@
 """Drafting the promise page's text, and reading it back.
 
-- :func:`sources_line`: "Лист секретаря Чернівецької міської ради Я. Кушнірика" (always in the
+- :func:`sources_line`: "Лист секретаря Чернівецької міської ради Я. Гнатишина" (always in the
   Ukrainian form, as the watchdog writes it on Russian pages too).
 - :func:`result_paragraph`: "Згідно з листом Чернівецької міської ради від 7 листопада 2014 року,
   <the deciding sentence>." or, for a Russian promise, "Согласно письму … от 7 ноября 2014 года, …".
@@ -158,7 +158,7 @@ def trim_sentence(sentence: str, lang: str) -> str:
     if toks and toks[0].isalpha() and not is_abbreviation(toks[0]) and toks[0][:1].isupper():
         word_lang = phrase_language(text, lang)
         parses = morph_analyzer(word_lang).parse(toks[0].lower())
-        proper = any(PROPER_TAGS & set(p.tag.grammemes) for p in parses) or _is_place(toks[0])
+        proper = bool(parses and PROPER_TAGS & set(parses[0].tag.grammemes)) or (len(toks[0]) > 2 and _is_place(toks[0]))
         if parses and not proper:
             text = text[:1].lower() + text[1:]
     return text

@@ -1,7 +1,7 @@
 """Inflecting and translating the short noun phrases a promise page cites: positions ("Секретар
 міської ради"), body names ("Виконавчий комітет Рівненської міської ради") and people ("Микола
-Довганюк"), from the nominative the fields stage gives to the genitive a citation needs
-("Лист секретаря … Я. Кушнірика"), and body names between Ukrainian and Russian.
+Горобець"), from the nominative the fields stage gives to the genitive a citation needs
+("Лист секретаря … Я. Гнатишина"), and body names between Ukrainian and Russian.
 
 Everything is pymorphy3 (the uk and ru dictionaries shipped as packages) plus the small lexicon
 ``pipeline/data/uk_ru_drafting.tsv``; deterministic, no network.
@@ -333,7 +333,7 @@ def _is_initials(tok: str) -> bool:
 
 
 def parse_person(name: str, lang: str = "uk") -> PersonName | None:
-    """"Микола ДОВГАНЮК", "Я. Кушнірик", "Коржов В.Н.", "Ольга Іванівна Максимчук" -> initials, surname, gender."""
+    """"Микола ГОРОБЕЦЬ", "Я. Гнатишин", "Бойцов В.Н.", "Ольга Іванівна Стасюк" -> initials, surname, gender."""
     parts = [p for p in re.split(r"\s+", name.strip()) if p]
     if not parts:
         return None
@@ -402,7 +402,7 @@ def genitive_surname(surname: str, gender: str, lang: str = "uk") -> str:
 
 
 def genitive_person(name: str, lang: str = "uk") -> str:
-    """"Ярослав Кушнірик" -> "Я. Кушнірика"; "Ольга Максимчук" -> "О. Максимчук"."""
+    """"Ярослав Гнатишин" -> "Я. Гнатишина"; "Ольга Стасюк" -> "О. Стасюк"."""
     person = parse_person(name, lang)
     if person is None:
         return name
@@ -418,6 +418,12 @@ def nominative_person(name: str, lang: str = "uk") -> str:
 # --- uk <-> ru ---------------------------------------------------------------------
 
 
+ACTING = {  # "acting" before a position: и. о. (ru) = в. о. (uk)
+    ("ru", "uk"): [(re.compile(r"\b([Ии])\.\s?([оО])\."), lambda m: ("В" if m[1] == "И" else "в") + ". о.")],
+    ("uk", "ru"): [(re.compile(r"\b([Вв])\.\s?([оО])\."), lambda m: ("И" if m[1] == "В" else "и") + ". о.")],
+}
+
+
 def translate_phrase(text: str, src: str, dst: str) -> str | None:
     """A body name in the other language, word by word through the lexicon, with adjectives
     agreeing with their noun in the target language ("Чернівецька міська рада" -> "Черновицкий
@@ -427,6 +433,8 @@ def translate_phrase(text: str, src: str, dst: str) -> str | None:
     lex = lexicon()
     lemmas = lex.uk_ru if (src, dst) == ("uk", "ru") else lex.ru_uk
     words = lex.words_uk_ru if (src, dst) == ("uk", "ru") else lex.words_ru_uk
+    for pattern, replacement in ACTING[(src, dst)]:
+        text = pattern.sub(replacement, text)
     toks = tokens(text)
     plan: list[tuple[str, Any, str | None, str | None, str]] = []  # (kind, target parse, case, number, src token)
     before_head = True
@@ -434,6 +442,8 @@ def translate_phrase(text: str, src: str, dst: str) -> str | None:
     for tok in toks:
         if not is_word(tok) or is_abbreviation(tok):
             plan.append(("keep", None, None, None, tok))
+            if "." in tok and tok[:1].islower() or tok.startswith(("«", "(", '"')):
+                before_head = False  # "в. о. директора", "т.в.о. начальника": what follows is governed
             continue
         if tok.lower() in words:
             plan.append(("word", None, None, None, tok))
@@ -547,7 +557,7 @@ def surname_genitive_by_rule(surname: str, gender: str) -> str:
     low = s.lower()
     if gender == "femn":
         if low.endswith(("ська", "цька", "зька", "ова", "ева", "єва", "іна", "їна")) or (
-                low.endswith("на") and low[-3:-2] not in "аеєиіїоуюя"):  # Заболотна, Чорна: declined as adjectives
+                low.endswith("на") and low[-3:-2] not in "аеєиіїоуюя"):  # Загірна, Чорна: declined as adjectives
             return s[:-1] + "ої"
         if low.endswith("а"):
             return s[:-1] + ("і" if low[-2:-1] in "ьй" else "и")
