@@ -386,6 +386,9 @@ def genitive_surname(surname: str, gender: str, lang: str = "uk") -> str:
         if lang == "ru" and low.endswith(("ко", "о", "их", "ых")):
             out.append(part)
             continue
+        if lang == "uk" and gender == "masc" and low.endswith(("ів", "їв")):
+            out.append(part + "а")  # Федорків -> Федорківа: declined as a noun, not as a possessive adjective
+            continue
         choice = None
         for p in morph_analyzer(lang).parse(low):
             tag = p.tag
@@ -551,7 +554,7 @@ def is_genitive_of(genitive: str, nominative: str, lang: str) -> bool:
 def surname_genitive_by_rule(surname: str, gender: str) -> str:
     """The Ukrainian genitive of a surname by the school-grammar endings table (a second method
     beside pymorphy3's paradigms): -енко/-ко -> -а; -ський/-цький -> -ого; -ська -> -ої;
-    -а -> -и (-і after a soft consonant), -я -> -і; consonant -> +а (-ь/-й -> -я, -ець -> -ця);
+    -ній -> -нього, -ій -> -ія; -а -> -и (-і after a soft consonant), -я -> -і; consonant -> +а (-ь/-й -> -я, -ець -> -ця);
     a woman's consonant or -о surname is not declined."""
     s = surname
     low = s.lower()
@@ -566,6 +569,8 @@ def surname_genitive_by_rule(surname: str, gender: str) -> str:
         return s
     if low.endswith(("ський", "цький", "зький", "ий")):
         return s[:-2] + "ого"
+    if low.endswith("ній"):  # Загорній, Крайній: soft adjectival
+        return s[:-2] + "ього"
     if low.endswith("ій"):
         return s[:-2] + "ія"
     if low.endswith("о"):
