@@ -219,4 +219,5 @@ def write_report(db_path: Path | str, out_dir: Path, app_url: str | None = None)
     html_text = render_report(load_report_data(db_path), app_url)
     path = Path(out_dir) / "index.html"
     atomic_write_text(path, html_text)
+    path.chmod(0o644)  # a page for people to open and share, not a private temp file
     return path
