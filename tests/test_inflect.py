@@ -257,6 +257,12 @@ def test_dates_and_boilerplate() -> None:
     assert trim_sentence("Полтава отримала субвенцію.", "uk") == "Полтава отримала субвенцію"
 
 
+def test_a_paragraph_without_a_usable_sentence_says_so() -> None:
+    for evidence in (None, "", "2.", "а)"):
+        p = result_paragraph("Полтавська міська рада", None, None, "2020-01-02", evidence, "uk", "uk")
+        assert p == "Згідно з листом Полтавської міської ради від 2 січня 2020 року, речення, що вирішує статус, у листі не виділено."
+
+
 def test_drafting_is_deterministic() -> None:
     args = ("Начальник управління", "Управління освіти Полтавської міської ради", "Ірина Вербицька", "uk")
     assert len({sources_line(*args) for _ in range(3)}) == 1

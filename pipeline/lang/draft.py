@@ -190,12 +190,11 @@ def _result_paragraph(body: str | None, position: str | None, name: str | None, 
     head = opening + (f" {sender}" if sender else "")
     when = date_in_words(letter_date, lang)
     head += f" {since} {when} {year}" if when else f" {UNDATED[lang]}"
-    if evidence and evidence.strip():
-        sentence = trim_sentence(evidence, letter_lang or lang)
-        if letter_lang and letter_lang != lang:
-            sentence += f" {MARKER[lang]}"
-    else:
+    sentence = trim_sentence(evidence, letter_lang or lang) if evidence else ""
+    if len(re.findall(r"[^\W\d_]{2,}", sentence)) < 2:  # nothing, or a bare "2." picked as evidence
         sentence = NO_EVIDENCE[lang]
+    elif letter_lang and letter_lang != lang:
+        sentence += f" {MARKER[lang]}"
     return f"{head}, {sentence}."
 
 
