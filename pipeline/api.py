@@ -37,10 +37,12 @@ from pipeline.schema import (
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
+from pipeline.stages.promise_page import write_promise_records
 from pipeline.stages.promise_terms import PromiseTerms, read_terms
 from pipeline.stages.records import atomic_write_text, write_records
 from pipeline.stages.registry import load_registry
 from pipeline.stages.text import extract_text
+from pipeline.store import promises as promise_store
 from pipeline.store import repo
 from pipeline.store.db import Database
 from pipeline.store.tables import RunRow, utcnow
@@ -304,7 +306,9 @@ def run_batch(
         with db.session() as s:
             letters = repo.letter_records(s, run_ids)
             updates = repo.update_records(s, run_ids)
+            pages = promise_store.promise_pages(s)
         report.records = [str(p) for p in write_records(out_dir, letters, updates)]
+        report.records += [str(p) for p in write_promise_records(out_dir, [p.record() for p in pages])]
         report.seconds = round(time.perf_counter() - started, 2)
         atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
         with db.session() as s:
@@ -312,6 +316,7 @@ def run_batch(
             if run:
                 run.finished_at = utcnow()
                 run.report = json.loads(report.to_json())
+            promise_store.record_status_snapshot(s, report.run_id, pages)
         return report
     finally:
         db.close()
@@ -324,7 +329,8 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
         with db.session() as s:
             letters = repo.letter_records(s, letter_ids)
             updates = repo.update_records(s, letter_ids)
-        return write_records(Path(out_dir), letters, updates)
+            promises = promise_store.promise_records(s)
+        return write_records(Path(out_dir), letters, updates) + write_promise_records(Path(out_dir), promises)
     finally:
         db.close()
 

@@ -145,11 +145,27 @@ def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None, models_dir: 
 @click.option("--db", "db_path", required=True, type=str, help="Database file or URL.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the record files.")
 def export(db_path: str, out_dir: Path) -> None:
-    """Rewrite letters.* and updates.* from the database, with every human decision applied."""
+    """Rewrite letters.*, updates.* and promises.* from the database, with every human decision applied."""
     from pipeline.api import export_records
 
     for p in export_records(db_path, out_dir):
         out.print(str(p), highlight=False)
+
+
+@main.command()
+@click.option("--db", "db_path", required=True, type=str, help="Database file or URL (e.g. OUT/letters.db).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for index.html.")
+@click.option("--app-url", default=None, metavar="URL",
+              help="Where the review app runs (e.g. http://127.0.0.1:8000): promises link to their pages there.")
+def report(db_path: str, out_dir: Path, app_url: str | None) -> None:
+    """Write a static HTML report (OUT/index.html, opens from disk): promises by status, city and
+    politician, verdicts by quarter, and the promises whose status changed in the latest run."""
+    from pipeline.errors import UsageError
+    from pipeline.report import write_report
+
+    if "://" not in db_path and not Path(db_path).is_file():
+        raise UsageError(f"database not found: {db_path}")
+    out.print(str(write_report(db_path, out_dir, app_url)), highlight=False)
 
 
 @main.command()
