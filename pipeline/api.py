@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import LetterError, UsageError
 from pipeline.executors import iter_results
@@ -32,13 +33,17 @@ from pipeline.schema import (
     Promise,
     Status,
     Update,
+    VerdictSuggestion,
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
 from pipeline.stages.field_components import FIELD_ERROR
+from pipeline.stages.promise_page import write_promise_records
+from pipeline.stages.promise_terms import PromiseTerms, read_terms
 from pipeline.stages.records import atomic_write_text, write_records
 from pipeline.stages.registry import load_registry
 from pipeline.stages.text import extract_text
+from pipeline.store import promises as promise_store
 from pipeline.store import repo
 from pipeline.store.db import Database
 from pipeline.store.tables import RunRow, utcnow
@@ -60,6 +65,8 @@ class Processor:
         self.settings = settings
         self.index = PromiseIndex.build(promises)
         self.model = VerdictModel.load(settings.models_dir)
+        self.promises = {p.promise_id: p for p in promises}
+        self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
 
     def process(self, letter: Letter) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
@@ -84,7 +91,8 @@ class Processor:
             t["match"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lang = fields.language.value
-            result.updates = [self._update(letter, m, lang) for m in matches]
+            letter_date = _iso_date(fields.letter_date.value)
+            result.updates = [self._update(letter, m, lang, letter_date) for m in matches]
             t["verdict"] = time.perf_counter() - t0
         except LetterError as exc:
             result.status, result.error = Status.FAILED, str(exc)
@@ -110,10 +118,50 @@ class Processor:
             result.status, result.error = Status.NEEDS_REVIEW, "; ".join(reasons)
         return result
 
-    def _update(self, letter: Letter, match: Match, lang: str | None) -> Update:
-        suggestion = self.model.suggest(match.passage, lang)
+    def terms(self, promise_id: str) -> PromiseTerms | None:
+        from pipeline.stages.promise_terms import read_terms
+
+        if promise_id not in self._terms and promise_id in self.promises:
+            self._terms[promise_id] = read_terms(self.promises[promise_id])
+        return self._terms.get(promise_id)
+
+    def _update(self, letter: Letter, match: Match, lang: str | None, letter_date: dt.date | None) -> Update:
+        promise = self.promises.get(match.promise_id)
+        suggestion = self.model.suggest(match.passage, lang, promise=promise, letter_date=letter_date,
+                                        terms=self.terms(match.promise_id))
         needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
         return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
+
+
+def _iso_date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+_SHIPPED_MODEL: dict[str, object] = {}
+
+
+def suggest_verdict(promise: Promise, text: str, as_of: dt.date | None = None, lang: str | None = None,
+                    models_dir: Path | None = None) -> VerdictSuggestion:
+    """The verdict on ``text`` (a passage, a letter body, an analyst's retelling) for ``promise``.
+
+    ``as_of``: the date to judge at when the text gives no "станом на" date (usually the letter's
+    date). The shipped model is loaded once per process; the batch runs the same code.
+
+    >>> s = suggest_verdict(promise, "Станом на 01.10.2016 облаштовано 12 майданчиків.", dt.date(2016, 10, 18))
+    >>> s.verdict, s.confidence, s.explanation
+    """
+    from pipeline.schema import Passage
+    from pipeline.stages.verdict import VerdictModel
+
+    key = str(models_dir or Settings().models_dir)
+    model = _SHIPPED_MODEL.get(key)
+    if model is None:
+        model = _SHIPPED_MODEL[key] = VerdictModel.load(Path(key))
+    passage = Passage(index=0, text=text, start=0, end=len(text), page=1)
+    return model.suggest(passage, lang, promise=promise, letter_date=as_of)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -214,7 +262,7 @@ def run_batch(
     settings = replace(settings, ocr_cache_db=str(db_path))
     try:
         with db.session() as s:
-            repo.upsert_promises(s, promises)
+            repo.upsert_promises(s, promises, terms_of=lambda p: read_terms(p).to_json())
             s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}))
             done = repo.done_letters(s)
         found = ingest.discover(input_dir, settings.limits)
@@ -264,7 +312,9 @@ def run_batch(
         with db.session() as s:
             letters = repo.letter_records(s, run_ids)
             updates = repo.update_records(s, run_ids)
+            pages = promise_store.promise_pages(s)
         report.records = [str(p) for p in write_records(out_dir, letters, updates)]
+        report.records += [str(p) for p in write_promise_records(out_dir, [p.record() for p in pages])]
         report.seconds = round(time.perf_counter() - started, 2)
         atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
         with db.session() as s:
@@ -272,6 +322,7 @@ def run_batch(
             if run:
                 run.finished_at = utcnow()
                 run.report = json.loads(report.to_json())
+            promise_store.record_status_snapshot(s, report.run_id, pages)
         return report
     finally:
         db.close()
@@ -284,17 +335,18 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
         with db.session() as s:
             letters = repo.letter_records(s, letter_ids)
             updates = repo.update_records(s, letter_ids)
-        return write_records(Path(out_dir), letters, updates)
+            promises = promise_store.promise_records(s)
+        return write_records(Path(out_dir), letters, updates) + write_promise_records(Path(out_dir), promises)
     finally:
         db.close()
 
 
-def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:
+def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
     """Training rows from reviewers' effective verdict decisions (confirmed or corrected)."""
     from sqlalchemy import select
 
     from pipeline.nlp import detect_language
-    from pipeline.store.tables import MatchRow
+    from pipeline.store.tables import FieldRow, MatchRow, PromiseRow
 
     db = Database(db_path)
     try:
@@ -307,22 +359,35 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:
                 m = s.scalars(select(MatchRow).where(MatchRow.letter_id == lid, MatchRow.promise_id == pid)).first()
                 if m is None or not m.passage_text.strip():
                     continue
-                rows.append({
+                row: dict[str, Any] = {
                     "id": f"review-{d.review_id}",
+                    "writer": "reviewers",
                     "passage": m.passage_text,
                     "verdict": d.human_value,
                     "language": detect_language(m.passage_text),
+                    "lang": detect_language(m.passage_text),
                     "rationale": f"reviewer {d.reviewer} ({d.action})",
-                })
+                }
+                # With its promise and the letter's date, a decision teaches the combiner too.
+                p = s.get(PromiseRow, pid)
+                date = s.scalars(select(FieldRow.value).where(FieldRow.letter_id == lid,
+                                                              FieldRow.name == "letter_date")).first()
+                if p is not None and _iso_date(date):
+                    row["promise"] = {"title": p.title, "politician": p.politician, "office": p.office,
+                                      "city": p.city, "said_on": p.said_on.isoformat() if p.said_on else None,
+                                      "description": p.description, "lang": p.lang}
+                    row["letter_date"] = date
+                rows.append(row)
             return rows
     finally:
         db.close()
 
 
 def train_verdict_model(db_path: Path | str | None = None, gold_dir: Path | None = None,
-                        models_dir: Path | None = None, seed: int = 0) -> Path:
+                        models_dir: Path | None = None, seed: int = 0, cross_writer: bool = False) -> Path:
     """Train and save a verdict model from the project's corpus plus human decisions."""
     from pipeline.training.verdict import train_and_save
 
     extra = human_verdict_examples(db_path) if db_path else []
-    return train_and_save(Path(models_dir or Settings().models_dir), extra, gold_dir, seed)
+    return train_and_save(Path(models_dir or Settings().models_dir), extra, gold_dir, seed,
+                          cross_writer=cross_writer)
