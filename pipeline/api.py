@@ -306,8 +306,9 @@ def run_batch(
         with db.session() as s:
             letters = repo.letter_records(s, run_ids)
             updates = repo.update_records(s, run_ids)
+            decisions = repo.decision_records(s, run_ids)
             pages = promise_store.promise_pages(s)
-        report.records = [str(p) for p in write_records(out_dir, letters, updates)]
+        report.records = [str(p) for p in write_records(out_dir, letters, updates, decisions)]
         report.records += [str(p) for p in write_promise_records(out_dir, [p.record() for p in pages])]
         report.seconds = round(time.perf_counter() - started, 2)
         atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
@@ -329,8 +330,10 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
         with db.session() as s:
             letters = repo.letter_records(s, letter_ids)
             updates = repo.update_records(s, letter_ids)
+            decisions = repo.decision_records(s, letter_ids)
             promises = promise_store.promise_records(s)
-        return write_records(Path(out_dir), letters, updates) + write_promise_records(Path(out_dir), promises)
+        return (write_records(Path(out_dir), letters, updates, decisions)
+                + write_promise_records(Path(out_dir), promises))
     finally:
         db.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 import shutil
@@ -124,11 +125,11 @@ def build_review_db(tmp: Path) -> ReviewDb:
                        said_on=None, title="Відкрити парк", lang="uk"),
         ])
         s.add_all([
-            LetterRow(letter_id=LETTER_A, sha256="a" * 64, source_file="zelenodolsk/answer.png",
+            LetterRow(letter_id=LETTER_A, sha256=hashlib.sha256(img_a.read_bytes()).hexdigest(), source_file="zelenodolsk/answer.png",
                       source_paths=[str(img_a)], kind="png", pages=1, language="uk", text_source="ocr",
                       ocr_confidence=71.0, status="needs_review", error="ambiguous match P-BRIDGE (also P-ROAD)",
                       text=text_a, model_version="verdict-test-1", version=1),
-            LetterRow(letter_id=LETTER_B, sha256="b" * 64, source_file=f"tykhohrad/{SCRIPT}.png",
+            LetterRow(letter_id=LETTER_B, sha256=hashlib.sha256(img_b.read_bytes()).hexdigest(), source_file=f"tykhohrad/{SCRIPT}.png",
                       source_paths=[str(img_b)], kind="png", pages=1, language="uk", text_source="ocr",
                       ocr_confidence=90.0, status="ok", text=text_b, model_version="verdict-test-1", version=1),
             LetterRow(letter_id=LETTER_C, sha256="c" * 64, source_file="broken.pdf", source_paths=[str(tmp / "gone.pdf")],
@@ -445,7 +446,7 @@ def test_letter_screen_shows_boxes_matches_alternatives_and_suggestion(app) -> N
     assert 'data-alt="P-ROAD"' in html
     assert f'data-next="/letters/{LETTER_A}/next"' in html
     r = c.get(f"/letters/{LETTER_A}/next")
-    assert r.status_code == 303 and r.headers["location"] == f"/letters/{LETTER_B}"
+    assert r.status_code == 303 and r.headers["location"] == f"/letters/{LETTER_B}?back={LETTER_A}"
     assert c.get(f"/letters/{LETTER_A}/prev").headers["location"] == "/queue"
     assert c.get(f"/letters/{LETTER_B}/prev").headers["location"] == f"/letters/{LETTER_A}"
     # Filters travel along: with only Тихоград letters, A has no neighbour but B is first.
@@ -607,16 +608,16 @@ def test_exports_show_confirmed_corrected_and_picked_alternatives(app, rdb: Revi
         letters = {row["letter_id"]: row for row in csv.DictReader(fh)}
     assert letters[LETTER_A]["signatory_name"] == "Петро Ковальчук"
     assert letters[LETTER_A]["letter_date"] == "2024-03-05"
-    # The changed field is a correction; the untouched one the reviewer vouched for is an accept.
-    assert [(x.key, x.action) for x in reviews(rdb) if x.kind == "field"] == [
-        ("letter_date", "accept"), ("signatory_name", "correct")]
+    # The changed field is a correction; the untouched one is not written at all (defect 2).
+    assert [(x.key, x.action) for x in reviews(rdb) if x.kind == "field"] == [("signatory_name", "correct")]
     # The queue now counts letter A as reviewed (every live pair has a verdict).
     html = c.get("/queue").text
     assert re.search(r'id="count-reviewed">2<', html)
     # Reviewed letters leave the awaiting queue; the queue is then empty, so n goes back to it.
     assert c.get(f"/letters/{LETTER_A}/next").headers["location"] == "/queue"
     # In the reviewed view, A keeps its place ahead of B.
-    assert c.get(f"/letters/{LETTER_A}/next?state=reviewed").headers["location"] == f"/letters/{LETTER_B}?state=reviewed"
+    assert c.get(f"/letters/{LETTER_A}/next?state=reviewed").headers["location"] == (
+        f"/letters/{LETTER_B}?state=reviewed&back={LETTER_A}")
 
 
 # --- secret key and CLI --------------------------------------------------------------

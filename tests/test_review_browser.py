@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from pipeline.review.app import create_app
 from pipeline.store.db import Database
-from pipeline.store.tables import ReviewRow
+from pipeline.store.tables import MatchRow, ReviewRow
 from tests.test_review import (
     LETTER_A,
     LETTER_B,
@@ -45,8 +46,15 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     rdb = build_review_db(tmp_path)
+    with serve(rdb.path) as base:
+        yield base, rdb.path
+
+
+@contextmanager
+def serve(db_path: Path) -> Iterator[str]:
+    """The review app on a free local port in a thread, for as long as the block runs."""
     port = _free_port()
-    config = uvicorn.Config(create_app(rdb.path, secret_key=SECRET), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(db_path, secret_key=SECRET), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -56,7 +64,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", rdb.path
+        yield f"http://127.0.0.1:{port}"
     finally:
         srv.should_exit = True
         thread.join(10)
@@ -155,5 +163,69 @@ def test_keyboard_review_in_chromium(server: tuple[str, Path]) -> None:
             page.keyboard.press("n")
             page.wait_for_url(re.compile(f".*/letters/{LETTER_B}.*"))
             assert not [e for e in console_errors if "409" not in e and "Conflict" not in e], console_errors
+        finally:
+            browser.close()
+
+
+def _login(page, base: str, name: str) -> None:  # noqa: ANN001
+    page.goto(base + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/queue$"))
+
+
+def _press(page, code: str, key: str) -> None:  # noqa: ANN001
+    """A key press as the Ukrainian layout sends it: ``key`` is the Cyrillic letter, ``code`` the place."""
+    page.evaluate("([code, key]) => document.dispatchEvent(new KeyboardEvent('keydown', "
+                  "{code: code, key: key, bubbles: true}))", [code, key])
+
+
+def test_ukrainian_layout_keys_evidence_in_view_and_rejected_match(tmp_path: Path) -> None:
+    """Defects 4, 5 and 6 of issue 16 in Chromium: ф (the A key) accepts, the evidence sentence of a
+    long passage is scrolled into its box, and a rejected match's buttons are off."""
+    from playwright.sync_api import expect, sync_playwright
+
+    rdb = build_review_db(tmp_path)
+    filler = " ".join(f"Речення номер {i} про інші справи міста." for i in range(60))
+    db = Database(rdb.path)
+    with db.session() as s:
+        m = s.scalars(select(MatchRow).where(MatchRow.promise_id == "P-SCHOOL")).one()
+        evidence = m.passage_text
+        m.passage_text = filler + " " + evidence
+        m.passage_start = m.evidence_start - len(filler) - 1
+    db.close()
+    with serve(rdb.path) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(10_000)
+            _login(page, base, "alice")
+            page.goto(f"{base}/letters/{LETTER_A}")
+            _press(page, "KeyA", "ф")  # accept on the Ukrainian layout
+            expect(page.locator("#card-0 .state")).to_have_text("confirmed")
+            _press(page, "KeyJ", "о")  # next promise: the long passage
+            expect(page.locator("#card-1")).to_have_class(re.compile(r"\bfocused\b"))
+            inside = page.evaluate("""() => {
+                const box = document.querySelector('#card-1 .passage').getBoundingClientRect();
+                const mark = document.querySelector('#card-1 mark.evidence').getBoundingClientRect();
+                return mark.top >= box.top - 1 && mark.bottom <= box.bottom + 1 && mark.height > 0;
+            }""")
+            assert inside, "the evidence sentence is outside the visible part of its passage"
+            _press(page, "KeyX", "ч")  # not this promise
+            expect(page.locator("#card-1 .state")).to_have_text("rejected")
+            expect(page.locator("#card-1 button.verdict").first).to_be_disabled()
+            _press(page, "Digit1", "1")
+            expect(page.locator("#flash")).to_contain_text("rejected")
+            rows = _wait_rows(rdb.path, 2)
+            assert [(r[1], r[2], r[3]) for r in rows] == [("verdict", "P-BRIDGE", "fulfilled"),
+                                                          ("match", "P-SCHOOL", "rejected")]
+            time.sleep(0.3)
+            assert len(_rows(rdb.path)) == 2  # the "1" after "x" wrote nothing
+            # The letter is now reviewed; n then p comes back to it although it left the queue.
+            _press(page, "KeyN", "т")
+            page.wait_for_url(re.compile(f".*/letters/{LETTER_B}.*"))
+            _press(page, "KeyP", "з")
+            page.wait_for_url(re.compile(f".*/letters/{LETTER_A}(\\?.*)?$"))
         finally:
             browser.close()

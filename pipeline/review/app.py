@@ -8,8 +8,10 @@ the pipeline's stages except :func:`load_page_image` to show a stored page.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -28,7 +30,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import LettersError
 from pipeline.review import auth
-from pipeline.review.decisions import Conflict, DecisionError, DecisionIn, NotFound, save_decisions, undo_last
+from pipeline.review.decisions import (
+    Conflict,
+    DecisionError,
+    DecisionIn,
+    NotFound,
+    normalise_field,
+    save_decisions,
+    undo_last,
+)
 from pipeline.review.promises import add_promise_routes
 from pipeline.review.queries import (
     VERDICTS,
@@ -100,6 +110,46 @@ class PageCache:
                 self._d.popitem(last=False)
 
 
+class SourceCheck:
+    """Is the letter's file still the one that was processed? The SHA-256 of its bytes (its pages'
+    bytes in page order) is compared with the stored one; a result is remembered while the files'
+    size and modification time stay the same, so a page costs one hash per file change."""
+
+    def __init__(self) -> None:
+        self._ok: dict[tuple[object, ...], str | None] = {}
+        self._lock = threading.Lock()
+
+    def check(self, paths: list[str], sha256: str | None) -> str | None:
+        """None if the files match ``sha256``, else what is wrong, for the reviewer."""
+        if not paths or not sha256:
+            return "this letter has no stored file to show"
+        stamp: list[object] = [sha256]
+        for raw in paths:
+            try:
+                st = Path(raw).stat()
+            except OSError:
+                return f"the scan {Path(raw).name} is no longer where it was processed ({raw})"
+            stamp.append((raw, st.st_size, st.st_mtime_ns))
+        key = tuple(stamp)
+        with self._lock:
+            if key in self._ok:
+                return self._ok[key]
+        digest = hashlib.sha256()
+        try:
+            for raw in paths:
+                with Path(raw).open("rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):  # type: ignore[misc]
+                        digest.update(chunk)
+        except OSError as exc:
+            return f"the scan cannot be read: {exc.strerror or exc}"
+        problem = None if digest.hexdigest() == sha256 else (
+            f"the file at {paths[0]} has changed since this letter was processed "
+            "(its SHA-256 differs): it is not shown, so no other scan appears under this letter's boxes")
+        with self._lock:
+            self._ok[key] = problem
+        return problem
+
+
 def safe_next(url: str | None) -> str:
     """Only same-site relative paths: no open redirect through ?next=."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
@@ -120,6 +170,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
     codec = auth.SessionCodec(auth.load_secret_key(db_path, secret_key))
     limiter = auth.RateLimiter()
     pages_cache = PageCache(PAGE_CACHE)
+    sources = SourceCheck()
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES)
@@ -285,8 +336,12 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             view = letter_view(s, letter_id)
         if view is None:
             raise HTTPException(404, "no such letter")
+        back = request.query_params.get("back", "")
+        back_url = None
+        if back and back != letter_id and _LETTER_ID.fullmatch(back):
+            back_url = _with_query(f"/letters/{back}", filters)
         return render(request, "letter.html", session=sess, user=user, view=view,
-                      qs=urlencode(filters.params()), conflict=None, submitted=None)
+                      qs=urlencode(filters.params()), conflict=None, submitted=None, back_url=back_url)
 
     @app.get("/letters/{letter_id}/{direction}")
     def step(request: Request, letter_id: str, direction: str) -> Response:
@@ -300,7 +355,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             prev_id, next_id = neighbours(s, letter_id, filters)
         target = next_id if direction == "next" else prev_id
         path = f"/letters/{target}" if target else "/queue"
-        return RedirectResponse(_with_query(path, filters), status_code=303)
+        url = _with_query(path, filters)
+        if target and direction == "next":
+            # The letter just left may be out of the queue now (reviewed): p comes back to it.
+            url += ("&" if "?" in url else "?") + urlencode({"back": letter_id})
+        return RedirectResponse(url, status_code=303)
 
     @app.get("/letters/{letter_id}/pages/{page}.png")
     def page_image(request: Request, letter_id: str, page: str) -> Response:
@@ -317,6 +376,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             paths = [str(p) for p in (letter.source_paths or [])]
             key = (letter_id, page_no, letter.sha256, row.rotation)
             rotation = row.rotation
+            sha256 = letter.sha256
+        problem = sources.check(paths, sha256)
+        if problem:
+            # 404: the file is gone; 409: a file is there but it is not this letter's.
+            raise HTTPException(409 if "SHA-256" in problem else 404, problem)
         png = pages_cache.get(key)
         if png is None:
             png = render_page_png(paths, page_no, rotation)
@@ -325,40 +389,53 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     @app.post("/letters/{letter_id}/fields")
     async def save_fields(request: Request, letter_id: str) -> Response:
+        """Save the fields a reviewer changed, or confirm one field (the row's own button): a
+        field nobody touched is never written, so a save cannot vouch for a garbled value."""
         sess, user = page_user(request)
         form = await request.form()
         await check_csrf(request, sess, form)
         version = _int(form.get("version"))
         note = str(form.get("note") or "")
         submitted = {name: str(form.get(f"field_{name}") or "") for name in FIELD_NAMES if f"field_{name}" in form}
+        confirm = str(form.get("confirm") or "")
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             view = letter_view(s, letter_id)
-            if view is None:
-                raise HTTPException(404, "no such letter")
-            changes = []
+        if view is None:
+            raise HTTPException(404, "no such letter")
+
+        def again(status: int, message: str, conflict: str | None = None) -> Response:
+            with db.session() as s:
+                fresh = letter_view(s, letter_id)
+            # Show the reviewer's own values again so nothing typed is lost.
+            return render(request, "letter.html", status_code=status, session=sess, user=user, view=fresh,
+                          qs=urlencode(filters.params()), conflict=conflict, submitted=submitted,
+                          field_error=message)
+
+        changes = []
+        try:
             for f in view.fields:
                 if f.name not in submitted:
                     continue
-                value = submitted[f.name].strip()
-                if value != (f.value or ""):
-                    changes.append(DecisionIn("field", f.name, value, note or None))
-                elif f.decided is None and f.machine is not None:
-                    # Saving the form vouches for the machine values left as they were.
-                    changes.append(DecisionIn("field", f.name, value, note or None))
+                value = normalise_field(f.name, submitted[f.name])
+                if confirm:
+                    if f.name == confirm:
+                        changes.append(DecisionIn("field", f.name, value or "", note or None))
+                elif value != (f.value or None):
+                    changes.append(DecisionIn("field", f.name, value or "", note or None))
+        except DecisionError as exc:
+            return again(400, str(exc))
+        if confirm and confirm not in FIELD_NAMES:
+            raise HTTPException(400, "unknown field")
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
             with db.session() as s:
                 save_decisions(s, letter_id, version, user.name, changes)
         except Conflict as exc:
-            with db.session() as s:
-                view = letter_view(s, letter_id)
-            # Show the reviewer's own values again so nothing typed is lost.
-            return render(request, "letter.html", status_code=409, session=sess, user=user, view=view,
-                          qs=urlencode(filters.params()), conflict=exc.message(), submitted=submitted)
+            return again(409, "", conflict=exc.message())
         except DecisionError as exc:
-            raise HTTPException(400, str(exc)) from None
+            return again(400, str(exc))
         return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
 
     # --- JSON API used by the page script ------------------------------------------
@@ -417,6 +494,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app
+
+
+_LETTER_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _with_query(path: str, filters: QueueFilters) -> str:

@@ -99,6 +99,8 @@ def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str]
     lid = letter.letter_id
     keys = [m.promise_id for m in live] + added
     decided = sum(1 for pid in keys if (lid, "verdict", pid) in human)
+    if not keys and is_closed(human, lid):
+        return "reviewed", 0  # a reviewer said the letter answers no promise
     # Reviewed: a human has looked (some decision in force) and every live pair has a verdict.
     if any_decision and decided == len(keys):
         return "reviewed", decided
@@ -217,6 +219,12 @@ def neighbours(session: Session, letter_id: str, filters: QueueFilters) -> tuple
     return prev_id, next_id
 
 
+def is_closed(human: dict[tuple[str, str, str], Decision], lid: str) -> bool:
+    """A reviewer closed the letter as answering no promise (and nobody undid it)."""
+    d = human.get((lid, "letter", "status"))
+    return bool(d and d.human_value == "no_promise")
+
+
 def _match_value(human: dict[tuple[str, str, str], Decision], lid: str, pid: str) -> str | None:
     d = human.get((lid, "match", pid))
     return d.human_value if d else None
@@ -312,6 +320,7 @@ class LetterView:
     history: list[dict[str, Any]]
     text: str
     promise_choices: list[tuple[str, str]]  # (promise_id, label) a reviewer may add to the letter
+    closed: bool = False  # closed by a reviewer as answering no promise
 
 
 def _who(row: ReviewRow | None) -> Who | None:
@@ -391,6 +400,7 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
         version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
         pages=list(pages.values()), fields=fields, promises=cards, history=history, text=letter.text or "",
         promise_choices=_promise_choices(promises, {c.promise_id for c in cards}, human, letter_id, machine_fields),
+        closed=is_closed(human, letter_id) and not [c for c in cards if c.state != "rejected"],
     )
 
 
@@ -483,5 +493,6 @@ def letter_state_json(view: LetterView) -> dict[str, Any]:
             for c in view.promises
         ],
         "fields": {f.name: f.value for f in view.fields},
+        "closed": view.closed,
         "history": view.history[:20],
     }

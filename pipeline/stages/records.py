@@ -15,13 +15,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.store.repo import LETTER_COLUMNS, UPDATE_COLUMNS
+from pipeline.store.repo import DECISION_COLUMNS, LETTER_COLUMNS, UPDATE_COLUMNS
 
 _LETTER_TYPES = {
     "pages": pa.int32(),
     "ocr_confidence": pa.float64(),
 }
-_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64()}
+_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64()}
+_DECISION_TYPES = {"review_id": pa.int64(), "machine_confidence": pa.float64(), "undoes": pa.int64(),
+                   "in_force": pa.bool_()}
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -59,8 +61,12 @@ def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], col
     return parquet_path, csv_path
 
 
-def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]]) -> list[Path]:
-    """Write letters.{parquet,csv} and updates.{parquet,csv} into ``out_dir``."""
+def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]],
+                  decisions: Sequence[dict[str, object]] | None = None) -> list[Path]:
+    """Write letters.{parquet,csv} and updates.{parquet,csv} (and decisions.{parquet,csv}, every
+    human decision row, when ``decisions`` is given) into ``out_dir``."""
     paths = list(write_table(out_dir, "letters", letters, LETTER_COLUMNS, _LETTER_TYPES))
     paths += write_table(out_dir, "updates", updates, UPDATE_COLUMNS, _UPDATE_TYPES)
+    if decisions is not None:
+        paths += write_table(out_dir, "decisions", decisions, DECISION_COLUMNS, _DECISION_TYPES)
     return paths

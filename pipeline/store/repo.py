@@ -7,6 +7,7 @@ leaves every human review untouched.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,7 +50,10 @@ LETTER_COLUMNS = (
     "error",
 )
 UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state",
-                  "as_of", "explanation")
+                  "as_of", "explanation", "reviewer", "decided_at", "machine_verdict", "machine_confidence")
+# decisions.*: every review row as written (undo rows and undone rows included, rejected matches too).
+DECISION_COLUMNS = ("review_id", "letter_id", "kind", "key", "action", "machine_value", "human_value",
+                    "machine_confidence", "reviewer", "decided_at", "note", "model_version", "undoes", "in_force")
 
 
 def upsert_promises(session: Session, promises: Iterable[Promise],
@@ -105,7 +109,7 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
     row = existing or LetterRow(letter_id=lid, version=1)
     row.sha256 = result.sha256
     row.source_file = result.source_file
-    row.source_paths = [str(f.path) for f in result.letter.files] if result.letter else []
+    row.source_paths = [str(f.path.resolve()) for f in result.letter.files] if result.letter else []
     row.kind = result.letter.kind.value if result.letter else None
     row.pages = len(text.pages) if text else 0
     row.language = result.fields.language.value if result.fields else None
@@ -222,6 +226,7 @@ class Decision:
     machine_value: str | None
     reviewer: str
     action: str
+    at: dt.datetime | None = None
 
 
 def effective_decisions(session: Session, letter_ids: Iterable[str] | None = None) -> dict[tuple[str, str, str], Decision]:
@@ -239,7 +244,7 @@ def effective_decisions(session: Session, letter_ids: Iterable[str] | None = Non
         if r.action != "undo" and r.id not in undone:
             stacks[(r.letter_id, r.kind, r.key)].append(r)
     return {
-        k: Decision(v[-1].id, v[-1].human_value, v[-1].machine_value, v[-1].reviewer, v[-1].action)
+        k: Decision(v[-1].id, v[-1].human_value, v[-1].machine_value, v[-1].reviewer, v[-1].action, v[-1].created_at)
         for k, v in stacks.items()
         if v
     }
@@ -262,6 +267,7 @@ def letter_records(session: Session, letter_ids: Iterable[str] | None = None) ->
     for f in session.scalars(fq):
         machine[f.letter_id][f.name] = f.value
     human = effective_decisions(session, ids)
+    reviewed = reviewed_letters(session, human, ids)
     out = []
     for row in letters:
         values: dict[str, object] = {
@@ -277,6 +283,8 @@ def letter_records(session: Session, letter_ids: Iterable[str] | None = None) ->
         for name in FIELD_NAMES:
             decision = human.get((row.letter_id, "field", name))
             values[name] = decision.human_value if decision else machine[row.letter_id].get(name)
+        if row.letter_id in reviewed:
+            values["status"] = REVIEWED
         out.append({c: values.get(c) for c in LETTER_COLUMNS})
     return out
 
@@ -297,10 +305,12 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
         seen.add((m.letter_id, m.promise_id))
         decision = human.get((m.letter_id, "verdict", m.promise_id))
         verdict, confidence, state = m.verdict, m.confidence, ReviewState.SUGGESTED.value
+        reviewer = decided_at = None
         if decision:
             verdict = decision.human_value
             confidence = 1.0
             state = (ReviewState.CONFIRMED if decision.human_value == m.verdict else ReviewState.CORRECTED).value
+            reviewer, decided_at = decision.reviewer, _iso(decision.at)
         out.append(
             {
                 "letter_id": m.letter_id,
@@ -312,6 +322,10 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "review_state": state,
                 "as_of": m.as_of.isoformat() if m.as_of else None,
                 "explanation": m.explanation,
+                "reviewer": reviewer,
+                "decided_at": decided_at,
+                "machine_verdict": m.verdict,
+                "machine_confidence": m.confidence,
             }
         )
     # Pairs a reviewer added that the machine did not suggest.
@@ -330,6 +344,65 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "confidence": 1.0 if v else None,
                 "evidence": None,
                 "review_state": ReviewState.CORRECTED.value,
+                "reviewer": v.reviewer if v else d.reviewer,
+                "decided_at": _iso(v.at if v else d.at),
             }
         )
     return out
+
+
+REVIEWED = "reviewed"
+
+
+def _iso(at: dt.datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
+
+
+def reviewed_letters(session: Session, human: dict[tuple[str, str, str], Decision],
+                     letter_ids: list[str] | None = None) -> set[str]:
+    """Letters a human has finished: every promise still matched (not rejected, or added by a
+    reviewer) has a verdict in force, or the letter was closed as answering no promise."""
+    q = select(MatchRow.letter_id, MatchRow.promise_id)
+    if letter_ids is not None:
+        q = q.where(MatchRow.letter_id.in_(letter_ids))
+    keys: dict[str, set[str]] = defaultdict(set)
+    for lid, pid in session.execute(q):
+        d = human.get((lid, "match", pid))
+        if not (d and d.human_value == "rejected"):
+            keys[lid].add(pid)
+    looked = {k[0] for k in human}
+    for (lid, kind, pid), d in human.items():
+        if kind == "match" and d.human_value == "added":
+            keys[lid].add(pid)
+    done = set()
+    for lid in looked:
+        pids = keys.get(lid, set())
+        if pids:
+            if all((lid, "verdict", pid) in human for pid in pids):
+                done.add(lid)
+        elif (d := human.get((lid, "letter", "status"))) and d.human_value == "no_promise":
+            done.add(lid)
+    return done
+
+
+def decision_records(session: Session, letter_ids: Iterable[str] | None = None) -> list[dict[str, object]]:
+    """Every review row in DECISION_COLUMNS order, oldest first; ``in_force`` says whether the row
+    is the decision in force for its (letter, kind, key)."""
+    ids = list(letter_ids) if letter_ids is not None else None
+    q = select(ReviewRow).order_by(ReviewRow.id)
+    if ids is not None:
+        q = q.where(ReviewRow.letter_id.in_(ids))
+    rows = list(session.scalars(q))
+    live = {d.review_id for d in effective_decisions(session, ids).values()}
+    mq = select(MatchRow.letter_id, MatchRow.promise_id, MatchRow.confidence)
+    if ids is not None:
+        mq = mq.where(MatchRow.letter_id.in_(ids))
+    conf = {(lid, pid): c for lid, pid, c in session.execute(mq)}
+    return [
+        {"review_id": r.id, "letter_id": r.letter_id, "kind": r.kind, "key": r.key, "action": r.action,
+         "machine_value": r.machine_value, "human_value": r.human_value,
+         "machine_confidence": conf.get((r.letter_id, r.key)) if r.kind in ("verdict", "match") else None,
+         "reviewer": r.reviewer, "decided_at": _iso(r.created_at), "note": r.note,
+         "model_version": r.model_version, "undoes": r.undoes, "in_force": r.id in live}
+        for r in rows
+    ]

@@ -25,6 +25,7 @@
     focus = Math.max(0, Math.min(cs.length - 1, i));
     cs.forEach((c, j) => c.classList.toggle("focused", j === focus));
     cs[focus].scrollIntoView({ block: "nearest" });
+    showEvidence(cs[focus]);
     highlight(String(cs[focus].dataset.index), "evidence");
     // Bring the focused promise's evidence into view on the page images (it may be on page 2).
     const rect = document.querySelector('rect.box.evidence[data-target="' + cs[focus].dataset.index + '"]');
@@ -33,6 +34,17 @@
       const r = rect.getBoundingClientRect();
       const p = pane.getBoundingClientRect();
       if (r.top < p.top || r.bottom > p.bottom) pane.scrollTop += r.top - p.top - p.height / 3;
+    }
+  }
+
+  function showEvidence(card) {
+    // The passage box scrolls on its own: put the evidence sentence inside its visible part.
+    const box = card.querySelector(".passage");
+    const mark = box && box.querySelector("mark.evidence");
+    if (!box || !mark || !mark.textContent) return;
+    const top = mark.offsetTop - box.offsetTop;
+    if (top < box.scrollTop || top + mark.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 4);
     }
   }
 
@@ -105,12 +117,29 @@
     return note;
   }
 
+  function judgeable(card) {
+    if (card.classList.contains("state-rejected")) {
+      say("This match was rejected (not this promise): press u to undo before judging it.", true);
+      return false;
+    }
+    return true;
+  }
+
+  function closeLetter() {
+    const live = cards().filter((c) => !c.classList.contains("state-rejected"));
+    if (live.length) { say("This letter has promises to judge: decide or reject them first.", true); return; }
+    if (root.dataset.closed) { say("Already closed."); return; }
+    decide([{ kind: "letter", key: "status", value: "no_promise", note: null }], "closed: no promise in this letter");
+  }
+
   function verdict(card, value) {
+    if (!judgeable(card)) return;
     const pid = card.dataset.promiseId;
     decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid);
   }
 
   function accept(card) {
+    if (!judgeable(card)) return;
     const mv = card.dataset.machineVerdict;
     if (!mv) { say("No suggestion to accept: choose 1, 2 or 3.", true); return; }
     const pid = card.dataset.promiseId;
@@ -149,7 +178,20 @@
       card.querySelector(".effective").textContent = p.verdict || "none";
       card.querySelector(".state").textContent = p.state;
       card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
+      const rejected = p.state === "rejected";
+      card.querySelectorAll(".actions button").forEach((b) => {
+        b.disabled = rejected || (b.classList.contains("accept") && !p.machine_verdict);
+      });
+      const note = card.querySelector(".rejected-note");
+      if (note) note.classList.toggle("hidden", !rejected);
     });
+    root.dataset.closed = data.closed ? "yes" : "";
+    const closedNote = document.getElementById("closed-note");
+    if (closedNote) closedNote.classList.toggle("hidden", !data.closed);
+    const closeButton = document.getElementById("close-letter");
+    if (closeButton) {
+      closeButton.disabled = !!data.closed || data.promises.some((p) => p.state !== "rejected");
+    }
     const tbody = document.querySelector("#history tbody");
     if (tbody) {
       tbody.textContent = "";
@@ -187,22 +229,36 @@
     }
     if (ev.key === "Enter" && t && (t.tagName === "BUTTON" || t.tagName === "A" || t.tagName === "SUMMARY")) return;
     const card = cards()[focus];
+    // By the key's place (event.code), not the character it types: the Ukrainian or Russian layout
+    // puts ф, ч, г on the keys of a, x, u, and those must work the same.
     const handlers = {
-      "1": () => card && verdict(card, "fulfilled"),
-      "2": () => card && verdict(card, "in_progress"),
-      "3": () => card && verdict(card, "not_fulfilled"),
-      a: () => card && accept(card),
+      Digit1: () => card && verdict(card, "fulfilled"),
+      Numpad1: () => card && verdict(card, "fulfilled"),
+      Digit2: () => card && verdict(card, "in_progress"),
+      Numpad2: () => card && verdict(card, "in_progress"),
+      Digit3: () => card && verdict(card, "not_fulfilled"),
+      Numpad3: () => card && verdict(card, "not_fulfilled"),
+      Digit0: closeLetter,
+      Numpad0: closeLetter,
+      KeyA: () => card && accept(card),
       Enter: () => card && accept(card),
-      x: () => card && reject(card),
-      u: undo,
-      j: () => setFocus(focus + 1),
-      k: () => setFocus(focus - 1),
-      n: () => go("next"),
-      p: () => go("prev"),
-      "?": () => toggleKeys(),
+      NumpadEnter: () => card && accept(card),
+      KeyX: () => card && reject(card),
+      KeyU: undo,
+      KeyJ: () => setFocus(focus + 1),
+      KeyK: () => setFocus(focus - 1),
+      KeyN: () => go("next"),
+      KeyP: () => go("prev"),
       Escape: () => toggleKeys(false),
     };
-    const h = handlers[ev.key];
+    let h = handlers[ev.code];
+    if (!h && (ev.key === "?" || (ev.code === "Slash" && ev.shiftKey))) h = () => toggleKeys();
+    if (!h && !ev.code) {
+      // Some virtual keyboards send no code: fall back to the character.
+      const byKey = { a: "KeyA", x: "KeyX", u: "KeyU", j: "KeyJ", k: "KeyK", n: "KeyN", p: "KeyP" };
+      const code = /^[0-9]$/.test(ev.key) ? "Digit" + ev.key : byKey[ev.key];
+      h = handlers[code];
+    }
     if (h) {
       ev.preventDefault();
       h();
@@ -241,6 +297,8 @@
         () => window.location.reload());
     });
   }
+  const closeButton = document.getElementById("close-letter");
+  if (closeButton) closeButton.addEventListener("click", closeLetter);
   const showKeys = document.getElementById("show-keys");
   if (showKeys) showKeys.addEventListener("click", () => toggleKeys());
 
