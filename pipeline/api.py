@@ -24,6 +24,7 @@ from typing import Any
 
 from pipeline.errors import LetterError, UsageError
 from pipeline.executors import iter_results
+from pipeline.review.agreement import agreement_records
 from pipeline.schema import (
     IngestFailure,
     Letter,
@@ -307,8 +308,9 @@ def run_batch(
             letters = repo.letter_records(s, run_ids)
             updates = repo.update_records(s, run_ids)
             decisions = repo.decision_records(s, run_ids)
+            agreement = agreement_records(s)
             pages = promise_store.promise_pages(s)
-        report.records = [str(p) for p in write_records(out_dir, letters, updates, decisions)]
+        report.records = [str(p) for p in write_records(out_dir, letters, updates, decisions, agreement)]
         report.records += [str(p) for p in write_promise_records(out_dir, [p.record() for p in pages])]
         report.seconds = round(time.perf_counter() - started, 2)
         atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
@@ -331,8 +333,9 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
             letters = repo.letter_records(s, letter_ids)
             updates = repo.update_records(s, letter_ids)
             decisions = repo.decision_records(s, letter_ids)
+            agreement = agreement_records(s)
             promises = promise_store.promise_records(s)
-        return (write_records(Path(out_dir), letters, updates, decisions)
+        return (write_records(Path(out_dir), letters, updates, decisions, agreement)
                 + write_promise_records(Path(out_dir), promises))
     finally:
         db.close()
@@ -351,8 +354,8 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
             decisions = repo.effective_decisions(s)
             rows = []
             for (lid, kind, pid), d in sorted(decisions.items()):
-                if kind != "verdict" or not d.human_value:
-                    continue
+                if kind != "verdict" or not d.human_value or d.disputed:
+                    continue  # a verdict reviewers disagree on teaches nothing until adjudicated
                 m = s.scalars(select(MatchRow).where(MatchRow.letter_id == lid, MatchRow.promise_id == pid)).first()
                 if m is None or not m.passage_text.strip():
                     continue

@@ -30,7 +30,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import LettersError
 from pipeline.review import auth
+from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
 from pipeline.review.decisions import (
+    ADJUDICATOR_ROLES,
     Conflict,
     DecisionError,
     DecisionIn,
@@ -50,6 +52,7 @@ from pipeline.review.queries import (
 )
 from pipeline.schema import FIELD_NAMES
 from pipeline.store.db import Database
+from pipeline.store.repo import effective_decisions
 from pipeline.store.tables import LetterRow, PageRow, UserRow
 
 log = logging.getLogger("letters.review")
@@ -431,7 +434,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
             with db.session() as s:
-                save_decisions(s, letter_id, version, user.name, changes)
+                save_decisions(s, letter_id, version, user.name, changes, user.role)
         except Conflict as exc:
             return again(409, "", conflict=exc.message())
         except DecisionError as exc:
@@ -466,7 +469,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             items.append(DecisionIn(str(d.get("kind", "")), str(d.get("key", ""))[:64],
                                     value if isinstance(value, str) else None,
                                     note if isinstance(note, str) else None))
-        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items))
+        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
 
     @app.post("/api/letters/{letter_id}/undo")
     async def undo(request: Request, letter_id: str) -> Response:
@@ -491,6 +494,26 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             view = letter_view(s, letter_id)
         assert view is not None
         return JSONResponse(letter_state_json(view))
+
+    @app.get("/adjudicate", response_class=HTMLResponse)
+    def adjudication_page(request: Request) -> Response:
+        """Targets where reviewers disagree, for an adjudicator or admin to decide."""
+        sess, user = page_user(request)
+        if user.role not in ADJUDICATOR_ROLES:
+            raise HTTPException(403, "the adjudication queue is for adjudicators and admins")
+        with db.session() as s:
+            items, total = disputes(s)
+        return render(request, "adjudicate.html", session=sess, user=user, items=items, total=total)
+
+    @app.get("/stats", response_class=HTMLResponse)
+    def stats_page(request: Request) -> Response:
+        """Agreement between reviewers: Cohen's kappa per pair and per verdict."""
+        sess, user = page_user(request)
+        with db.session() as s:
+            human = effective_decisions(s)
+            rows = agreement(human)
+            open_disputes = sum(1 for (lid, kind, _), d in human.items() if d.disputed and lid and kind in LETTER_KINDS)
+        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes)
 
     add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app

@@ -1,7 +1,7 @@
 """CLI commands of the review app, registered on the main `letters` group by pipeline.cli:
 
     letters review --db PATH [--host 127.0.0.1 --port 8000]
-    letters users add NAME --role reviewer|admin --db PATH [--password-stdin]
+    letters users add NAME --role reviewer|adjudicator|admin --db PATH [--password-stdin]
     letters users list --db PATH
     letters users passwd NAME --db PATH [--password-stdin]
     letters users disable NAME --db PATH / letters users enable NAME --db PATH
@@ -67,7 +67,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["reviewer", "admin"]), default="reviewer", show_default=True,
+@click.option("--role", type=click.Choice(["reviewer", "adjudicator", "admin"]), default="reviewer", show_default=True,
               help="reviewer: reviews letters; admin: also manages the review process.")
 @click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
 @click.option("--password-stdin", is_flag=True,

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, Verdict
-from pipeline.store.repo import Decision, effective_decisions
+from pipeline.store.repo import ADJUDICATE, Decision, effective_decisions, own_responses
 from pipeline.store.tables import FieldRow, LetterRow, MatchRow, PromiseRow, ReviewRow, utcnow
 
 MATCH_VALUES = ("accepted", "rejected", "added")
@@ -125,9 +125,14 @@ def normalise_field(name: str, value: str | None) -> str | None:
     return value
 
 
+ADJUDICATOR_ROLES = ("adjudicator", "admin")
+
+
 def save_decisions(session: Session, letter_id: str, version: int, reviewer: str,
-                   decisions: list[DecisionIn]) -> int:
-    """Append one review row per decision; returns the letter's new version.
+                   decisions: list[DecisionIn], role: str = "reviewer") -> int:
+    """Append one review row per decision (each reviewer's response is kept beside the others');
+    returns the letter's new version. A decision of an adjudicator or admin on a disputed target
+    is written as an adjudication, which then decides it.
 
     Raises NotFound, Conflict (stale version) or DecisionError (nothing is written then).
     """
@@ -144,6 +149,7 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
     added = {pid for (_, kind, pid), d in human.items() if kind == "match" and d.human_value == "added"}
     alternatives = {str(a[0]) for m in matches.values() for a in (m.alternatives or []) if a}
     pending_added = {d.key for d in decisions if d.kind == "match" and d.value == "added"}
+    mine_now = own_responses(session, letter_id, reviewer)
     now = utcnow()
     rows: list[ReviewRow] = []
     for d in decisions:
@@ -192,8 +198,10 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
             value, machine, action, model_version = d.value, None, "correct", letter.model_version
         else:
             raise DecisionError(f"unknown decision kind {d.kind!r}")
-        mine = human.get((letter_id, d.kind, d.key))
-        if mine is not None and mine.reviewer == reviewer and mine.human_value == value and note is None:
+        target = human.get((letter_id, d.kind, d.key))
+        if role in ADJUDICATOR_ROLES and target is not None and target.basis in ("disputed", "adjudicated"):
+            action = ADJUDICATE
+        elif (d.kind, d.key) in mine_now and mine_now[(d.kind, d.key)] == value and note is None:
             continue  # the same decision again (a repeated key press) writes nothing
         rows.append(ReviewRow(letter_id=letter_id, kind=d.kind, key=d.key, machine_value=machine, human_value=value,
                               action=action, reviewer=reviewer, note=note, model_version=model_version,

@@ -300,6 +300,8 @@ class PromiseCard:
     explanation: str = ""  # what the machine verdict rests on: deadline, counts, state reported
     as_of: str = ""  # the date the verdict is judged at
     terms: str = ""  # what the promise commits to, as read: deadline, quantity, scope
+    basis: str = ""  # how the verdict in force was reached: single | agreed | adjudicated | disputed
+    responses: list[tuple[str, str | None]] = field(default_factory=list)  # each reviewer's own verdict
 
 
 @dataclass
@@ -479,6 +481,7 @@ def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseR
         explanation=(m.explanation or "") if m else "",
         as_of=m.as_of.isoformat() if m and m.as_of else "",
         terms=_describe_terms(p.terms) if p and p.terms else "",
+        basis=vd.basis if vd else "", responses=list(vd.responses) if vd else [],
     )
 
 
@@ -489,7 +492,8 @@ def letter_state_json(view: LetterView) -> dict[str, Any]:
         "promises": [
             {"index": c.index, "promise_id": c.promise_id, "verdict": c.verdict, "state": c.state,
              "machine_verdict": c.machine_verdict, "match_state": c.match_state,
-             "by": c.verdict_by.reviewer if c.verdict_by else None, "at": c.verdict_by.at if c.verdict_by else None}
+             "by": c.verdict_by.reviewer if c.verdict_by else None, "at": c.verdict_by.at if c.verdict_by else None,
+             "basis": c.basis, "responses": [list(r) for r in c.responses]}
             for c in view.promises
         ],
         "fields": {f.name: f.value for f in view.fields},

@@ -22,6 +22,7 @@ _LETTER_TYPES = {
     "ocr_confidence": pa.float64(),
 }
 _UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64()}
+_AGREEMENT_TYPES = {"items": pa.int64(), "agreed": pa.int64(), "observed": pa.float64(), "kappa": pa.float64()}
 _DECISION_TYPES = {"review_id": pa.int64(), "machine_confidence": pa.float64(), "undoes": pa.int64(),
                    "in_force": pa.bool_()}
 
@@ -62,11 +63,17 @@ def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], col
 
 
 def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]],
-                  decisions: Sequence[dict[str, object]] | None = None) -> list[Path]:
+                  decisions: Sequence[dict[str, object]] | None = None,
+                  agreement: Sequence[dict[str, object]] | None = None) -> list[Path]:
     """Write letters.{parquet,csv} and updates.{parquet,csv} (and decisions.{parquet,csv}, every
-    human decision row, when ``decisions`` is given) into ``out_dir``."""
+    human decision row, when ``decisions`` is given; agreement.{parquet,csv}, Cohen's kappa per
+    reviewer pair and per verdict, when ``agreement`` is given) into ``out_dir``."""
     paths = list(write_table(out_dir, "letters", letters, LETTER_COLUMNS, _LETTER_TYPES))
     paths += write_table(out_dir, "updates", updates, UPDATE_COLUMNS, _UPDATE_TYPES)
     if decisions is not None:
         paths += write_table(out_dir, "decisions", decisions, DECISION_COLUMNS, _DECISION_TYPES)
+    if agreement is not None:
+        from pipeline.review.agreement import AGREEMENT_COLUMNS
+
+        paths += write_table(out_dir, "agreement", agreement, AGREEMENT_COLUMNS, _AGREEMENT_TYPES)
     return paths

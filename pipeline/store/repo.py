@@ -221,33 +221,70 @@ def _jsonable(value: object) -> object:
 
 @dataclass(frozen=True)
 class Decision:
+    """The decision in force for one (letter, kind, key), from every reviewer's own response
+    (Argilla's model): the adjudicated value, else the value all reviewers agree on, else the
+    latest response, then flagged ``disputed`` for the adjudication queue."""
+
     review_id: int
     human_value: str | None
     machine_value: str | None
     reviewer: str
     action: str
     at: dt.datetime | None = None
+    basis: str = "single"  # single | agreed | adjudicated | disputed
+    responses: tuple[tuple[str, str | None], ...] = ()  # (reviewer, value) of each reviewer's response in force
+
+    @property
+    def disputed(self) -> bool:
+        return self.basis == "disputed"
+
+
+ADJUDICATE = "adjudicate"
 
 
 def effective_decisions(session: Session, letter_ids: Iterable[str] | None = None) -> dict[tuple[str, str, str], Decision]:
-    """(letter_id, kind, key) -> the latest human decision still in force (undone ones drop out)."""
+    """(letter_id, kind, key) -> the decision in force (undone rows drop out); see :class:`Decision`."""
     q = select(ReviewRow).order_by(ReviewRow.id)
     if letter_ids is not None:
         q = q.where(ReviewRow.letter_id.in_(list(letter_ids)))
-    stacks: dict[tuple[str, str, str], list[ReviewRow]] = defaultdict(list)
-    undone: set[int] = set()
     rows = list(session.scalars(q))
+    undone = {r.undoes for r in rows if r.action == "undo" and r.undoes is not None}
+    latest: dict[tuple[str, str, str], dict[str, ReviewRow]] = defaultdict(dict)  # target -> reviewer -> row
+    adjudicated: dict[tuple[str, str, str], ReviewRow] = {}
     for r in rows:
-        if r.action == "undo" and r.undoes is not None:
-            undone.add(r.undoes)
+        if r.action == "undo" or r.id in undone:
+            continue
+        key = (r.letter_id, r.kind, r.key)
+        if r.action == ADJUDICATE:
+            adjudicated[key] = r
+        else:
+            mine = latest[key]
+            mine.pop(r.reviewer, None)  # re-inserted last: dict order is the order of latest responses
+            mine[r.reviewer] = r
+    out: dict[tuple[str, str, str], Decision] = {}
+    for key in set(latest) | set(adjudicated):
+        mine = latest.get(key, {})
+        responses = tuple((who, row.human_value) for who, row in sorted(mine.items(), key=lambda kv: kv[1].id))
+        if key in adjudicated:
+            chosen, basis = adjudicated[key], "adjudicated"
+        else:
+            chosen = max(mine.values(), key=lambda row: row.id)
+            values = {v for _, v in responses}
+            basis = "single" if len(responses) == 1 else ("agreed" if len(values) == 1 else "disputed")
+        out[key] = Decision(chosen.id, chosen.human_value, chosen.machine_value, chosen.reviewer, chosen.action,
+                            chosen.created_at, basis, responses)
+    return out
+
+
+def own_responses(session: Session, letter_id: str, reviewer: str) -> dict[tuple[str, str], str | None]:
+    """(kind, key) -> ``reviewer``'s own response in force on the letter (adjudications included)."""
+    rows = list(session.scalars(select(ReviewRow).where(ReviewRow.letter_id == letter_id).order_by(ReviewRow.id)))
+    undone = {r.undoes for r in rows if r.action == "undo" and r.undoes is not None}
+    out: dict[tuple[str, str], str | None] = {}
     for r in rows:
-        if r.action != "undo" and r.id not in undone:
-            stacks[(r.letter_id, r.kind, r.key)].append(r)
-    return {
-        k: Decision(v[-1].id, v[-1].human_value, v[-1].machine_value, v[-1].reviewer, v[-1].action, v[-1].created_at)
-        for k, v in stacks.items()
-        if v
-    }
+        if r.action != "undo" and r.id not in undone and r.reviewer == reviewer:
+            out[(r.kind, r.key)] = r.human_value
+    return out
 
 
 # --- records --------------------------------------------------------------------
@@ -361,7 +398,8 @@ def _iso(at: dt.datetime | None) -> str | None:
 def reviewed_letters(session: Session, human: dict[tuple[str, str, str], Decision],
                      letter_ids: list[str] | None = None) -> set[str]:
     """Letters a human has finished: every promise still matched (not rejected, or added by a
-    reviewer) has a verdict in force, or the letter was closed as answering no promise."""
+    reviewer) has a verdict in force that reviewers do not dispute, or the letter was closed as
+    answering no promise."""
     q = select(MatchRow.letter_id, MatchRow.promise_id)
     if letter_ids is not None:
         q = q.where(MatchRow.letter_id.in_(letter_ids))
@@ -378,7 +416,7 @@ def reviewed_letters(session: Session, human: dict[tuple[str, str, str], Decisio
     for lid in looked:
         pids = keys.get(lid, set())
         if pids:
-            if all((lid, "verdict", pid) in human for pid in pids):
+            if all((lid, "verdict", pid) in human and not human[(lid, "verdict", pid)].disputed for pid in pids):
                 done.add(lid)
         elif (d := human.get((lid, "letter", "status"))) and d.human_value == "no_promise":
             done.add(lid)

@@ -154,7 +154,7 @@ class ReviewRow(Base):
     key: Mapped[str] = mapped_column(String(64))
     machine_value: Mapped[str | None] = mapped_column(Text)
     human_value: Mapped[str | None] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(16))  # accept | correct | undo
+    action: Mapped[str] = mapped_column(String(16))  # accept | correct | undo | adjudicate
     undoes: Mapped[int | None] = mapped_column(Integer)
     reviewer: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)

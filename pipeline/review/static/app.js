@@ -178,6 +178,18 @@
       card.querySelector(".effective").textContent = p.verdict || "none";
       card.querySelector(".state").textContent = p.state;
       card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
+      const basis = card.querySelector(".basis");
+      if (basis) {
+        basis.textContent = p.basis || "";
+        basis.classList.toggle("hidden", !p.basis || p.basis === "single");
+        basis.classList.toggle("warn", p.basis === "disputed");
+      }
+      const resp = card.querySelector(".responses");
+      if (resp && p.responses) {
+        resp.classList.toggle("hidden", p.responses.length < 2);
+        resp.textContent = "Reviewers: " + p.responses.map((r) => r[0] + ": " + r[1]).join(", ") +
+          (p.basis === "disputed" ? " · they disagree: an adjudicator decides" : "");
+      }
       const rejected = p.state === "rejected";
       card.querySelectorAll(".actions button").forEach((b) => {
         b.disabled = rejected || (b.classList.contains("accept") && !p.machine_verdict);
