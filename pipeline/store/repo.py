@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,11 @@ from pipeline.store.tables import (
     WordRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from pipeline.store.db import Database
+
+PROMISE_CHUNK = 500  # promises per transaction: a big registry never holds the write lock for long
 
 LETTER_COLUMNS = (
     "letter_id",
@@ -51,6 +57,9 @@ UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confiden
 
 
 def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
+    promises = list(promises)
+    ids = [p.promise_id for p in promises]
+    list(session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(ids))))  # one SELECT, not one per merge
     n = 0
     for p in promises:
         session.merge(
@@ -67,6 +76,22 @@ def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
         )
         n += 1
     return n
+
+
+_PROMISE_FIELDS = ("politician", "office", "city", "said_on", "title", "description", "lang")
+
+
+def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMISE_CHUNK) -> int:
+    """Save the registry: only promises that are new or changed, in short transactions of ``chunk``.
+    Returns how many were written."""
+    cols = [getattr(PromiseRow, f) for f in _PROMISE_FIELDS]
+    with db.session() as s:
+        stored = {row[0]: tuple(row[1:]) for row in s.execute(select(PromiseRow.promise_id, *cols))}
+    changed = [p for p in promises if stored.get(p.promise_id) != tuple(getattr(p, f) for f in _PROMISE_FIELDS)]
+    for i in range(0, len(changed), chunk):
+        part = changed[i:i + chunk]
+        db.write(lambda s, part=part: upsert_promises(s, part), "saving the promise registry")
+    return len(changed)
 
 
 def load_promises(session: Session) -> list[Promise]:
