@@ -21,7 +21,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from pipeline.errors import LetterError, UsageError
+from sqlalchemy.orm import Session
+
+from pipeline import preflight
+from pipeline.errors import (
+    LetterError,
+    LettersError,
+    OutOfSpace,
+    RunInterrupted,
+    StoreError,
+    UsageError,
+    WriteError,
+)
 from pipeline.executors import iter_results
 from pipeline.schema import (
     IngestFailure,
@@ -39,7 +50,7 @@ from pipeline.stages.records import atomic_write_text, write_records
 from pipeline.stages.registry import load_registry
 from pipeline.stages.text import extract_text
 from pipeline.store import repo
-from pipeline.store.db import Database
+from pipeline.store.db import Database, sqlite_path, translate_os_error
 from pipeline.store.tables import RunRow, utcnow
 
 log = logging.getLogger("letters")
@@ -134,6 +145,8 @@ class BatchReport:
     failures: list[dict[str, str]] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
     interrupted: bool = False
+    interrupt_reason: str | None = None
+    stale_runs: list[str] = field(default_factory=list)  # earlier unfinished runs marked interrupted by this one
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -175,6 +188,57 @@ def write_text_file(out_dir: Path, text: LetterText) -> None:
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
 
+def _process_identity() -> tuple[str, int, float | None]:
+    import socket
+
+    import psutil
+
+    try:
+        started = psutil.Process().create_time()
+    except psutil.Error:
+        started = None
+    return socket.gethostname(), os.getpid(), started
+
+
+def _run_is_alive(host: str | None, pid: int | None, pid_started: float | None) -> bool | None:
+    """Whether the process of a run row is still running: None when it cannot be told (another host)."""
+    import socket
+
+    import psutil
+
+    if host is None or pid is None:
+        return False  # a run from before runs had owners: long gone
+    if host != socket.gethostname():
+        return None
+    try:
+        proc = psutil.Process(pid)
+        return pid_started is None or abs(proc.create_time() - pid_started) < 1.0
+    except psutil.Error:
+        return False
+
+
+STALE_REASON = "the run stopped without finishing (killed, crashed or the machine went down)"
+
+
+def _mark_stale_runs(s: Session, own_run: str) -> list[str]:
+    """Mark unfinished runs whose process is gone as interrupted; returns their ids."""
+    stale = []
+    for run in repo.unfinished_runs(s):
+        if run.run_id != own_run and _run_is_alive(run.host, run.pid, run.pid_started) is False:
+            run.status, run.reason = "interrupted", STALE_REASON
+            stale.append(run.run_id)
+    return stale
+
+
+def _as_fault(exc: BaseException, what: str) -> LettersError | None:
+    """A fault that must stop the batch (disk full, write error, locked or read-only database) as a typed error."""
+    if isinstance(exc, OutOfSpace | WriteError | StoreError):
+        return exc
+    if isinstance(exc, OSError):
+        return translate_os_error(exc, what)
+    return None
+
+
 def run_batch(
     input_dir: Path,
     promises_path: Path,
@@ -191,14 +255,20 @@ def run_batch(
 
     Letters already processed successfully (same SHA-256) are skipped unless
     ``force``. Bad files are recorded as failed; the batch always completes.
+    What the run needs (tesseract and its languages, a writable output folder with free
+    space, a writable database) is checked before any letter. A fault that stops the
+    batch (disk full, a write error, a database locked past every retry) keeps the letters
+    committed so far, marks the run ``interrupted`` with the reason and raises
+    :class:`RunInterrupted` carrying the report. The record files always cover the whole
+    database; a run checkpoints the SQLite WAL when it ends.
     """
     settings = settings or Settings()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if not input_dir.is_dir():
         raise UsageError(f"input folder not found: {input_dir}")
     promises = load_registry(Path(promises_path))
-    out_dir.mkdir(parents=True, exist_ok=True)
     db_path = db_path or out_dir / "letters.db"
+    preflight.check_run(out_dir, db_path, settings)
     workers = workers or settings.workers or os.cpu_count() or 1
     started = time.perf_counter()
     report = BatchReport(
@@ -208,12 +278,21 @@ def run_batch(
         db=str(db_path),
         started_at=utcnow().isoformat(timespec="seconds"),
     )
-    db = Database(db_path)
+    db = Database(db_path, busy_timeout_s=settings.db_busy_timeout_s)
     settings = replace(settings, ocr_cache_db=str(db_path))
+    host, pid, pid_started = _process_identity()
+    fault: LettersError | None = None
+    results: Iterator[LetterResult] | None = None
     try:
+        def start(s: Session) -> list[str]:
+            s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}, status="running",
+                         host=host, pid=pid, pid_started=pid_started))
+            s.flush()
+            return _mark_stale_runs(s, report.run_id)
+
+        report.stale_runs = db.write(start, "starting the run")
+        repo.store_promises(db, promises)
         with db.session() as s:
-            repo.upsert_promises(s, promises)
-            s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}))
             done = repo.done_letters(s)
         found = ingest.discover(input_dir, settings.limits)
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
@@ -223,17 +302,17 @@ def run_batch(
             letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
         ]
         report.skipped = len(found.letters) - len(todo)
-        _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
-        if on_start:
-            on_start(len(todo) + len(found.failures))
         stage_totals: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
 
         def record(result: LetterResult) -> None:
             if result.text:  # before the commit: a committed letter is skipped next time, its text must exist
-                write_text_file(out_dir, result.text)
-            with db.session() as s:  # one transaction per letter: a crash loses only letters in flight
-                repo.save_result(s, result, report.run_id)
+                try:
+                    write_text_file(out_dir, result.text)
+                except OSError as exc:
+                    raise translate_os_error(exc, f"writing {out_dir / 'text'}") from None
+            # one transaction per letter: a crash loses only letters in flight
+            db.write(lambda s: repo.save_result(s, result, report.run_id), f"saving {result.source_file}")
             if result.text:
                 report.pages += len(result.text.pages)
                 report.ocr_pages += sum(1 for p in result.text.pages if p.source.value == "ocr")
@@ -244,43 +323,107 @@ def run_batch(
             if on_result:
                 on_result(result)
 
-        for failure in found.failures:
-            record(_failure_result(failure))
         try:
+            try:
+                _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
+            except OSError as exc:
+                raise translate_os_error(exc, f"writing {out_dir / 'text'}") from None
+            if on_start:
+                on_start(len(todo) + len(found.failures))
+            for failure in found.failures:
+                record(_failure_result(failure))
             with _stop_on_sigterm():
-                for result in iter_results(todo, promises, settings, workers, dask):
+                results = iter_results(todo, promises, settings, workers, dask)
+                for result in results:
                     record(result)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
             report.interrupted = True
+            report.interrupt_reason = "stopped by a signal (Ctrl-C or SIGTERM)"
+        except (OSError, LettersError) as exc:
+            fault = _as_fault(exc, f"writing to {out_dir}")
+            if fault is None:
+                raise
+            report.interrupted = True
+            report.interrupt_reason = str(fault)
+        finally:
+            if results is not None:
+                results.close()  # stop the workers now, not when the generator is collected
         report.letters = len(run_ids)
         report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}
         report.stage_seconds = {k: round(v, 3) for k, v in stage_totals.items()}
-        with db.session() as s:
-            letters = repo.letter_records(s, run_ids)
-            updates = repo.update_records(s, run_ids)
-        report.records = [str(p) for p in write_records(out_dir, letters, updates)]
+        try:
+            report.records = [str(p) for p in export_from(db, out_dir)]
+        except (OSError, LettersError) as exc:
+            typed = _as_fault(exc, f"writing the records in {out_dir}")
+            if typed is None:
+                raise
+            fault = fault or typed
+            report.interrupted, report.interrupt_reason = True, report.interrupt_reason or str(typed)
         report.seconds = round(time.perf_counter() - started, 2)
-        atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
-        with db.session() as s:
+        try:
+            atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
+        except OSError as exc:
+            fault = fault or translate_os_error(exc, f"writing {out_dir / 'reports'}")
+
+        def finish(s: Session) -> None:
             run = s.get(RunRow, report.run_id)
             if run:
                 run.finished_at = utcnow()
+                run.status = "interrupted" if report.interrupted else "finished"
+                run.reason = report.interrupt_reason
                 run.report = json.loads(report.to_json())
+
+        try:
+            db.write(finish, "finishing the run")
+        except LettersError as exc:
+            if fault is None:
+                raise
+            log.warning("could not mark the run interrupted: %s", exc)  # the next run will
+        if fault is not None:
+            raise RunInterrupted(fault, report)
         return report
     finally:
+        db.checkpoint()
         db.close()
 
 
-def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None) -> list[Path]:
-    """Rewrite the record files from the database (human decisions included)."""
-    db = Database(db_path)
+def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> list[Path]:
+    """Write the record files of ``db`` into ``out_dir`` (the whole database unless ``letter_ids``)."""
+    with db.session() as s:
+        letters = repo.letter_records(s, letter_ids)
+        updates = repo.update_records(s, letter_ids)
+    return write_records(Path(out_dir), letters, updates)
+
+
+def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None,
+                   input_dir: Path | None = None) -> list[Path]:
+    """Rewrite the record files from the database (human decisions included). The database is
+    only read: a read-only database file works. ``input_dir``: only letters from that folder."""
+    preflight.check_database_readable(db_path)
+    preflight.check_output_dir(Path(out_dir), 0.0)
+    db = Database(db_path, readonly=_is_read_only(db_path))
     try:
-        with db.session() as s:
-            letters = repo.letter_records(s, letter_ids)
-            updates = repo.update_records(s, letter_ids)
-        return write_records(Path(out_dir), letters, updates)
+        if input_dir is not None:
+            with db.session() as s:
+                letter_ids = repo.letters_under(s, Path(input_dir))
+        try:
+            return export_from(db, Path(out_dir), letter_ids)
+        except OSError as exc:
+            raise translate_os_error(exc, f"writing the records in {out_dir}") from None
     finally:
         db.close()
+
+
+def _is_read_only(db: Path | str) -> bool:
+    """A SQLite file we cannot write (or whose folder we cannot write, where the WAL's files live)."""
+    path = sqlite_path(db)
+    if path is None or not path.exists():
+        return False
+    try:
+        preflight.check_database_writable(db)
+    except LettersError:
+        return True
+    return False
 
 
 def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:

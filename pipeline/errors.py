@@ -112,7 +112,8 @@ class RunInterrupted(LettersError):
     """A run stopped early by a fault (disk full, write error, lock); ``report`` is what got done."""
 
     def __init__(self, cause: LettersError, report: object = None) -> None:
-        super().__init__(str(cause))
+        super().__init__(f"{cause}; the run stopped and is marked interrupted; the letters finished before are "
+                         "saved: fix this and run again to finish the rest")
         self.cause = cause
         self.report = report
         self.exit_code = cause.exit_code

@@ -201,3 +201,14 @@ def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: flo
 
 def version() -> str:
     return _run(["--version"], 30.0).splitlines()[0].strip()
+
+
+def executable() -> str | None:
+    """The tesseract program found on PATH, or None."""
+    return shutil.which(TESSERACT)
+
+
+def installed_languages(timeout_s: float = 30.0) -> set[str]:
+    """The language data tesseract can load (``tesseract --list-langs``)."""
+    out = _run(["--list-langs"], timeout_s)
+    return {line.strip() for line in out.splitlines()[1:] if line.strip()}

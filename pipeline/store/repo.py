@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
@@ -25,6 +27,7 @@ from pipeline.store.tables import (
     PageRow,
     PromiseRow,
     ReviewRow,
+    RunRow,
     WordRow,
     utcnow,
 )
@@ -90,7 +93,13 @@ def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMI
     changed = [p for p in promises if stored.get(p.promise_id) != tuple(getattr(p, f) for f in _PROMISE_FIELDS)]
     for i in range(0, len(changed), chunk):
         part = changed[i:i + chunk]
-        db.write(lambda s, part=part: upsert_promises(s, part), "saving the promise registry")
+        for attempt in range(3):
+            try:
+                db.write(lambda s, part=part: upsert_promises(s, part), "saving the promise registry")
+                break
+            except IntegrityError:  # another run inserted one of these at the same moment: now it is an update
+                if attempt == 2:
+                    raise
     return len(changed)
 
 
@@ -107,6 +116,19 @@ def done_letters(session: Session) -> dict[str, str]:
         select(LetterRow.letter_id, LetterRow.sha256).where(LetterRow.status != Status.FAILED.value)
     )
     return {lid: sha for lid, sha in rows}
+
+
+def unfinished_runs(session: Session) -> list[RunRow]:
+    """Runs that never finished and are not marked interrupted (running now, or killed)."""
+    q = select(RunRow).where(RunRow.finished_at.is_(None), RunRow.status.is_(None) | (RunRow.status == "running"))
+    return list(session.scalars(q))
+
+
+def letters_under(session: Session, folder: Path) -> list[str]:
+    """Letters whose (first) file lies under ``folder``."""
+    root = folder.resolve()
+    return [lid for lid, paths in session.execute(select(LetterRow.letter_id, LetterRow.source_paths))
+            if paths and Path(paths[0]).resolve().is_relative_to(root)]
 
 
 def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str | None]]:
