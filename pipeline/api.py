@@ -230,6 +230,37 @@ def _mark_stale_runs(s: Session, own_run: str) -> list[str]:
     return stale
 
 
+RESERVE_BYTES = 2 * 2**20
+
+
+class _SpaceReserve:
+    """A little disk space set aside while a run works, beside the database, and given back when
+    the disk fills: the run can then still mark itself interrupted, checkpoint the WAL and write
+    its report instead of failing at each of those too."""
+
+    PREFIX = ".letters-reserve-"
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.folder = folder
+        self.path = folder / f"{self.PREFIX}{run_id}"
+
+    def take(self) -> None:
+        try:
+            with open(self.path, "wb") as fh:
+                os.posix_fallocate(fh.fileno(), 0, RESERVE_BYTES)
+        except (OSError, AttributeError):  # no space for it, or no fallocate: run without a reserve
+            self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def clean_others(self, live_runs: set[str]) -> None:
+        """Remove the reserves of runs that are not running any more (killed ones leave theirs)."""
+        for p in self.folder.glob(self.PREFIX + "*"):
+            if p != self.path and p.name.removeprefix(self.PREFIX) not in live_runs:
+                p.unlink(missing_ok=True)
+
+
 def _as_fault(exc: BaseException, what: str) -> LettersError | None:
     """A fault that must stop the batch (disk full, write error, locked or read-only database) as a typed error."""
     if isinstance(exc, OutOfSpace | WriteError | StoreError):
@@ -283,14 +314,19 @@ def run_batch(
     host, pid, pid_started = _process_identity()
     fault: LettersError | None = None
     results: Iterator[LetterResult] | None = None
+    db_file = sqlite_path(db_path)
+    reserve = _SpaceReserve(db_file.parent if db_file else out_dir, report.run_id)
     try:
-        def start(s: Session) -> list[str]:
+        def start(s: Session) -> tuple[list[str], set[str]]:
             s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}, status="running",
                          host=host, pid=pid, pid_started=pid_started))
             s.flush()
-            return _mark_stale_runs(s, report.run_id)
+            stale = _mark_stale_runs(s, report.run_id)
+            return stale, {r.run_id for r in repo.unfinished_runs(s)}
 
-        report.stale_runs = db.write(start, "starting the run")
+        report.stale_runs, live = db.write(start, "starting the run")
+        reserve.clean_others(live)
+        reserve.take()
         repo.store_promises(db, promises)
         with db.session() as s:
             done = repo.done_letters(s)
@@ -351,6 +387,21 @@ def run_batch(
         report.letters = len(run_ids)
         report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}
         report.stage_seconds = {k: round(v, 3) for k, v in stage_totals.items()}
+
+        def finish(s: Session) -> None:
+            run = s.get(RunRow, report.run_id)
+            if run:
+                run.finished_at = utcnow()
+                run.status = "interrupted" if report.interrupted else "finished"
+                run.reason = report.interrupt_reason
+                run.report = json.loads(report.to_json())
+
+        if fault is not None:  # the reason goes into the database first, with the space set aside
+            reserve.release()
+            try:
+                db.write(finish, "marking the run interrupted")
+            except LettersError as exc:
+                log.warning("could not mark the run interrupted: %s", exc)  # the next run will
         try:
             report.records = [str(p) for p in export_from(db, out_dir)]
         except (OSError, LettersError) as exc:
@@ -364,15 +415,6 @@ def run_batch(
             atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
         except OSError as exc:
             fault = fault or translate_os_error(exc, f"writing {out_dir / 'reports'}")
-
-        def finish(s: Session) -> None:
-            run = s.get(RunRow, report.run_id)
-            if run:
-                run.finished_at = utcnow()
-                run.status = "interrupted" if report.interrupted else "finished"
-                run.reason = report.interrupt_reason
-                run.report = json.loads(report.to_json())
-
         try:
             db.write(finish, "finishing the run")
         except LettersError as exc:
@@ -383,6 +425,7 @@ def run_batch(
             raise RunInterrupted(fault, report)
         return report
     finally:
+        reserve.release()
         db.checkpoint()
         db.close()
 
@@ -401,7 +444,7 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
     only read: a read-only database file works. ``input_dir``: only letters from that folder."""
     preflight.check_database_readable(db_path)
     preflight.check_output_dir(Path(out_dir), 0.0)
-    db = Database(db_path, readonly=_is_read_only(db_path))
+    db = Database(db_path, readonly=database_is_read_only(db_path))
     try:
         if input_dir is not None:
             with db.session() as s:
@@ -414,7 +457,7 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
         db.close()
 
 
-def _is_read_only(db: Path | str) -> bool:
+def database_is_read_only(db: Path | str) -> bool:
     """A SQLite file we cannot write (or whose folder we cannot write, where the WAL's files live)."""
     path = sqlite_path(db)
     if path is None or not path.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -109,14 +110,22 @@ def safe_next(url: str | None) -> str:
     return url
 
 
-def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI:
+def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: bool = False) -> FastAPI:
     """The review app over the database at ``db_path`` (a file or SQLAlchemy URL).
 
     The session signing key is ``secret_key``, else $LETTERS_SECRET_KEY, else a key
-    file created next to the database.
+    file created next to the database (with a read-only database whose folder takes no
+    key file: a key for this process only). ``readonly``: the database is opened without
+    writing; letters can be read, decisions cannot be saved.
     """
-    db = Database(db_path)
-    codec = auth.SessionCodec(auth.load_secret_key(db_path, secret_key))
+    db = Database(db_path, readonly=readonly)
+    try:
+        key = auth.load_secret_key(db_path, secret_key)
+    except OSError:
+        if not readonly:
+            raise
+        key = secrets.token_urlsafe(48)
+    codec = auth.SessionCodec(key)
     limiter = auth.RateLimiter()
     pages_cache = PageCache(PAGE_CACHE)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),

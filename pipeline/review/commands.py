@@ -55,7 +55,12 @@ def review(db_path: str, host: str, port: int) -> None:
     if not loopback:
         click.echo(f"warning: listening on {host} without TLS; passwords cross the network in clear text",
                    err=True)
-    app = create_app(db_path)
+    from pipeline.api import database_is_read_only
+
+    readonly = database_is_read_only(db_path)
+    if readonly:
+        click.echo(f"note: {db_path} is read-only: letters can be read, decisions cannot be saved", err=True)
+    app = create_app(db_path, readonly=readonly)
     click.echo(f"review app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
 
