@@ -126,9 +126,9 @@ def read_consistent(out_dir: Path, names: Sequence[str], attempts: int = 20) -> 
             manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]
             data = {n: (out_dir / n).read_bytes() for n in names}
         except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
+            time.sleep(0.01)
             continue
         if all(n in manifest and hashlib.sha256(b).hexdigest() == manifest[n]["sha256"] for n, b in data.items()):
             return data
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise OSError(f"record files in {out_dir} did not match their manifest in {attempts} reads")
