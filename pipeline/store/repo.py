@@ -8,10 +8,10 @@ leaves every human review untouched.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -60,9 +60,6 @@ UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confiden
 
 
 def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
-    promises = list(promises)
-    ids = [p.promise_id for p in promises]
-    list(session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(ids))))  # one SELECT, not one per merge
     n = 0
     for p in promises:
         session.merge(
@@ -84,18 +81,28 @@ def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
 _PROMISE_FIELDS = ("politician", "office", "city", "said_on", "title", "description", "lang")
 
 
-def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMISE_CHUNK) -> int:
-    """Save the registry: only promises that are new or changed, in short transactions of ``chunk``.
-    Returns how many were written."""
+def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMISE_CHUNK,
+                   terms_of: Callable[[Promise], dict[str, Any]] | None = None) -> int:
+    """Save the registry: only promises that are new or changed (or, with ``terms_of``, stored
+    without terms), in short transactions of ``chunk`` through :func:`upsert_promises`, so a big
+    registry never holds the write lock for long. Returns how many were written."""
     cols = [getattr(PromiseRow, f) for f in _PROMISE_FIELDS]
     with db.session() as s:
-        stored = {row[0]: tuple(row[1:]) for row in s.execute(select(PromiseRow.promise_id, *cols))}
-    changed = [p for p in promises if stored.get(p.promise_id) != tuple(getattr(p, f) for f in _PROMISE_FIELDS)]
+        stored = {row[0]: (tuple(row[1:-1]), row[-1] is not None)
+                  for row in s.execute(select(PromiseRow.promise_id, *cols, PromiseRow.terms))}
+
+    def unchanged(p: Promise) -> bool:
+        old = stored.get(p.promise_id)
+        return (old is not None and old[0] == tuple(getattr(p, f) for f in _PROMISE_FIELDS)
+                and (old[1] or terms_of is None))
+
+    changed = [p for p in promises if not unchanged(p)]
+    extra = {"terms_of": terms_of} if terms_of is not None else {}
     for i in range(0, len(changed), chunk):
         part = changed[i:i + chunk]
         for attempt in range(3):
             try:
-                db.write(lambda s, part=part: upsert_promises(s, part), "saving the promise registry")
+                db.write(lambda s, part=part: upsert_promises(s, part, **extra), "saving the promise registry")
                 break
             except IntegrityError:  # another run inserted one of these at the same moment: now it is an update
                 if attempt == 2:
