@@ -55,6 +55,26 @@ from pipeline.store.tables import RunRow, utcnow
 
 log = logging.getLogger("letters")
 
+MAX_ERROR_CHARS = 1000  # a letter's error / review reasons, as stored and shown
+
+
+def join_reasons(reasons: list[str], limit: int = MAX_ERROR_CHARS) -> str:
+    """The reasons as one string of at most ``limit`` characters: whole reasons, then how many more."""
+    out: list[str] = []
+    used = 0
+    for k, r in enumerate(reasons):
+        more = f"… and {len(reasons) - k} more"
+        room_for_more = len(more) + 2 if k < len(reasons) - 1 else 0
+        if used + len(r) + room_for_more > limit:
+            if not out:  # one reason longer than the limit on its own
+                return r[: limit - 1] + "…"
+            out.append(more)
+            break
+        out.append(r)
+        used += len(r) + 2
+    return "; ".join(out)
+
+
 POOR_SCAN = "poor scan"
 NO_MATCH = "no promise matched"
 
@@ -117,7 +137,7 @@ class Processor:
             elif u.suggestion and u.suggestion.confidence < s.verdict_review_below:
                 reasons.append(f"unsure verdict for {u.promise_id} ({u.suggestion.confidence:.2f})")
         if reasons:
-            result.status, result.error = Status.NEEDS_REVIEW, "; ".join(reasons)
+            result.status, result.error = Status.NEEDS_REVIEW, join_reasons(reasons)
         return result
 
     def _update(self, letter: Letter, match: Match, lang: str | None) -> Update:
