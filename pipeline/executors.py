@@ -26,14 +26,13 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import LetterError, LettersError
+from pipeline.processor import Processor
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
-
-    from pipeline.api import Processor
 
 log = logging.getLogger("letters")
 
@@ -50,8 +49,6 @@ class ExecutorError(LettersError):
 
 
 def _processor(promises: list[Promise], settings: Settings) -> Processor:
-    from pipeline.api import Processor
-
     return Processor(promises, settings)
 
 
