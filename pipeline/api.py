@@ -371,7 +371,7 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
     only read: a read-only database file works. ``input_dir``: only letters from that folder."""
     preflight.check_database_readable(db_path)
     preflight.check_output_dir(Path(out_dir), 0.0)
-    db = Database(db_path, readonly=database_is_read_only(db_path))
+    db = Database(db_path, readonly=preflight.database_is_read_only(db_path))
     try:
         if input_dir is not None:
             with db.session() as s:
@@ -382,18 +382,6 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
             raise translate_os_error(exc, f"writing the records in {out_dir}") from None
     finally:
         db.close()
-
-
-def database_is_read_only(db: Path | str) -> bool:
-    """A SQLite file we cannot write (or whose folder we cannot write, where the WAL's files live)."""
-    path = sqlite_path(db)
-    if path is None or not path.exists():
-        return False
-    try:
-        preflight.check_database_writable(db)
-    except LettersError:
-        return True
-    return False
 
 
 def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:

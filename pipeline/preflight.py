@@ -142,6 +142,19 @@ def check_database_readable(db: str | Path) -> None:
         raise StoreError(f"the database {path} cannot be read: permission denied")
 
 
+def database_is_read_only(db: str | Path) -> bool:
+    """A SQLite file we cannot write (or whose folder we cannot write, where the WAL's files live):
+    commands that only read (export, review, users list) then open it read-only."""
+    path = sqlite_path(db)
+    if path is None or not path.exists():
+        return False
+    try:
+        check_database_writable(db)
+    except (StoreError, OutputNotWritable, OutOfSpace, WriteError):
+        return True
+    return False
+
+
 def check_run(out_dir: Path, db: str | Path, settings: Settings) -> None:
     """Everything `letters run` needs, before any letter."""
     check_tesseract(settings.ocr.languages)

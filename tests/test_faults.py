@@ -287,3 +287,18 @@ def test_a_lock_held_longer_than_the_busy_timeout_does_not_crash_the_batch(tmp_p
         assert run.status == "finished"
     d.close()
 
+
+
+def test_read_only_postgresql_database_is_one_line(pg_url: str, tmp_path: Path, models_dir: Path) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    Database(pg_url).close()  # migrated, then made read-only for everyone
+    url = make_url(pg_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres", autocommit=True) as c:
+        c.execute(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
+    inbox, registry = faults.small_batch(tmp_path, n=1)
+    code, output = _cli(_run_args(inbox, registry, tmp_path / "out", models_dir, "--db", pg_url))
+    assert code == ExitCode.database_not_writable and "read-only" in _error_line(output)
+    code, output = _cli(["export", "--db", pg_url, "--out", str(tmp_path / "exported")])
+    assert code == 0, output

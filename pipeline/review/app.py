@@ -357,8 +357,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
-            with db.session() as s:
-                save_decisions(s, letter_id, version, user.name, changes)
+            db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes), "saving decisions")
+        except LettersError as exc:  # read-only database, locked past every retry, disk full
+            raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
             with db.session() as s:
                 view = letter_view(s, letter_id)
@@ -409,8 +410,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
     def _apply(letter_id: str, action: Any) -> Response:
         try:
-            with db.session() as s:
-                action(s)
+            db.write(action, "saving decisions")
+        except LettersError as exc:  # read-only database, locked past every retry, disk full
+            return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
         except Conflict as exc:

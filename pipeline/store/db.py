@@ -208,6 +208,13 @@ def translate_db_error(exc: BaseException, db: str) -> LettersError | None:
     """A typed error with a one-line message for a database fault a person can act on, else None."""
     msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
     low = msg.lower()
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if state == "25006":  # PostgreSQL: read_only_sql_transaction
+        return DatabaseNotWritable(f"the database {db} is read-only: cannot write to it")
+    if state == "53100":  # PostgreSQL: disk_full
+        return OutOfSpace(f"the database {db} cannot grow: no space left on the server's device")
+    if state == "42501":  # PostgreSQL: insufficient_privilege
+        return DatabaseNotWritable(f"the database {db} refuses the write: {msg}")
     if "database or disk is full" in low or "no space left" in low or "disk full" in low:
         return OutOfSpace(f"the database {db} cannot grow: no space left on the device")
     if "readonly database" in low or "read-only" in low and "database" in low:
