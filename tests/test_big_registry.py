@@ -94,14 +94,14 @@ def test_reasons_are_capped_with_a_count_of_the_rest() -> None:
     assert join_reasons(["poor scan (page 1)", "no promise matched"]) == "poor scan (page 1); no promise matched"
 
 
-def test_letter_screen_reads_only_the_promises_it_shows(tmp_path: Path) -> None:
-    from pipeline.review.queries import MAX_PROMISE_CHOICES, letter_view
+def test_letter_screen_reads_only_the_promises_it_shows(db_url: str) -> None:
+    from pipeline.review.queries import MAX_PROMISE_CHOICES, QueueFilters, build_queue, letter_view
     from pipeline.store import repo
     from pipeline.store.db import Database
     from pipeline.store.tables import PromiseRow
     from tests.test_store import _result
 
-    db = Database(tmp_path / "letters.db")
+    db = Database(db_url)
     promises = [Promise("P-1", "Х", "голова", "Рівне", None, "Ремонт", "", "uk")]
     promises += big_registry(20_000, [("Рівне", "ремонту мосту")], crowd_share=0.05)
     repo.store_promises(db, promises)
@@ -125,4 +125,7 @@ def test_letter_screen_reads_only_the_promises_it_shows(tmp_path: Path) -> None:
     assert card.title == "Ремонт" and [a[2] for a in card.alternatives][0].startswith("Ремонту мосту")
     assert 0 < len(view.promise_choices) <= MAX_PROMISE_CHOICES
     assert all(label.startswith("Рівне:") for _, label in view.promise_choices)
+    with db.session() as s:
+        queue = build_queue(s, QueueFilters())
+    assert [i.letter_id for i in queue.items] == [result.letter_id] and queue.cities == ["Рівне"]
     db.close()

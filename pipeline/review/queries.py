@@ -127,8 +127,11 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
     fields: dict[str, dict[str, str | None]] = defaultdict(dict)
     for f in session.execute(select(FieldRow.letter_id, FieldRow.name, FieldRow.value)):
         fields[f.letter_id][f.name] = f.value
+    # Only promises some letter matched (or a reviewer added), not the whole registry.
+    referenced = select(MatchRow.promise_id).union(select(ReviewRow.key).where(ReviewRow.kind == "match"))
     promises = {p.promise_id: p for p in session.execute(
-        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city))}
+        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city)
+        .where(PromiseRow.promise_id.in_(referenced.scalar_subquery())))}
     human = effective_decisions(session)
     looked_at = {k[0] for k in human}
     added_by_letter: dict[str, list[str]] = defaultdict(list)
