@@ -179,3 +179,28 @@ def test_registry_upsert_commits_each_chunk_on_its_own(tmp_path: Path) -> None:
     repo.store_promises(db, promises, chunk=500)
     assert len(commits) == 1 + 3  # one read, then 500 + 500 + 200: no writer waits behind one long transaction
     db.close()
+
+
+def test_a_migration_that_fails_halfway_leaves_nothing_behind(db_url: str) -> None:
+    """Migrations run in one transaction (SQLite too: DDL is transactional there once BEGIN is
+    explicit): a crash in the middle of a migration leaves the schema as it was, and the next
+    open migrates cleanly instead of failing on "table letters already exists"."""
+    from sqlalchemy import inspect
+
+    from pipeline.store.db import make_engine, migrate
+
+    engine = make_engine(db_url)
+
+    def fail_at_users(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("CREATE TABLE USERS"):
+            raise RuntimeError("power cut")
+
+    event.listen(engine, "before_cursor_execute", fail_at_users)
+    with pytest.raises(RuntimeError, match="power cut"):
+        migrate(engine)
+    event.remove(engine, "before_cursor_execute", fail_at_users)
+    assert current_revision(engine) is None
+    assert "letters" not in inspect(engine).get_table_names()
+    migrate(engine)
+    assert current_revision(engine) == head_revision(engine)
+    engine.dispose()

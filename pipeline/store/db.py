@@ -158,11 +158,16 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     Safe to call from several processes at once: the first one to take the lock migrates;
     the others then find the schema at ``revision`` and do nothing. A database already at
-    head is not written at all (no lock, no transaction)."""
+    head is not written at all (no lock, no transaction). All of it runs in one transaction:
+    a failure or a kill halfway leaves the schema as it was."""
     if revision == "head" and current_revision(engine) == head_revision(engine):
         return
     cfg = alembic_config(engine)
     with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction unless one is open: open it, so a migration
+            # killed halfway leaves no half-made schema behind (SQLite's DDL is transactional).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
