@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,17 +33,22 @@ from pipeline.errors import (
     WriteError,
 )
 from pipeline.executors import iter_results
-from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, join_reasons
+from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, iso_date, join_reasons
 from pipeline.schema import (
     IngestFailure,
     LetterResult,
     LetterText,
+    Promise,
     Status,
+    VerdictSuggestion,
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
-from pipeline.stages.records import atomic_write_text, write_records
+from pipeline.stages.promise_page import write_promise_records
+from pipeline.stages.promise_terms import read_terms
+from pipeline.stages.records import atomic_write_text, write_manifest, write_records
 from pipeline.stages.registry import load_registry
+from pipeline.store import promises as promise_store
 from pipeline.store import repo
 from pipeline.store.db import Database, sqlite_path, translate_os_error
 from pipeline.store.tables import RunRow, utcnow
@@ -50,7 +56,34 @@ from pipeline.store.tables import RunRow, utcnow
 log = logging.getLogger("letters")
 
 __all__ = ["MAX_ERROR_CHARS", "NO_MATCH", "POOR_SCAN", "BatchReport", "Processor", "export_records",
-           "join_reasons", "run_batch"]
+           "join_reasons", "run_batch", "suggest_verdict"]
+
+
+_iso_date = iso_date  # the batch bench imports it from here
+
+
+_SHIPPED_MODEL: dict[str, object] = {}
+
+
+def suggest_verdict(promise: Promise, text: str, as_of: dt.date | None = None, lang: str | None = None,
+                    models_dir: Path | None = None) -> VerdictSuggestion:
+    """The verdict on ``text`` (a passage, a letter body, an analyst's retelling) for ``promise``.
+
+    ``as_of``: the date to judge at when the text gives no "станом на" date (usually the letter's
+    date). The shipped model is loaded once per process; the batch runs the same code.
+
+    >>> s = suggest_verdict(promise, "Станом на 01.10.2016 облаштовано 12 майданчиків.", dt.date(2016, 10, 18))
+    >>> s.verdict, s.confidence, s.explanation
+    """
+    from pipeline.schema import Passage
+    from pipeline.stages.verdict import VerdictModel
+
+    key = str(models_dir or Settings().models_dir)
+    model = _SHIPPED_MODEL.get(key)
+    if model is None:
+        model = _SHIPPED_MODEL[key] = VerdictModel.load(Path(key))
+    passage = Passage(index=0, text=text, start=0, end=len(text), page=1)
+    return model.suggest(passage, lang, promise=promise, letter_date=as_of)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -254,7 +287,7 @@ def run_batch(
         report.stale_runs, live = db.write(start, "starting the run")
         reserve.clean_others(live)
         reserve.take()
-        repo.store_promises(db, promises)
+        repo.store_promises(db, promises, terms_of=lambda p: read_terms(p).to_json())
         with db.session() as s:
             done = repo.done_letters(s)
         found = ingest.discover(input_dir, settings.limits)
@@ -314,6 +347,7 @@ def run_batch(
         report.letters = len(run_ids)
         report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}
         report.stage_seconds = {k: round(v, 3) for k, v in stage_totals.items()}
+        pages: list | None = None
 
         def finish(s: Session) -> None:
             run = s.get(RunRow, report.run_id)
@@ -322,6 +356,8 @@ def run_batch(
                 run.status = "interrupted" if report.interrupted else "finished"
                 run.reason = report.interrupt_reason
                 run.report = json.loads(report.to_json())
+                if pages is not None:
+                    promise_store.record_status_snapshot(s, report.run_id, pages)
 
         if fault is not None:  # the reason goes into the database first, with the space set aside
             reserve.release()
@@ -330,7 +366,8 @@ def run_batch(
             except LettersError as exc:
                 log.warning("could not mark the run interrupted: %s", exc)  # the next run will
         try:
-            report.records = [str(p) for p in export_from(db, out_dir)]
+            paths, pages = export_from(db, out_dir)
+            report.records = [str(p) for p in paths]
         except (OSError, LettersError) as exc:
             typed = _as_fault(exc, f"writing the records in {out_dir}")
             if typed is None:
@@ -357,12 +394,19 @@ def run_batch(
         db.close()
 
 
-def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> list[Path]:
-    """Write the record files of ``db`` into ``out_dir`` (the whole database unless ``letter_ids``)."""
+def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> tuple[list[Path], list]:
+    """Write the record files of ``db`` into ``out_dir`` as one set: letters.* and updates.* (the whole
+    database unless ``letter_ids``), promises.*, then manifest.json over all of them. Returns the
+    paths and the promise pages the promise records were made from."""
+    out_dir = Path(out_dir)
     with db.session() as s:
         letters = repo.letter_records(s, letter_ids)
         updates = repo.update_records(s, letter_ids)
-    return write_records(Path(out_dir), letters, updates)
+        pages = promise_store.promise_pages(s)
+    paths = write_records(out_dir, letters, updates, manifest=False)
+    paths += write_promise_records(out_dir, [p.record() for p in pages])
+    paths.append(write_manifest(out_dir, paths))
+    return paths, pages
 
 
 def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None,
@@ -377,19 +421,19 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
             with db.session() as s:
                 letter_ids = repo.letters_under(s, Path(input_dir))
         try:
-            return export_from(db, Path(out_dir), letter_ids)
+            return export_from(db, Path(out_dir), letter_ids)[0]
         except OSError as exc:
             raise translate_os_error(exc, f"writing the records in {out_dir}") from None
     finally:
         db.close()
 
 
-def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:
+def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
     """Training rows from reviewers' effective verdict decisions (confirmed or corrected)."""
     from sqlalchemy import select
 
     from pipeline.nlp import detect_language
-    from pipeline.store.tables import MatchRow
+    from pipeline.store.tables import FieldRow, MatchRow, PromiseRow
 
     db = Database(db_path)
     try:
@@ -402,22 +446,35 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, str]]:
                 m = s.scalars(select(MatchRow).where(MatchRow.letter_id == lid, MatchRow.promise_id == pid)).first()
                 if m is None or not m.passage_text.strip():
                     continue
-                rows.append({
+                row: dict[str, Any] = {
                     "id": f"review-{d.review_id}",
+                    "writer": "reviewers",
                     "passage": m.passage_text,
                     "verdict": d.human_value,
                     "language": detect_language(m.passage_text),
+                    "lang": detect_language(m.passage_text),
                     "rationale": f"reviewer {d.reviewer} ({d.action})",
-                })
+                }
+                # With its promise and the letter's date, a decision teaches the combiner too.
+                p = s.get(PromiseRow, pid)
+                date = s.scalars(select(FieldRow.value).where(FieldRow.letter_id == lid,
+                                                              FieldRow.name == "letter_date")).first()
+                if p is not None and iso_date(date):
+                    row["promise"] = {"title": p.title, "politician": p.politician, "office": p.office,
+                                      "city": p.city, "said_on": p.said_on.isoformat() if p.said_on else None,
+                                      "description": p.description, "lang": p.lang}
+                    row["letter_date"] = date
+                rows.append(row)
             return rows
     finally:
         db.close()
 
 
 def train_verdict_model(db_path: Path | str | None = None, gold_dir: Path | None = None,
-                        models_dir: Path | None = None, seed: int = 0) -> Path:
+                        models_dir: Path | None = None, seed: int = 0, cross_writer: bool = False) -> Path:
     """Train and save a verdict model from the project's corpus plus human decisions."""
     from pipeline.training.verdict import train_and_save
 
     extra = human_verdict_examples(db_path) if db_path else []
-    return train_and_save(Path(models_dir or Settings().models_dir), extra, gold_dir, seed)
+    return train_and_save(Path(models_dir or Settings().models_dir), extra, gold_dir, seed,
+                          cross_writer=cross_writer)

@@ -167,12 +167,28 @@ def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None, models_dir: 
 @click.option("--input-dir", "input_dir", type=click.Path(path_type=Path), default=None,
               help="Only the letters whose files lie under this folder (default: every letter in the database).")
 def export(db_path: str, out_dir: Path, input_dir: Path | None) -> None:
-    """Rewrite letters.*, updates.* and manifest.json from the database, with every human decision applied.
-    The database is only read (a read-only database file works)."""
+    """Rewrite letters.*, updates.*, promises.* and manifest.json from the database, with every human
+    decision applied. The database is only read (a read-only database file works)."""
     from pipeline.api import export_records
 
     for p in export_records(db_path, out_dir, input_dir=input_dir):
         out.print(str(p), highlight=False)
+
+
+@main.command()
+@click.option("--db", "db_path", required=True, type=str, help="Database file or URL (e.g. OUT/letters.db).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for index.html.")
+@click.option("--app-url", default=None, metavar="URL",
+              help="Where the review app runs (e.g. http://127.0.0.1:8000): promises link to their pages there.")
+def report(db_path: str, out_dir: Path, app_url: str | None) -> None:
+    """Write a static HTML report (OUT/index.html, opens from disk): promises by status, city and
+    politician, verdicts by quarter, and the promises whose status changed in the latest run."""
+    from pipeline.errors import UsageError
+    from pipeline.report import write_report
+
+    if "://" not in db_path and not Path(db_path).is_file():
+        raise UsageError(f"database not found: {db_path}")
+    out.print(str(write_report(db_path, out_dir, app_url)), highlight=False)
 
 
 @main.command()
@@ -182,11 +198,13 @@ def export(db_path: str, out_dir: Path, input_dir: Path | None) -> None:
 @click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
               help="Where to write models/verdict/<version>/ (default: the project's models/).")
 @click.option("--seed", type=int, default=0, help="Random seed (training is deterministic for a seed).")
-def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, seed: int) -> None:
+@click.option("--cross-writer", is_flag=True,
+              help="Also train on all writers but one and test on the one held out, for each writer (slower).")
+def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, seed: int, cross_writer: bool) -> None:
     """Train the verdict model from the project's corpus plus human decisions, and save it with a card."""
     from pipeline.api import train_verdict_model
 
-    path = train_verdict_model(db_path, gold_dir, models_dir, seed)
+    path = train_verdict_model(db_path, gold_dir, models_dir, seed, cross_writer=cross_writer)
     card = (path / "card.md")
     if card.exists():
         out.print(card.read_text(encoding="utf-8"), highlight=False, markup=False)

@@ -150,6 +150,12 @@ def evaluate_run(gold_dir: Path, out_dir: Path, models_dir: Path | None = None,
 
         result["verdict_given_gold"] = compare_on_gold(gold_dir, models_dir)
 
+    # --- promise pages (status over time, drafted text) ---
+    if (out_dir / "promises.parquet").exists():
+        from pipeline.evaluate_promises import evaluate_promise_pages
+
+        result["promise_pages"] = evaluate_promise_pages(gold, out_dir, by_gold, _promise_langs(gold_dir))
+
     # --- OCR ---
     cer_by_kind: dict[str, list[float]] = defaultdict(list)
     for gid in gold:
@@ -168,6 +174,14 @@ def evaluate_run(gold_dir: Path, out_dir: Path, models_dir: Path | None = None,
     return result
 
 
+def _promise_langs(gold_dir: Path) -> dict[str, str]:
+    path = gold_dir / "promises.csv"
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        return {r["promise_id"]: r.get("lang") or "uk" for r in csv.DictReader(fh)}
+
+
 def format_evaluation(r: dict[str, Any]) -> str:
     lines = [f"letters: {r['letters_found']}/{r['letters_gold']} found; status {r.get('status')}", "", "fields (accuracy):"]
     for f, v in r.get("fields", {}).items():
@@ -182,6 +196,10 @@ def format_evaluation(r: dict[str, Any]) -> str:
     lines += ["", f"verdicts on correctly matched pairs: macro-F1 {v.get('macro_f1', 0):.3f}, accuracy {v.get('accuracy', 0):.3f} ({v.get('pairs', 0)} pairs)"]
     if "verdict_given_gold" in r:
         lines += ["", r["verdict_given_gold"]]
+    if "promise_pages" in r:
+        from pipeline.evaluate_promises import format_promise_pages
+
+        lines += ["", format_promise_pages(r["promise_pages"])]
     lines += ["", "OCR character error rate by file kind:"]
     for k, c in r.get("cer", {}).items():
         lines.append(f"  {k:<12} mean {c['mean']:.4f}  max {c['max']:.4f}  ({c['letters']} letters)")

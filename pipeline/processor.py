@@ -7,6 +7,7 @@ executors (``pipeline.executors``), so that both import it without an import cyc
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import traceback
@@ -14,6 +15,7 @@ import traceback
 from pipeline.errors import LetterError
 from pipeline.schema import Letter, LetterResult, Match, Promise, Status, Update
 from pipeline.settings import Settings
+from pipeline.stages.promise_terms import PromiseTerms
 from pipeline.stages.text import extract_text
 
 log = logging.getLogger("letters")
@@ -53,6 +55,8 @@ class Processor:
         self.settings = settings
         self.index = PromiseIndex.build(promises)
         self.model = VerdictModel.load(settings.models_dir)
+        self.promises = {p.promise_id: p for p in promises}
+        self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
 
     def process(self, letter: Letter) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
@@ -77,7 +81,8 @@ class Processor:
             t["match"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lang = fields.language.value
-            result.updates = [self._update(letter, m, lang) for m in matches]
+            letter_date = iso_date(fields.letter_date.value)
+            result.updates = [self._update(letter, m, lang, letter_date) for m in matches]
             t["verdict"] = time.perf_counter() - t0
         except LetterError as exc:
             result.status, result.error = Status.FAILED, str(exc)
@@ -103,7 +108,23 @@ class Processor:
             result.status, result.error = Status.NEEDS_REVIEW, join_reasons(reasons)
         return result
 
-    def _update(self, letter: Letter, match: Match, lang: str | None) -> Update:
-        suggestion = self.model.suggest(match.passage, lang)
+    def terms(self, promise_id: str) -> PromiseTerms | None:
+        from pipeline.stages.promise_terms import read_terms
+
+        if promise_id not in self._terms and promise_id in self.promises:
+            self._terms[promise_id] = read_terms(self.promises[promise_id])
+        return self._terms.get(promise_id)
+
+    def _update(self, letter: Letter, match: Match, lang: str | None, letter_date: dt.date | None) -> Update:
+        promise = self.promises.get(match.promise_id)
+        suggestion = self.model.suggest(match.passage, lang, promise=promise, letter_date=letter_date,
+                                        terms=self.terms(match.promise_id))
         needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
         return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
+
+
+def iso_date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

@@ -259,6 +259,9 @@ class VerdictSuggestion:
     evidence_start: int | None  # span in LetterText.full_text
     evidence_end: int | None
     model_version: str
+    as_of: dt.date | None = None  # the date the verdict is judged at ("станом на", else the letter's date)
+    explanation: str = ""  # what the verdict rests on, for a reviewer to check
+    facts: dict[str, object] = field(default_factory=dict)  # what the passage reports, and the comparison
 
 
 # --- the whole letter -------------------------------------------------------

@@ -339,8 +339,11 @@ def test_retraining_reads_reviews_and_leaves_them(tmp_path: Path, models_dir: Pa
         by_label.setdefault(r.get("verdict"), []).append(r)
     picked = [r for label in ("fulfilled", "in_progress", "not_fulfilled") for r in by_label[label][:10]]
     small.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked), encoding="utf-8")
+    from tests.test_training_verdict import small_writers
+
     model = train_and_save(tmp_path / "models", extra, seed=0, corpus_path=small,
-                           candidates={"logreg": CANDIDATES["logreg_words+chars"]})
+                           config=CANDIDATES["logreg_words+chars"], writers_dir=small_writers(tmp_path / "w", 30),
+                           folds=3)
     card = json.loads((model / "card.json").read_text(encoding="utf-8"))
     assert card["training_data"]["extra_examples"] == 1
     assert _reviews(db_path) == before

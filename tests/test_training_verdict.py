@@ -14,6 +14,7 @@ from pipeline.schema import Passage
 from pipeline.stages.verdict import VerdictModel
 from pipeline.training import card as cardlib
 from pipeline.training.baselines import KeywordRules, PaperlessStyle
+from pipeline.training.pairs import WRITERS_DIR
 from pipeline.training.verdict import (
     CANDIDATES,
     expected_calibration_error,
@@ -22,7 +23,7 @@ from pipeline.training.verdict import (
     train_and_save,
 )
 
-SMALL = {"svm": CANDIDATES["svm_words+chars"]}
+SMALL = CANDIDATES["svm_words+chars"]
 PROBE = ["Роботи з ремонту мосту розпочато, виконано 30 % обсягу.",
          "Средства на строительство бассейна не предусмотрены.",
          "Сквер відкрито після реконструкції 12.05.2018."]
@@ -36,12 +37,32 @@ def _subset(n: int = 90) -> list[dict]:
     return [r for rs in by_label.values() for r in rs[: n // 3]]
 
 
+def small_writers(dest: Path, per_writer: int = 45) -> Path:
+    """The first rows of each writer's file: a quick corpus of the same shape."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(WRITERS_DIR.glob("*.jsonl")):
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()][:per_writer]
+        (dest / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest
+
+
+def small_corpus(dest: Path, per_label: int = 20) -> Path:
+    by_label: dict[str, list[dict]] = {}
+    for r in load_corpus():
+        by_label.setdefault(r["verdict"], []).append(r)
+    picked = [r for rs in by_label.values() for r in rs[:per_label]]
+    dest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked), encoding="utf-8")
+    return dest
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    models = tmp_path_factory.mktemp("models")
+    base = tmp_path_factory.mktemp("train")
     extra = [{"passage": "Пішохідний міст через балку відкрито для руху 3 червня.", "verdict": "fulfilled",
               "language": "uk"}]
-    return train_and_save(models, extra_examples=extra, seed=0, candidates=SMALL)
+    return train_and_save(base / "models", extra_examples=extra, seed=0, config=SMALL,
+                          writers_dir=small_writers(base / "writers"), corpus_path=small_corpus(base / "c.jsonl"),
+                          folds=3)
 
 
 def test_training_is_deterministic() -> None:
@@ -55,8 +76,10 @@ def test_training_is_deterministic() -> None:
 def test_round_trip_through_skops(trained: Path) -> None:
     card = json.loads((trained / "card.json").read_text(encoding="utf-8"))
     assert card["training_data"]["extra_examples"] == 1
-    assert card["training_data"]["rows"] == len(load_corpus()) + 1
-    assert set(card["cv"]) >= {"macro_f1", "per_class_f1", "confusion_matrix", "ece_10_bins"}
+    assert card["training_data"]["passages"]["rows"] == 60 + 1  # the passage-only extra joins the passages
+    assert card["training_data"]["pairs"]["rows"] == 45 * len(list(WRITERS_DIR.glob("*.jsonl")))
+    assert set(card["cv"]) >= {"macro_f1", "per_class_f1", "confusion_matrix", "ece_10_bins", "per_tag_accuracy"}
+    assert set(card["combiner_coefficients"]) == {"fulfilled", "in_progress", "not_fulfilled"}
     assert (trained / "card.md").read_text(encoding="utf-8").startswith("# verdict v")
     loaded = VerdictModel.load(trained.parent.parent)
     assert loaded.version == trained.name
@@ -116,7 +139,7 @@ def test_untrusted_type_is_refused(tmp_path: Path) -> None:
 def test_fast_path_matches_pipeline(trained: Path) -> None:
     model = VerdictModel.load_dir(trained)
     texts = [r["passage"] for r in load_corpus()[:40]] + PROBE
-    assert np.allclose(model.predict_proba(texts), model.pipeline.predict_proba([(t, None) for t in texts]))
+    assert np.allclose(model.state_proba(texts), model.state.predict_proba([(t, None) for t in texts]))
 
 
 def test_ece() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import ModelError
-from pipeline.schema import Passage, Verdict
+from pipeline.schema import Passage, Promise, Verdict
 from pipeline.settings import DEFAULT_MODELS_DIR
 from pipeline.stages.verdict import VerdictModel, lemma_features, split_sentences
 from pipeline.training.verdict import CORPUS_PATH
@@ -55,9 +56,91 @@ def test_hand_made_sentences(model: VerdictModel, lang: str, text: str, expected
     assert sug.verdict == expected, (text, sug.probabilities)
 
 
+def _p(title: str, lang: str, said_on: dt.date = dt.date(2015, 11, 20)) -> Promise:
+    return Promise("P-T", "Ганна Мазур", "Міський голова", "Коростень", said_on, title, "", lang)
+
+
+LETTER_DATE = dt.date(2017, 3, 2)
+# The five failure classes of the verdict issue, in both languages, judged against the promise.
+PROMISE_CASES = [
+    # 1. quantity short: after the deadline not fulfilled, before it in progress
+    ("uk", "Мазур освітить 30 дворів до кінця 2016 року",
+     "У 2016 році відновлено вуличне освітлення на 12 прибудинкових територіях.", LETTER_DATE,
+     Verdict.NOT_FULFILLED),
+    ("ru", "Мазур осветит 30 дворов до конца 2016 года",
+     "В 2016 году восстановлено освещение на 12 придомовых территориях.", LETTER_DATE, Verdict.NOT_FULFILLED),
+    ("uk", "Мазур освітить 30 дворів до кінця 2018 року",
+     "Станом на 01.02.2017 відновлено освітлення на 12 прибудинкових територіях, роботи тривають.", LETTER_DATE,
+     Verdict.IN_PROGRESS),
+    ("uk", "Мазур освітить 30 дворів до кінця 2016 року",
+     "У 2016 році відновлено освітлення на всіх 30 прибудинкових територіях.", LETTER_DATE, Verdict.FULFILLED),
+    # 2. deadline passed with works going on
+    ("uk", "Мазур відремонтує міст через Уж до 1 вересня 2016 року",
+     "Капітальний ремонт мосту через Уж триває, підрядник виконав близько 70 % робіт.", LETTER_DATE,
+     Verdict.NOT_FULFILLED),
+    ("ru", "Мазур отремонтирует мост через Уж до 1 сентября 2016 года",
+     "Капитальный ремонт моста через Уж продолжается, подрядчик выполнил около 70 % работ.", LETTER_DATE,
+     Verdict.NOT_FULFILLED),
+    ("ru", "Мазур отремонтирует мост через Уж до конца 2018 года",
+     "Капитальный ремонт моста через Уж продолжается, подрядчик выполнил около 70 % работ.", LETTER_DATE,
+     Verdict.IN_PROGRESS),
+    # 3. negated passive and impersonal clauses
+    ("uk", "Мазур реконструює стадіон «Спартак»",
+     "Реконструкція стадіону «Спартак» у 2016 році не проводилася, кошти на неї не виділялися.", LETTER_DATE,
+     Verdict.NOT_FULFILLED),
+    ("ru", "Мазур реконструирует стадион «Спартак»",
+     "Реконструкция стадиона «Спартак» в 2016 году не производилась, средства не выделялись.", LETTER_DATE,
+     Verdict.NOT_FULFILLED),
+    # 4. something related but different done
+    ("uk", "Мазур збудує окрему велодоріжку вздовж проспекту Миру",
+     "Замість окремої велодоріжки на проспекті Миру нанесено розмітку смуги для велосипедистів на проїжджій частині.",
+     LETTER_DATE, Verdict.NOT_FULFILLED),
+    ("ru", "Мазур отремонтирует капитально улицу Садовую",
+     "На улице Садовой выполнен ямочный ремонт покрытия площадью 120 кв. м.", LETTER_DATE, Verdict.NOT_FULFILLED),
+    # 5. reported speech and third-person retellings
+    ("uk", "Мазур відкриє дитячий садок на вулиці Шевченка у 2016 році",
+     "Як повідомив начальник управління освіти, дитячий садок на вулиці Шевченка відкрито 1 вересня 2016 року, "
+     "його відвідують 120 дітей.", LETTER_DATE, Verdict.FULFILLED),
+    ("ru", "Мазур откроет детский сад на улице Шевченко в 2016 году",
+     "По информации департамента образования, детский сад на улице Шевченко открыт 1 сентября 2016 года, "
+     "его посещают 120 детей.", LETTER_DATE, Verdict.FULFILLED),
+]
+
+
+@pytest.mark.parametrize(("lang", "title", "text", "letter_date", "expected"), PROMISE_CASES)
+def test_verdict_against_the_promise(model: VerdictModel, lang: str, title: str, text: str,
+                                     letter_date: dt.date, expected: Verdict) -> None:
+    sug = model.suggest(_passage(text), lang, promise=_p(title, lang), letter_date=letter_date)
+    assert sug.verdict == expected, (title, text, sug.probabilities, sug.explanation)
+    assert sug.explanation.startswith("reported ")
+    assert sug.as_of is not None
+
+
+def test_explanation_names_the_deadline_and_the_counts(model: VerdictModel) -> None:
+    title, text = PROMISE_CASES[0][1], PROMISE_CASES[0][2]
+    sug = model.suggest(_passage(text), "uk", promise=_p(title, "uk"), letter_date=LETTER_DATE)
+    assert "deadline 2016-12-31 passed at 2017-03-02" in sug.explanation
+    assert "12 reported of 30" in sug.explanation
+    assert sug.facts["comparison"]["quantity_short"] == 1
+
+
+def test_library_entry_point_uses_the_shipped_model() -> None:
+    from pipeline.api import suggest_verdict
+
+    title, text = PROMISE_CASES[4][1], PROMISE_CASES[4][2]
+    sug = suggest_verdict(_p(title, "uk"), text, as_of=LETTER_DATE)
+    assert sug.verdict == Verdict.NOT_FULFILLED
+    assert sug.as_of == LETTER_DATE
+
+
 def test_cases_are_not_in_the_corpus() -> None:
-    corpus = CORPUS_PATH.read_text(encoding="utf-8")
+    from pipeline.training.pairs import WRITERS_DIR
+
+    corpus = CORPUS_PATH.read_text(encoding="utf-8") + "".join(
+        p.read_text(encoding="utf-8") for p in WRITERS_DIR.glob("*.jsonl"))
     for _, text, _ in CASES:
+        assert text not in corpus
+    for _, _, text, _, _ in PROMISE_CASES:
         assert text not in corpus
 
 
@@ -107,5 +190,6 @@ def test_shipped_model_card_is_complete() -> None:
     card = json.loads((model.path / "card.json").read_text(encoding="utf-8"))
     for key in ("version", "training_data", "libraries", "cv", "model_sha256", "card_sha256"):
         assert key in card
-    assert card["cv"]["macro_f1"] > 0.8
+    assert card["cv"]["macro_f1"] > 0.85
+    assert card["cv"]["macro_f1"] > card["cv_text_only"]["macro_f1"]  # the reason for the design
     assert (model.path / "model.skops").stat().st_size < 2_000_000

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.errors import LettersError
 from pipeline.review import auth
 from pipeline.review.decisions import Conflict, DecisionError, DecisionIn, NotFound, save_decisions, undo_last
+from pipeline.review.promises import add_promise_routes
 from pipeline.review.queries import (
     VERDICTS,
     QueueFilters,
@@ -425,6 +426,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         assert view is not None
         return JSONResponse(letter_state_json(view))
 
+    add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app
 
 

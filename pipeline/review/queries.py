@@ -292,6 +292,9 @@ class PromiseCard:
     verdict_by: Who | None
     match_state: str | None  # the human match decision in force: accepted / rejected / added
     state: str  # suggested | confirmed | corrected | rejected | open
+    explanation: str = ""  # what the machine verdict rests on: deadline, counts, state reported
+    as_of: str = ""  # the date the verdict is judged at
+    terms: str = ""  # what the promise commits to, as read: deadline, quantity, scope
 
 
 @dataclass
@@ -432,6 +435,22 @@ def _promise_choices(session: Session, shown: set[str], human: dict[tuple[str, s
     return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:MAX_PROMISE_CHOICES]]
 
 
+def _describe_terms(terms: dict) -> str:
+    """The stored promise terms as one line: "by 2017-12-31 (до кінця 2017 року); 35 майданчик; all of: усі"."""
+    parts = []
+    if terms.get("deadline"):
+        parts.append(f"by {terms['deadline']['end']} ({terms['deadline']['phrase']})")
+    q = terms.get("quantity")
+    if q:
+        value = q["value"]
+        parts.append(f"{int(value) if float(value).is_integer() else value} {q.get('unit_lemma') or ''}".strip())
+    if terms.get("multiplier"):
+        parts.append(f"×{terms['multiplier']:g}")
+    if terms.get("scope_all"):
+        parts.append("all of: " + ", ".join(terms.get("scope_words") or []))
+    return "; ".join(parts)
+
+
 def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseRow],
           human: dict[tuple[str, str, str], Decision], rows_by_id: dict[int, ReviewRow], lid: str) -> PromiseCard:
     p = promises.get(pid)
@@ -476,6 +495,9 @@ def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseR
         model_version=m.model_version if m else None, verdict=verdict,
         verdict_by=_who(rows_by_id.get(vd.review_id)) if vd else None,
         match_state=md.human_value if md else None, state=state,
+        explanation=(m.explanation or "") if m else "",
+        as_of=m.as_of.isoformat() if m and m.as_of else "",
+        terms=_describe_terms(p.terms) if p and p.terms else "",
     )
 
 

@@ -84,11 +84,13 @@ def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], col
     return parquet_path, csv_path
 
 
-def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]]) -> list[Path]:
-    """Write letters.{parquet,csv} and updates.{parquet,csv} into ``out_dir``, then manifest.json."""
+def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]],
+                  manifest: bool = True) -> list[Path]:
+    """Write letters.{parquet,csv} and updates.{parquet,csv} into ``out_dir``, then manifest.json
+    (``manifest=False``: the caller writes more record files and then the manifest over all)."""
     paths = list(write_table(out_dir, "letters", letters, LETTER_COLUMNS, _LETTER_TYPES))
     paths += write_table(out_dir, "updates", updates, UPDATE_COLUMNS, _UPDATE_TYPES)
-    return paths + [write_manifest(out_dir, paths)]
+    return paths + [write_manifest(out_dir, paths)] if manifest else paths
 
 
 def _sha256(path: Path) -> str:

@@ -1,16 +1,30 @@
-"""Verdict stage: a calibrated linear model suggests fulfilled / in_progress / not_fulfilled.
+"""Verdict stage: the passage judged against the promise as stated, at the as-of date.
 
-The model is a scikit-learn Pipeline trained by :mod:`pipeline.training.verdict`.
-Its first step, :class:`VerdictFeatures`, turns a passage into two strings:
-lemmas with negation and cue markers (for word n-grams) and a normalised raw
-text (for character n-grams, which survive OCR noise and unknown words).
+Two fitted parts, trained together by :mod:`pipeline.training.verdict` and saved as one skops file:
+
+1. the **state model** (a scikit-learn Pipeline) reads the passage alone and says what state it
+   reports the work in: done (``fulfilled``), under way (``in_progress``) or not done / blocked /
+   something else (``not_fulfilled``). Its first step, :class:`VerdictFeatures`, turns a passage
+   into lemmas with negation and cue marks (word n-grams) and a normalised raw text (character
+   n-grams, which survive OCR noise and unknown words);
+2. the **combiner** (a multinomial logistic regression) weighs the state probabilities with the
+   named comparison features of :mod:`pipeline.stages.letter_facts` — deadline passed at the
+   as-of date, reported ÷ promised quantity, scope covered, completed late, moved past the
+   deadline, object overlap — and gives the calibrated verdict. "Works are going on" after the
+   deadline, or 14 of 31, comes out ``not_fulfilled`` because the combiner learnt the policy from
+   written (promise, passage) pairs, not because a rule overrides the model.
+
+Each suggestion carries the explanation a reviewer can check ("deadline 2016-12-31 passed at
+2017-01-24; 14 reported of 31 двір promised") and the facts behind it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -18,7 +32,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import ModelError
 from pipeline.nlp import LANGS, detect_language, get_nlp, morph_analyzer
-from pipeline.schema import Passage, Verdict, VerdictSuggestion
+from pipeline.schema import Passage, Promise, Verdict, VerdictSuggestion
+
+if TYPE_CHECKING:
+    from pipeline.stages.promise_terms import PromiseTerms
 
 MODEL_NAME = "verdict"
 LABELS = (Verdict.FULFILLED.value, Verdict.IN_PROGRESS.value, Verdict.NOT_FULFILLED.value)
@@ -198,26 +215,69 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
 # --- runtime model ----------------------------------------------------------------
 
+# The combiner's inputs, by name: the state probabilities, the comparison features, and the
+# interactions the policy is made of (a done state with a short count, an ongoing state after the
+# deadline...). A linear model needs the products spelled out.
+COMBINER_FEATURES = (
+    "log_p_fulfilled", "log_p_in_progress", "log_p_not_fulfilled",
+    "deadline_passed", "has_deadline", "done_x_deadline_passed", "ongoing_x_deadline_passed",
+    "quantity_short", "quantity_met", "done_x_short", "done_x_short_x_passed", "ongoing_x_short_x_passed",
+    "done_x_met", "completed_late", "done_x_late", "postponed_past_deadline", "ongoing_x_postponed",
+    "scope_gap_x_done", "scope_gap_x_done_x_passed", "object_share", "done_x_object_missing",
+    "negated_done", "done_x_negated", "quantity_ratio", "part_of_set", "done_x_part", "done_x_part_x_passed",
+    "events_after_deadline", "done_x_events_after",
+)
+
+
+def combiner_row(p: dict[str, float], c: dict[str, float]) -> list[float]:
+    """One row of combiner inputs (in COMBINER_FEATURES order) from state probabilities and comparison."""
+    pf, pp, pn = (max(p[k], 1e-4) for k in LABELS)
+    dp, short, met, late = c["deadline_passed"], c["quantity_short"], c["quantity_met"], c["completed_late"]
+    post = c["postponed_past_deadline"]
+    gap = c["scope_all"] * (1.0 - c["scope_covered"])
+    obj = c["object_share"]
+    row = [
+        np.log(pf), np.log(pp), np.log(pn),
+        dp, c["has_deadline"], pf * dp, pp * dp,
+        short, met, pf * short, pf * short * dp, pp * short * dp,
+        pf * met, late, pf * late, post, pp * post,
+        gap * pf, gap * pf * dp, obj, pf * (1.0 - obj),
+        c["negated_done"], pf * c["negated_done"], c["quantity_ratio"] * c["quantity_known"],
+        c["part_of_set"], pf * c["part_of_set"], pf * c["part_of_set"] * dp,
+        c["events_after_deadline"], pf * c["events_after_deadline"],
+    ]
+    return [float(x) for x in row]
+
 
 def newest_version_dir(models_dir: Path) -> Path:
     base = Path(models_dir) / MODEL_NAME
     versions = sorted(p for p in base.glob("*") if p.is_dir() and (p / "card.json").is_file()) if base.is_dir() else []
     if not versions:
-        raise ModelError(f"no trained verdict model under {base}; train one with `python -m pipeline.training.verdict`")
+        raise ModelError(f"no trained verdict model under {base}; train one with `letters train`")
     return versions[-1]
 
 
 class VerdictModel:
-    """A loaded, verified verdict model."""
+    """A loaded, verified verdict model: the state model and the combiner."""
 
-    def __init__(self, pipeline: object, card: dict, path: Path | None = None) -> None:
-        self.pipeline = pipeline
+    def __init__(self, parts: object, card: dict, path: Path | None = None) -> None:
+        if not isinstance(parts, dict) or "state" not in parts or "combiner" not in parts:
+            raise ModelError("verdict model file holds no state model and combiner (an older format?); "
+                             "retrain it with `letters train`")
+        self.state = parts["state"]
+        self.combiner = parts["combiner"]
         self.card = card
         self.path = path
         self.version: str = str(card.get("version", "unversioned"))
-        self.classes: list[str] = [str(c) for c in pipeline.classes_]  # type: ignore[attr-defined]
-        if set(self.classes) != set(LABELS):
-            raise ModelError(f"verdict model classes {self.classes} are not {list(LABELS)}")
+        self.state_classes: list[str] = [str(c) for c in self.state.classes_]  # type: ignore[attr-defined]
+        self.classes: list[str] = [str(c) for c in self.combiner.classes_]  # type: ignore[attr-defined]
+        for name, classes in (("state model", self.state_classes), ("combiner", self.classes)):
+            if set(classes) != set(LABELS):
+                raise ModelError(f"verdict {name} classes {classes} are not {list(LABELS)}")
+        n_in = getattr(self.combiner, "n_features_in_", len(COMBINER_FEATURES))
+        if n_in != len(COMBINER_FEATURES):
+            raise ModelError(f"verdict combiner expects {n_in} features, this code gives {len(COMBINER_FEATURES)}; "
+                             "retrain it with `letters train`")
 
     @classmethod
     def load(cls, models_dir: Path) -> VerdictModel:
@@ -225,19 +285,19 @@ class VerdictModel:
         from pipeline.training.card import load_model
 
         path = newest_version_dir(models_dir)
-        pipeline, card = load_model(path)
-        return cls(pipeline, card, path)
+        parts, card = load_model(path)
+        return cls(parts, card, path)
 
     @classmethod
     def load_dir(cls, model_dir: Path) -> VerdictModel:
         """Load one specific version directory."""
         from pipeline.training.card import load_model
 
-        pipeline, card = load_model(Path(model_dir))
-        return cls(pipeline, card, Path(model_dir))
+        parts, card = load_model(Path(model_dir))
+        return cls(parts, card, Path(model_dir))
 
-    def predict_proba(self, texts: list[str], lang: str | None = None) -> np.ndarray:
-        """Class probabilities (columns in ``self.classes`` order).
+    def state_proba(self, texts: list[str], lang: str | None = None) -> np.ndarray:
+        """State probabilities (columns in ``self.state_classes`` order) of passages read alone.
 
         Runs the pipeline's steps by hand: ColumnTransformer.transform goes
         through joblib even with one job, which costs more than the model
@@ -246,7 +306,7 @@ class VerdictModel:
         from scipy import sparse
         from sklearn import config_context
 
-        steps = self.pipeline.named_steps  # type: ignore[attr-defined]
+        steps = self.state.named_steps  # type: ignore[attr-defined]
         # Inputs are our own well-formed matrices: skip sklearn's per-call checks.
         with config_context(assume_finite=True, skip_parameter_validation=True):
             feats = steps["features"].transform([(t, lang) for t in texts])
@@ -254,27 +314,55 @@ class VerdictModel:
                     if name != "remainder" and not isinstance(vec, str)]
             return steps["classifier"].predict_proba(sparse.hstack(mats).tocsr())
 
-    def suggest(self, passage: Passage, lang: str | None = None) -> VerdictSuggestion:
+    def combine(self, state: np.ndarray, comparisons: list[dict[str, float]]) -> np.ndarray:
+        """Verdict probabilities (``self.classes`` order) from state probabilities and comparison features."""
+        rows = [combiner_row(dict(zip(self.state_classes, s, strict=True)), c)
+                for s, c in zip(state, comparisons, strict=True)]
+        return self.combiner.predict_proba(np.array(rows, dtype=float))  # type: ignore[attr-defined]
+
+    def predict_proba(self, texts: list[str], lang: str | None = None) -> np.ndarray:
+        """Verdict probabilities of passages with no promise to compare against (nothing known of it)."""
+        from pipeline.stages.letter_facts import COMPARISON_FEATURES
+
+        empty = dict.fromkeys(COMPARISON_FEATURES, 0.0)
+        return self.combine(self.state_proba(texts, lang), [empty] * len(texts))
+
+    def suggest(self, passage: Passage, lang: str | None = None, promise: Promise | None = None,
+                letter_date: dt.date | None = None, terms: PromiseTerms | None = None) -> VerdictSuggestion:
+        """The verdict on ``passage`` for ``promise`` as of the passage's "станом на" date or ``letter_date``."""
+        from pipeline.stages.letter_facts import compare, read_facts
+        from pipeline.stages.promise_terms import read_terms
+
         text = passage.text or ""
         lang = lang if lang in LANGS else detect_language(text)
+        if terms is None and promise is not None:
+            terms = read_terms(promise)
+        facts = read_facts(text, terms, letter_date, lang)
+        comparison = compare(terms, facts)
         spans = split_sentences(text)
         sents = [text[s:e] for s, e in spans]
         # Leave-one-out versions of the passage, to measure each sentence's marginal contribution.
         rest = [" ".join(sents[:i] + sents[i + 1:]) for i in range(len(sents))] if len(sents) > 1 else []
-        proba = self.predict_proba([text] + sents + rest, lang)  # one call: lemmas are shared and cached
-        whole = proba[0]
+        state = self.state_proba([text] + sents + rest, lang)  # one call: lemmas are shared and cached
+        whole = self.combine(state[:1], [comparison.values])[0]
         best = int(np.argmax(whole))
         verdict = self.classes[best]
-        if len(sents) > 1:
-            # Evidence score: how strongly the sentence alone says the class, plus how
-            # much the passage's probability of the class drops without it.
-            own = proba[1:1 + len(sents), best]
-            drop = whole[best] - proba[1 + len(sents):, best]
+        # Evidence: the sentence that says the state the verdict rests on most, alone and by its absence;
+        # when the verdict turns on a count, the sentence that reports it.
+        st = int(np.argmax(state[0]))
+        if facts.reported is not None and (comparison.values["quantity_short"] or comparison.values["quantity_met"]):
+            at = facts.reported.start
+            s, e = next(((a, b) for a, b in spans if a <= at < b), spans[0] if spans else (0, len(text)))
+        elif len(sents) > 1:
+            own = state[1:1 + len(sents), st]
+            drop = state[0, st] - state[1 + len(sents):, st]
             s, e = spans[int(np.argmax(own + drop))]
         elif spans:
             s, e = spans[0]
         else:
             s, e = 0, len(text)
+        state_word = {LABELS[0]: "done", LABELS[1]: "under way", LABELS[2]: "not done"}[self.state_classes[st]]
+        explanation = "; ".join(x for x in (f"reported {state_word}", comparison.explanation) if x)
         return VerdictSuggestion(
             verdict=Verdict(verdict),
             confidence=float(round(whole[best], 4)),
@@ -283,4 +371,8 @@ class VerdictModel:
             evidence_start=passage.start + s if text else None,
             evidence_end=passage.start + e if text else None,
             model_version=self.version,
+            as_of=comparison.as_of,
+            explanation=explanation,
+            facts={**facts.to_json(), "comparison": comparison.values,
+                   "state": {c: round(float(p), 4) for c, p in zip(self.state_classes, state[0], strict=True)}},
         )

@@ -56,24 +56,32 @@ LETTER_COLUMNS = (
     "status",
     "error",
 )
-UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state")
+UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state",
+                  "as_of", "explanation")
 
 
-def upsert_promises(session: Session, promises: Iterable[Promise]) -> int:
+def upsert_promises(session: Session, promises: Iterable[Promise],
+                    terms_of: Callable[[Promise], dict[str, Any]] | None = None) -> int:
+    """Insert or update the registry; ``terms_of`` reads a promise's terms (deadline, quantity, scope),
+    called only for promises that are new, changed, or stored without terms."""
     n = 0
+    promises = list(promises)
+    # Only these promises' rows: store_promises calls this per chunk of a registry of any size.
+    ids = [p.promise_id for p in promises]
+    existing = {r.promise_id: r for r in session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(ids)))}
     for p in promises:
-        session.merge(
-            PromiseRow(
-                promise_id=p.promise_id,
-                politician=p.politician,
-                office=p.office,
-                city=p.city,
-                said_on=p.said_on,
-                title=p.title,
-                description=p.description,
-                lang=p.lang,
-            )
-        )
+        old = existing.get(p.promise_id)
+        same = old is not None and (old.politician, old.office, old.city, old.said_on, old.title, old.description,
+                                    old.lang) == (p.politician, p.office, p.city, p.said_on, p.title, p.description,
+                                                  p.lang)
+        if same and (old.terms is not None or terms_of is None):
+            continue
+        row = old or PromiseRow(promise_id=p.promise_id)
+        row.politician, row.office, row.city, row.said_on = p.politician, p.office, p.city, p.said_on
+        row.title, row.description, row.lang = p.title, p.description, p.lang
+        row.terms = terms_of(p) if terms_of else None
+        if old is None:
+            session.add(row)
         n += 1
     return n
 
@@ -241,6 +249,9 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
                 evidence_end=sug.evidence_end if sug else None,
                 model_version=sug.model_version if sug else None,
                 needs_review=u.needs_review,
+                as_of=sug.as_of if sug else None,
+                facts=_jsonable(sug.facts) if sug else None,
+                explanation=sug.explanation if sug else None,
             )
         )
 
@@ -355,6 +366,8 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "confidence": confidence,
                 "evidence": m.evidence,
                 "review_state": state,
+                "as_of": m.as_of.isoformat() if m.as_of else None,
+                "explanation": m.explanation,
             }
         )
     # Pairs a reviewer added that the machine did not suggest.

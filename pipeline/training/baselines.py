@@ -84,7 +84,8 @@ class PaperlessStyle:
         return [str(p) for p in self.clf_.predict(self.vectorizer_.transform(texts))]
 
 
-def _gold_pairs(gold_dir: Path, mode: str = "paragraph") -> tuple[list[str], list[str]]:
+def _gold_pairs(gold_dir: Path, mode: str = "paragraph", tags: list[list[str]] | None = None
+                ) -> tuple[list[str], list[str]]:
     """Gold passages and verdicts: ``paragraph`` holding the evidence, or the ``body`` of single-promise letters."""
     import json
 
@@ -104,6 +105,8 @@ def _gold_pairs(gold_dir: Path, mode: str = "paragraph") -> tuple[list[str], lis
             s, e = _paragraph_span(text, at, at + len(pr["evidence"])) if mode == "paragraph" else _body_span(text)
             texts.append(text[s:e])
             ys.append(pr["verdict"])
+            if tags is not None:
+                tags.append(list(pr.get("tags") or []))
     return texts, ys
 
 
@@ -117,7 +120,10 @@ def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None =
     from pipeline.settings import DEFAULT_MODELS_DIR
 
     gold_dir = Path(gold_dir)
-    rows = _valid_examples(load_corpus())
+    from pipeline.training.pairs import load_writer_rows
+
+    # The baselines read text alone; they learn from every passage the project has, pairs included.
+    rows = _valid_examples(load_corpus()) + load_writer_rows()
     texts, y = [r["passage"] for r in rows], [r["verdict"] for r in rows]
     ours = VerdictModel.load(models_dir or DEFAULT_MODELS_DIR)
     gold = evaluate_on_gold(ours, gold_dir)
@@ -127,8 +133,16 @@ def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None =
     results: dict[str, dict[str, dict[str, float]]] = {f"ours ({ours.version})": {}, "keyword rules": {},
                                                        "paperless-style MLP": {}}
     counts = {}
+    tag_rows: dict[str, dict[str, list[bool]]] = {name: {} for name in results}
     for mode in modes:
-        gold_texts, gold_y = _gold_pairs(gold_dir, mode)
+        tags: list[list[str]] = []
+        gold_texts, gold_y = _gold_pairs(gold_dir, mode, tags)
+        if mode == "paragraph":
+            preds = {"keyword rules": rules.predict(gold_texts), "paperless-style MLP": mlp.predict(gold_texts)}
+            for name, pred in preds.items():
+                for t, g_, p_ in zip(tags, gold_y, pred, strict=True):
+                    for tag in t or ["(none)"]:
+                        tag_rows[name].setdefault(tag, []).append(g_ == p_)
         counts[mode] = len(gold_y)
         results[f"ours ({ours.version})"][mode] = {k: gold[mode][k] for k in ("macro_f1", "accuracy")}
         results["keyword rules"][mode] = _scores(gold_y, rules.predict(gold_texts))
@@ -145,6 +159,15 @@ def compare_on_gold(gold_dir: Path = DEFAULT_GOLD_DIR, models_dir: Path | None =
         lines.append(f"ours, paragraph: ECE {para.get('ece_10_bins', float('nan')):.3f}; confidence >= {gold['threshold']}: "
                      f"coverage {routing.get('coverage') or 0:.2f}, accuracy {routing.get('accuracy_above_threshold') or 0:.3f}; "
                      f"evidence sentence hits gold {para.get('evidence_hit_rate', 0):.2f}")
+        per_tag = para.get("per_tag_accuracy") or {}
+        if set(per_tag) - {"(none)"}:
+            lines += ["", "accuracy per gold tag (paragraph):",
+                      f"  {'tag':<18} {'n':>3} {'ours':>6} {'rules':>6} {'MLP':>6}"]
+            for tag, v in per_tag.items():
+                rule = tag_rows["keyword rules"].get(tag) or [False]
+                mlp_ = tag_rows["paperless-style MLP"].get(tag) or [False]
+                lines.append(f"  {tag:<18} {v['n']:>3} {v['accuracy']:>6.3f} {sum(rule) / len(rule):>6.3f} "
+                             f"{sum(mlp_) / len(mlp_):>6.3f}")
     return "\n".join(lines)
 
 

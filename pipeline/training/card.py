@@ -92,7 +92,9 @@ def save_model(model: object, out_dir: Path, card: dict[str, Any]) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
-    sio.dump(model, model_path)
+    import zipfile
+
+    sio.dump(model, model_path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)  # vocabularies compress well
     # Verify right away that everything we wrote is on our trusted list, so a
     # model we cannot load again is never shipped.
     untrusted = set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES)

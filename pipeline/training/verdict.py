@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,15 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline.schema import Passage
-from pipeline.stages.verdict import LABELS, MODEL_NAME, CompactTfidfVectorizer, VerdictFeatures, VerdictModel
+from pipeline.schema import Passage, Promise
+from pipeline.stages.verdict import (
+    COMBINER_FEATURES,
+    LABELS,
+    MODEL_NAME,
+    CompactTfidfVectorizer,
+    VerdictFeatures,
+    VerdictModel,
+)
 from pipeline.training.card import save_model
 
 CORPUS_PATH = Path(__file__).resolve().parent / "data" / "verdict_passages.jsonl"
@@ -71,14 +77,14 @@ def _valid_examples(rows: list[dict]) -> list[dict]:
 
 
 def build_pipeline(clf: str = "logreg", chars: bool = True, neg_scope: int = 2, seed: int = 0,
-                   C: float = 4.0) -> Pipeline:  # noqa: N803 - sklearn naming
+                   C: float = 4.0, max_words: int = 8000, max_chars: int = 10000) -> Pipeline:  # noqa: N803
     transformers: list[tuple[str, CompactTfidfVectorizer, int]] = [
         ("words", CompactTfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=2,
-                                  sublinear_tf=True, max_features=12000), 0),
+                                  sublinear_tf=True, max_features=max_words), 0),
     ]
     if chars:
         transformers.append(("chars", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                                                      sublinear_tf=True, max_features=20000), 1))
+                                                      sublinear_tf=True, max_features=max_chars), 1))
     if clf == "logreg":
         base: LogisticRegression | LinearSVC = LogisticRegression(C=C, class_weight="balanced", solver="newton-cg", tol=1e-4, max_iter=2000)
     elif clf == "svm":
@@ -180,60 +186,112 @@ def _new_version(base: Path) -> str:
 
 
 def train_and_save(models_dir: Path, extra_examples: list[dict] | None = None, gold_dir: Path | None = None,
-                   seed: int = 0, candidates: dict[str, dict[str, Any]] | None = None,
-                   corpus_path: Path = CORPUS_PATH) -> Path:
-    """Train from the corpus (+ extra human-confirmed examples), select by CV, save models/verdict/<version>/."""
-    corpus = _valid_examples(load_corpus(corpus_path))
-    extra = _valid_examples(list(extra_examples or []))
-    rows = corpus + extra
-    candidates = candidates or CANDIDATES
-    results = {name: cross_validate(rows, cfg, seed=seed) for name, cfg in candidates.items()}
-    best = max(results, key=lambda n: (results[n].get("written_rows", {}).get("macro_f1", 0.0),
-                                       results[n]["macro_f1"], -results[n]["ece_10_bins"]))
+                   seed: int = 0, config: dict[str, Any] | None = None, corpus_path: Path = CORPUS_PATH,
+                   writers_dir: Path | None = None, cross_writer: bool = False, folds: int = CV_FOLDS) -> Path:
+    """Train the state model and the combiner, measure them, save models/verdict/<version>/ with a card.
+
+    ``extra_examples``: reviewers' decisions; those that carry their promise and letter date join the
+    (promise, passage) pairs, the others the passage-only rows.
+    """
+    from pipeline.training import pairs as P
+
+    writers_dir = writers_dir or P.WRITERS_DIR
+    config = config or CANDIDATES["logreg_words+chars"]
+    passages = _valid_examples(load_corpus(corpus_path))
+    pair_rows = P.load_writer_rows(writers_dir)
+    extra = list(extra_examples or [])
+    extra_pairs = [r for r in extra if isinstance(r.get("promise"), dict) and P._valid(r)]
+    extra_passages = _valid_examples([r for r in extra if r not in extra_pairs])
+    pair_rows += extra_pairs
+    passages += extra_passages
+    if not pair_rows:
+        raise ValueError(f"no (promise, passage) rows under {writers_dir}")
     started = time.perf_counter()
-    pipe = fit(rows, candidates[best], seed=seed)
+    # Out-of-fold figures of the shipped design, and of a text-only model on the same rows: the
+    # measurement the promise-aware design was chosen by.
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed + 1)
+    y = [r["verdict"] for r in pair_rows]
+    oof = np.zeros((len(pair_rows), len(LABELS)))
+    oof_text = np.zeros_like(oof)
+    for train, test in cv.split(np.zeros(len(pair_rows)), y):
+        tr = [pair_rows[i] for i in train]
+        te = [pair_rows[i] for i in test]
+        parts = P.fit_parts(tr, passages, config, seed, folds=max(2, folds - 1))
+        oof[test] = P.predict_rows(parts, te)
+        text_only = fit(passages + tr, config, seed)
+        pt = text_only.predict_proba([(r["passage"], r.get("lang")) for r in te])
+        order = [str(c) for c in text_only.classes_]
+        oof_text[test] = pt[:, [order.index(c) for c in LABELS]]
+    cv_metrics = metrics(y, oof, list(LABELS))
+    cv_metrics["routing"] = _routing(oof, y)
+    cv_metrics["per_tag_accuracy"] = _per_tag(pair_rows, oof)
+    cv_text = metrics(y, oof_text, list(LABELS))
+    parts = P.fit_parts(pair_rows, passages, config, seed, folds=folds)
     fit_seconds = round(time.perf_counter() - started, 2)
 
     base = Path(models_dir) / MODEL_NAME
     version = _new_version(base)
     out_dir = base / version
-    cv = dict(results[best])
-    cv["alternatives"] = {n: {"macro_f1": r["macro_f1"], "ece_10_bins": r["ece_10_bins"],
-                              "written_rows_macro_f1": r.get("written_rows", {}).get("macro_f1")}
-                          for n, r in results.items()}
     card: dict[str, Any] = {
         "name": "verdict",
         "version": version,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "description": "Suggests fulfilled / in_progress / not_fulfilled for a letter passage answering a promise. "
-                       "Calibrated probabilities (sigmoid, out-of-fold). Evidence = the sentence whose own "
-                       "prediction gives the predicted class the highest probability.",
-        "estimator": best,
-        "config": candidates[best],
-        "features": "spaCy+pymorphy3 lemmas with NEG_ scope marks and CUE_ tokens (word 1-2 grams, tf-idf) "
-                    "+ char_wb 2-5 grams of digit-folded text",
-        "seed": seed,
-        "final_fit_seconds": fit_seconds,
-        "selection": f"best of {list(candidates)} by {CV_FOLDS}-fold out-of-fold macro-F1 on the written "
-                     "(non-template) rows, then on all rows, then lowest ECE",
-        "training_data": {
-            "path": str(corpus_path.name),
-            "sha256": _data_hash(rows),
-            "file_sha256": hashlib.sha256(corpus_path.read_bytes()).hexdigest(),
-            "file_bytes": corpus_path.stat().st_size,
-            "rows": len(rows),
-            "extra_examples": len(extra),
-            "label_counts": dict(sorted(Counter(r["verdict"] for r in rows).items())),
-            "language_counts": dict(sorted(Counter(r.get("language", "?") for r in rows).items())),
+        "description": "Suggests fulfilled / in_progress / not_fulfilled for a letter passage judged against the "
+                       "promise as stated, at the as-of date. A state model reads the passage (done / under way / "
+                       "not done); a logistic-regression combiner weighs its out-of-fold probabilities with "
+                       "comparison features (deadline passed at as-of, reported vs promised quantity, scope covered, "
+                       "completed late, moved past the deadline, object overlap, negated completion).",
+        "estimator": f"state: {json.dumps(config)}; combiner: LogisticRegression(C={P.COMBINER_C}) "
+                     f"over {len(COMBINER_FEATURES)} named inputs",
+        "combiner_features": list(COMBINER_FEATURES),
+        "combiner_coefficients": {
+            str(c): {f: round(float(w), 3) for f, w in zip(COMBINER_FEATURES, row, strict=True)}
+            for c, row in zip(parts["combiner"].classes_, parts["combiner"].coef_, strict=True)
         },
-        "cv": cv,
+        "config": config,
+        "seed": seed,
+        "train_seconds": fit_seconds,
+        "selection": "promise-aware (state model + combiner) against a text-only model with the same features, "
+                     f"{folds}-fold out-of-fold on the (promise, passage) rows: see cv and cv_text_only",
+        "training_data": {
+            "pairs": P.data_summary(pair_rows),
+            "passages": {
+                "path": corpus_path.name,
+                "rows": len(passages),
+                "sha256": _data_hash(passages),
+                "file_sha256": hashlib.sha256(corpus_path.read_bytes()).hexdigest(),
+            },
+            "extra_examples": len(extra),
+        },
+        "cv": cv_metrics,
+        "cv_text_only": {k: cv_text[k] for k in ("n", "macro_f1", "accuracy", "ece_10_bins")},
     }
+    if cross_writer:
+        card["cross_writer"] = P.cross_writer(pair_rows, passages, config, seed)
+    model = VerdictModel(parts, {"version": version})
     if gold_dir is not None:
-        model = VerdictModel(pipe, {"version": version})
         card["gold"] = evaluate_on_gold(model, Path(gold_dir))
         card["gold"].pop("items", None)
-    save_model(pipe, out_dir, card)
+    save_model(parts, out_dir, card)
     return out_dir
+
+
+def _routing(proba: np.ndarray, y: list[str], threshold: float = 0.6) -> dict[str, float | None]:
+    conf = proba.max(axis=1)
+    pred = np.array(LABELS)[proba.argmax(axis=1)]
+    sure = conf >= threshold
+    acc = float((pred[sure] == np.array(y)[sure]).mean()) if sure.any() else None
+    return {"threshold": threshold, "coverage": round(float(sure.mean()), 4),
+            "accuracy_above_threshold": round(acc, 4) if acc is not None else None}
+
+
+def _per_tag(rows: list[dict], proba: np.ndarray) -> dict[str, dict[str, float]]:
+    pred = np.array(LABELS)[proba.argmax(axis=1)]
+    out: dict[str, list[bool]] = {}
+    for r, p in zip(rows, pred, strict=True):
+        for t in r.get("tags") or ["(none)"]:
+            out.setdefault(t, []).append(r["verdict"] == p)
+    return {t: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for t, v in sorted(out.items())}
 
 
 # --- gold evaluation ------------------------------------------------------------------
@@ -299,6 +357,12 @@ def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6
     items = []
     with (gold_dir / "gold.jsonl").open(encoding="utf-8") as fh:
         golds = [json.loads(line) for line in fh if line.strip()]
+    registry: dict[str, Promise] = {}
+    if (gold_dir / "promises.csv").is_file():
+        from pipeline.stages.registry import load_registry
+
+        registry = {p.promise_id: p for p in load_registry(gold_dir / "promises.csv")}
+    tags_of: dict[str, list[list[str]]] = {mode: [] for mode in modes}
     for g in golds:
         promises = g.get("promises") or []
         if not promises:
@@ -322,15 +386,20 @@ def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6
                     spans["body"] = _body_span(text)
             else:
                 spans = {"paragraph": _block_span(text, at, ev_end)}
+            letter_date = dt.date.fromisoformat(g["letter_date"]) if g.get("letter_date") else None
+            promise = registry.get(pr["promise_id"])
             for mode, (s, e) in spans.items():
-                sug = model.suggest(Passage(index=0, text=text[s:e], start=s, end=e, page=1), lang)
+                sug = model.suggest(Passage(index=0, text=text[s:e], start=s, end=e, page=1), lang,
+                                    promise=promise, letter_date=letter_date)
+                tags_of[mode].append(list(pr.get("tags") or []))
                 modes[mode]["y"].append(pr["verdict"])
                 modes[mode]["p"].append([sug.probabilities[c] for c in model.classes])
                 hit = sug.evidence_start is not None and sug.evidence_start < at + len(ev) and sug.evidence_end > at
                 modes[mode]["hit"].append(hit)
                 items.append({"letter_id": g["letter_id"], "promise_id": pr["promise_id"], "mode": mode,
                               "gold": pr["verdict"], "pred": sug.verdict.value, "confidence": sug.confidence,
-                              "evidence_hit": hit})
+                              "evidence_hit": hit, "tags": pr.get("tags") or [], "explanation": sug.explanation,
+                              "as_of": sug.as_of.isoformat() if sug.as_of else None, "gold_as_of": pr.get("as_of")})
     for mode, d in modes.items():
         if not d["y"]:
             continue
@@ -345,6 +414,8 @@ def evaluate_on_gold(model: VerdictModel, gold_dir: Path, threshold: float = 0.6
             if sure.any() else None,
         }
         m["evidence_hit_rate"] = round(float(np.mean(d["hit"])), 4)
+        m["per_tag_accuracy"] = _per_tag([{"verdict": y, "tags": t} for y, t in zip(d["y"], tags_of[mode],
+                                                                                   strict=True)], proba)
         out[mode] = m
     out["items"] = items
     return out
