@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -163,14 +164,22 @@ def safe_next(url: str | None) -> str:
     return url
 
 
-def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI:
+def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: bool = False) -> FastAPI:
     """The review app over the database at ``db_path`` (a file or SQLAlchemy URL).
 
     The session signing key is ``secret_key``, else $LETTERS_SECRET_KEY, else a key
-    file created next to the database.
+    file created next to the database (with a read-only database whose folder takes no
+    key file: a key for this process only). ``readonly``: the database is opened without
+    writing; letters can be read, decisions cannot be saved.
     """
-    db = Database(db_path)
-    codec = auth.SessionCodec(auth.load_secret_key(db_path, secret_key))
+    db = Database(db_path, readonly=readonly)
+    try:
+        key = auth.load_secret_key(db_path, secret_key)
+    except OSError:
+        if not readonly:
+            raise
+        key = secrets.token_urlsafe(48)
+    codec = auth.SessionCodec(key)
     limiter = auth.RateLimiter()
     pages_cache = PageCache(PAGE_CACHE)
     sources = SourceCheck()
@@ -433,8 +442,10 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
-            with db.session() as s:
-                save_decisions(s, letter_id, version, user.name, changes, user.role)
+            db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes, user.role),
+                     "saving decisions")
+        except LettersError as exc:  # read-only database, locked past every retry, disk full
+            raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
             return again(409, "", conflict=exc.message())
         except DecisionError as exc:
@@ -481,8 +492,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     def _apply(letter_id: str, action: Any) -> Response:
         try:
-            with db.session() as s:
-                action(s)
+            db.write(action, "saving decisions")
+        except LettersError as exc:  # read-only database, locked past every retry, disk full
+            return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
         except Conflict as exc:

@@ -55,7 +55,12 @@ def review(db_path: str, host: str, port: int) -> None:
     if not loopback:
         click.echo(f"warning: listening on {host} without TLS; passwords cross the network in clear text",
                    err=True)
-    app = create_app(db_path)
+    from pipeline.preflight import database_is_read_only
+
+    readonly = database_is_read_only(db_path)
+    if readonly:
+        click.echo(f"note: {db_path} is read-only: letters can be read, decisions cannot be saved", err=True)
+    app = create_app(db_path, readonly=readonly)
     click.echo(f"review app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
 
@@ -83,8 +88,7 @@ def users_add(name: str, role: str, db_path: str, password_stdin: bool) -> None:
         click.echo(f"note: {db_path} did not exist; a new database was created there", err=True)
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.add_user(s, name, role, password)
+        db.write(lambda s: auth.add_user(s, name, role, password), "adding the user")
     finally:
         db.close()
     click.echo(f"user {name} ({role}) added")
@@ -102,8 +106,7 @@ def users_passwd(name: str, db_path: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.set_password(s, name, password)
+        db.write(lambda s: auth.set_password(s, name, password), "changing the password")
     finally:
         db.close()
     click.echo(f"password of {name} changed")
@@ -115,8 +118,7 @@ def _set_active(name: str, db_path: str, active: bool) -> None:
 
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.set_active(s, name, active)
+        db.write(lambda s: auth.set_active(s, name, active), "changing the user")
     finally:
         db.close()
 
@@ -145,10 +147,13 @@ def users_list(db_path: str) -> None:
     """List the accounts (name, role, active, created)."""
     from sqlalchemy import select
 
+    from pipeline.preflight import database_is_read_only
     from pipeline.store.db import Database
     from pipeline.store.tables import UserRow
 
-    db = Database(db_path)
+    if "://" not in db_path and not Path(db_path).is_file():
+        raise UsageError(f"database not found: {db_path}")
+    db = Database(db_path, readonly=database_is_read_only(db_path))
     try:
         with db.session() as s:
             rows = list(s.scalars(select(UserRow).order_by(UserRow.name)))

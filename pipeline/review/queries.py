@@ -129,8 +129,11 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
     fields: dict[str, dict[str, str | None]] = defaultdict(dict)
     for f in session.execute(select(FieldRow.letter_id, FieldRow.name, FieldRow.value)):
         fields[f.letter_id][f.name] = f.value
+    # Only promises some letter matched (or a reviewer added), not the whole registry.
+    referenced = select(MatchRow.promise_id).union(select(ReviewRow.key).where(ReviewRow.kind == "match"))
     promises = {p.promise_id: p for p in session.execute(
-        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city))}
+        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city)
+        .where(PromiseRow.promise_id.in_(referenced.scalar_subquery())))}
     human = effective_decisions(session)
     looked_at = {k[0] for k in human}
     added_by_letter: dict[str, list[str]] = defaultdict(list)
@@ -377,10 +380,10 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
                 if isinstance(b, list | tuple) and len(b) == 4:
                     pages[f.page].boxes.append(Box(*map(float, b), "field", name, name))
 
-    promises = {p.promise_id: p for p in session.scalars(select(PromiseRow))}
     cards: list[PromiseCard] = []
     matches = list(session.scalars(
         select(MatchRow).where(MatchRow.letter_id == letter_id).order_by(MatchRow.passage_index, MatchRow.promise_id)))
+    promises = _shown_promises(session, matches, human)
     machine_pids = {m.promise_id for m in matches}
     for m in matches:
         cards.append(_card(len(cards), m.promise_id, m, promises, human, rows_by_id, letter_id))
@@ -401,21 +404,47 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
         text_source=letter.text_source, ocr_confidence=letter.ocr_confidence, model_version=letter.model_version,
         version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
         pages=list(pages.values()), fields=fields, promises=cards, history=history, text=letter.text or "",
-        promise_choices=_promise_choices(promises, {c.promise_id for c in cards}, human, letter_id, machine_fields),
+        promise_choices=_promise_choices(session, {c.promise_id for c in cards}, human, letter_id, machine_fields),
         closed=is_closed(human, letter_id) and not [c for c in cards if c.state != "rejected"],
     )
 
 
-def _promise_choices(promises: dict[str, PromiseRow], shown: set[str], human: dict[tuple[str, str, str], Decision],
+MAX_PROMISE_CHOICES = 500
+
+
+def _shown_promises(session: Session, matches: list[MatchRow],
+                    human: dict[tuple[str, str, str], Decision]) -> dict[str, PromiseRow]:
+    """Only the promises the letter screen shows (its matches, their alternatives, ones a reviewer
+    added), not the whole registry: a registry of 100,000 promises must not slow every screen."""
+    wanted = {m.promise_id for m in matches}
+    for m in matches:
+        wanted |= {str(a[0]) for a in (m.alternatives or []) if isinstance(a, list | tuple) and a}
+    wanted |= {pid for (_lid, kind, pid) in human if kind == "match"}
+    if not wanted:
+        return {}
+    return {p.promise_id: p for p in session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(wanted)))}
+
+
+def _promise_choices(session: Session, shown: set[str], human: dict[tuple[str, str, str], Decision],
                      letter_id: str, machine_fields: dict[str, FieldRow]) -> list[tuple[str, str]]:
-    """Promises of the letter's city first (all of them if the city is unknown), for "add a promise"."""
+    """Promises of the letter's city first (the first ones of the registry if the city is unknown or
+    has none), for "add a promise"; at most MAX_PROMISE_CHOICES, read from the database as such."""
     d = human.get((letter_id, "field", "sender_city"))
     f = machine_fields.get("sender_city")
     city = ((d.human_value if d else (f.value if f else None)) or "").casefold()
-    pool = [p for p in promises.values() if p.promise_id not in shown]
-    same = [p for p in pool if city and p.city.casefold() == city]
-    chosen = same or pool
-    return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:500]]
+    cols = (PromiseRow.promise_id, PromiseRow.city, PromiseRow.politician, PromiseRow.title)
+    limit = MAX_PROMISE_CHOICES + len(shown)
+    chosen: list[Any] = []
+    if city:
+        spellings = [c for c in session.scalars(select(PromiseRow.city).distinct()) if c and c.casefold() == city]
+        if spellings:
+            chosen = list(session.execute(select(*cols).where(PromiseRow.city.in_(spellings))
+                                          .order_by(PromiseRow.promise_id).limit(limit)))
+    chosen = [p for p in chosen if p.promise_id not in shown]
+    if not chosen:
+        chosen = [p for p in session.execute(select(*cols).order_by(PromiseRow.promise_id).limit(limit))
+                  if p.promise_id not in shown]
+    return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:MAX_PROMISE_CHOICES]]
 
 
 def _describe_terms(terms: dict) -> str:

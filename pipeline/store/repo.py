@@ -11,9 +11,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
@@ -26,9 +28,15 @@ from pipeline.store.tables import (
     PageRow,
     PromiseRow,
     ReviewRow,
+    RunRow,
     WordRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from pipeline.store.db import Database
+
+PROMISE_CHUNK = 500  # promises per transaction: a big registry never holds the write lock for long
 
 LETTER_COLUMNS = (
     "letter_id",
@@ -61,7 +69,10 @@ def upsert_promises(session: Session, promises: Iterable[Promise],
     """Insert or update the registry; ``terms_of`` reads a promise's terms (deadline, quantity, scope),
     called only for promises that are new, changed, or stored without terms."""
     n = 0
-    existing = {r.promise_id: r for r in session.scalars(select(PromiseRow))}
+    promises = list(promises)
+    # Only these promises' rows: store_promises calls this per chunk of a registry of any size.
+    ids = [p.promise_id for p in promises]
+    existing = {r.promise_id: r for r in session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(ids)))}
     for p in promises:
         old = existing.get(p.promise_id)
         same = old is not None and (old.politician, old.office, old.city, old.said_on, old.title, old.description,
@@ -79,6 +90,38 @@ def upsert_promises(session: Session, promises: Iterable[Promise],
     return n
 
 
+_PROMISE_FIELDS = ("politician", "office", "city", "said_on", "title", "description", "lang")
+
+
+def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMISE_CHUNK,
+                   terms_of: Callable[[Promise], dict[str, Any]] | None = None) -> int:
+    """Save the registry: only promises that are new or changed (or, with ``terms_of``, stored
+    without terms), in short transactions of ``chunk`` through :func:`upsert_promises`, so a big
+    registry never holds the write lock for long. Returns how many were written."""
+    cols = [getattr(PromiseRow, f) for f in _PROMISE_FIELDS]
+    with db.session() as s:
+        stored = {row[0]: (tuple(row[1:-1]), row[-1] is not None)
+                  for row in s.execute(select(PromiseRow.promise_id, *cols, PromiseRow.terms))}
+
+    def unchanged(p: Promise) -> bool:
+        old = stored.get(p.promise_id)
+        return (old is not None and old[0] == tuple(getattr(p, f) for f in _PROMISE_FIELDS)
+                and (old[1] or terms_of is None))
+
+    changed = [p for p in promises if not unchanged(p)]
+    extra = {"terms_of": terms_of} if terms_of is not None else {}
+    for i in range(0, len(changed), chunk):
+        part = changed[i:i + chunk]
+        for attempt in range(3):
+            try:
+                db.write(lambda s, part=part: upsert_promises(s, part, **extra), "saving the promise registry")
+                break
+            except IntegrityError:  # another run inserted one of these at the same moment: now it is an update
+                if attempt == 2:
+                    raise
+    return len(changed)
+
+
 def load_promises(session: Session) -> list[Promise]:
     return [
         Promise(r.promise_id, r.politician, r.office, r.city, r.said_on, r.title, r.description, r.lang)
@@ -92,6 +135,19 @@ def done_letters(session: Session) -> dict[str, str]:
         select(LetterRow.letter_id, LetterRow.sha256).where(LetterRow.status != Status.FAILED.value)
     )
     return {lid: sha for lid, sha in rows}
+
+
+def unfinished_runs(session: Session) -> list[RunRow]:
+    """Runs that never finished and are not marked interrupted (running now, or killed)."""
+    q = select(RunRow).where(RunRow.finished_at.is_(None), RunRow.status.is_(None) | (RunRow.status == "running"))
+    return list(session.scalars(q))
+
+
+def letters_under(session: Session, folder: Path) -> list[str]:
+    """Letters whose (first) file lies under ``folder``."""
+    root = folder.resolve()
+    return [lid for lid, paths in session.execute(select(LetterRow.letter_id, LetterRow.source_paths))
+            if paths and Path(paths[0]).resolve().is_relative_to(root)]
 
 
 def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str | None]]:
