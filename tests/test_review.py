@@ -66,7 +66,7 @@ LINES_B = [
 
 @dataclass
 class ReviewDb:
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL
     image: Path
     tmp: Path
 
@@ -105,10 +105,11 @@ def _span(text: str, needle: str) -> tuple[int, int]:
     return i, i + len(needle)
 
 
-def build_review_db(tmp: Path) -> ReviewDb:
+def build_review_db(tmp: Path, url: str | None = None) -> ReviewDb:
     """A database with three letters: one needing review with two matched promises (one a near
-    tie with an alternative), one fine letter whose OCR text holds a <script>, one failed."""
-    db_path = tmp / "review.db"
+    tie with an alternative), one fine letter whose OCR text holds a <script>, one failed.
+    ``url``: build it there (e.g. a PostgreSQL database) instead of a SQLite file in ``tmp``."""
+    db_path: Path | str = url or tmp / "review.db"
     img_a, img_b = tmp / "scan_a.png", tmp / "scan_b.png"
     text_a, words_a, size_a = _render_page(LINES_A, img_a)
     text_b, words_b, size_b = _render_page(LINES_B, img_b)
