@@ -27,9 +27,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.errors import LettersError
+from pipeline.errors import DatabaseBusy, LettersError
 from pipeline.review import auth
 from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
 from pipeline.review.decisions import (
@@ -52,7 +54,7 @@ from pipeline.review.queries import (
     neighbours,
 )
 from pipeline.schema import FIELD_NAMES
-from pipeline.store.db import Database
+from pipeline.store.db import Database, is_busy
 from pipeline.store.repo import effective_decisions
 from pipeline.store.tables import LetterRow, PageRow, UserRow
 
@@ -64,6 +66,12 @@ PAGE_DPI = 110  # enough to read a scan on screen; boxes scale with the page, no
 PAGE_MAX_WIDTH = 1600
 PAGE_CACHE = 24  # rendered pages kept in memory
 MAX_DECISIONS = 50
+# A locked database (a batch holding SQLite's write lock) answers within ~2 s instead of a 500 or a
+# 30 s wait: each try waits this long for the lock, and a save is tried twice.
+BUSY_TIMEOUT_S = 0.7
+WRITE_RETRIES = 1
+BUSY = "The database is busy (another program is writing to it): not saved. Try again in a moment."
+HSTS = "max-age=31536000; includeSubDomains"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -172,7 +180,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     key file: a key for this process only). ``readonly``: the database is opened without
     writing; letters can be read, decisions cannot be saved.
     """
-    db = Database(db_path, readonly=readonly)
+    db = Database(db_path, readonly=readonly, busy_timeout_s=BUSY_TIMEOUT_S, write_retries=WRITE_RETRIES)
     try:
         key = auth.load_secret_key(db_path, secret_key)
     except OSError:
@@ -207,7 +215,20 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             response.headers.setdefault(k, v)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":  # direct TLS, or a trusted proxy's X-Forwarded-Proto
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        # A read that found the database locked past the busy timeout: say so, do not fail with a 500.
+        if not is_busy(exc):
+            raise exc
+        log.warning("database busy on %s %s", request.method, request.url.path)
+        if request.url.path.startswith("/api/") or request.url.path.endswith(".png"):
+            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+        return HTMLResponse(f"<!doctype html><title>busy</title><p>{BUSY}</p>", status_code=503,
+                            headers={"Retry-After": "2"})
 
     def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
                **ctx: Any) -> HTMLResponse:
@@ -251,6 +272,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
                 raise HTTPException(403, "cross-origin request refused")
 
     async def check_csrf(request: Request, sess: auth.SessionData, form: Any = None) -> None:
+        csrf_check(request, sess, form)
+
+    def csrf_check(request: Request, sess: auth.SessionData, form: Any = None) -> None:
         check_origin(request)
         given = request.headers.get("x-csrf-token")
         if given is None and form is not None:
@@ -267,7 +291,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
         if wants_json or request.url.path.endswith(".png"):
             return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-        found = session_user(request)
+        found = await run_in_threadpool(session_user, request)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                       message=str(exc.detail), user=found[1] if found else None)
 
@@ -286,10 +310,14 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     @app.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
+        # Password hashing and the database read run in the thread pool: the event loop stays free.
+        return await run_in_threadpool(login_checked, request, form)
+
+    def login_checked(request: Request, form: Any) -> Response:
         sess = codec.loads(request.cookies.get(COOKIE))
         if sess is None:
             raise HTTPException(403, "your login form expired; reload the page")
-        await check_csrf(request, sess, form)
+        csrf_check(request, sess, form)
         name = str(form.get("name") or "").strip()[:64]
         password = str(form.get("password") or "")[:1024]
         next_url = safe_next(str(form.get("next") or ""))
@@ -317,9 +345,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        sess, _ = api_user(request)
+        sess, _ = await run_in_threadpool(api_user, request)
         form = await request.form()
-        await check_csrf(request, sess, form)
+        csrf_check(request, sess, form)
         codec.revoke(sess.sid)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -403,9 +431,12 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     async def save_fields(request: Request, letter_id: str) -> Response:
         """Save the fields a reviewer changed, or confirm one field (the row's own button): a
         field nobody touched is never written, so a save cannot vouch for a garbled value."""
-        sess, user = page_user(request)
         form = await request.form()
-        await check_csrf(request, sess, form)
+        return await run_in_threadpool(save_fields_now, request, letter_id, form)
+
+    def save_fields_now(request: Request, letter_id: str, form: Any) -> Response:
+        sess, user = page_user(request)
+        csrf_check(request, sess, form)
         version = _int(form.get("version"))
         note = str(form.get("note") or "")
         submitted = {name: str(form.get(f"field_{name}") or "") for name in FIELD_NAMES if f"field_{name}" in form}
@@ -444,7 +475,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         try:
             db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes, user.role),
                      "saving decisions")
-        except LettersError as exc:  # read-only database, locked past every retry, disk full
+        except DatabaseBusy:
+            raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
+        except LettersError as exc:  # read-only database, disk full
             raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
             return again(409, "", conflict=exc.message())
@@ -465,9 +498,12 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
     @app.post("/api/letters/{letter_id}/decisions")
     async def decide(request: Request, letter_id: str) -> Response:
-        sess, user = api_user(request)
-        await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(decide_now, request, letter_id, body)
+
+    def decide_now(request: Request, letter_id: str, body: dict[str, Any]) -> Response:
+        sess, user = api_user(request)
+        csrf_check(request, sess)
         version = _int(body.get("version"))
         raw = body.get("decisions")
         if not isinstance(raw, list) or not raw or len(raw) > MAX_DECISIONS:
@@ -484,16 +520,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
     @app.post("/api/letters/{letter_id}/undo")
     async def undo(request: Request, letter_id: str) -> Response:
-        sess, user = api_user(request)
-        await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(undo_now, request, letter_id, body)
+
+    def undo_now(request: Request, letter_id: str, body: dict[str, Any]) -> Response:
+        sess, user = api_user(request)
+        csrf_check(request, sess)
         version = _int(body.get("version"))
         return _apply(letter_id, lambda s: undo_last(s, letter_id, version, user.name))
 
     def _apply(letter_id: str, action: Any) -> Response:
         try:
             db.write(action, "saving decisions")
-        except LettersError as exc:  # read-only database, locked past every retry, disk full
+        except DatabaseBusy:
+            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+        except LettersError as exc:  # read-only database, disk full
             return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
