@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import re
 import socket
-import ssl
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
