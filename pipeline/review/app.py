@@ -46,9 +46,11 @@ from pipeline.review.decisions import (
 )
 from pipeline.review.promises import add_promise_routes
 from pipeline.review.queries import (
+    BULK_MIN_CONFIDENCE,
     VERDICTS,
     QueueFilters,
     build_queue,
+    bulk_candidates,
     letter_state_json,
     letter_view,
     neighbours,
@@ -365,8 +367,44 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             queue = build_queue(s, filters)
+            bulk = len(bulk_candidates(s, filters)) if filters.state == "awaiting" else 0
         qs = urlencode(filters.params())
-        return render(request, "queue.html", session=sess, user=user, queue=queue, filters=filters, qs=qs)
+        accepted = _int_or_none(request.query_params.get("accepted"))
+        nostate = urlencode({k: v for k, v in filters.params().items() if k not in ("state", "needs")})
+        return render(request, "queue.html", session=sess, user=user, queue=queue, filters=filters, qs=qs,
+                      qs_nostate=nostate, bulk=bulk, bulk_min=BULK_MIN_CONFIDENCE, accepted=accepted)
+
+    @app.post("/queue/accept")
+    async def bulk_accept(request: Request) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(bulk_accept_now, request, form)
+
+    def bulk_accept_now(request: Request, form: Any) -> Response:
+        """Accept every suggestion of the filtered, high-confidence, unflagged letters: one audited
+        save per letter (the same review rows, version check and undo as a single decision)."""
+        sess, user = page_user(request)
+        csrf_check(request, sess, form)
+        filters = QueueFilters.from_params(request.query_params)
+        expected = _int_or_none(form.get("expected"))
+        with db.session() as s:
+            todo = bulk_candidates(s, filters)
+        if expected is not None and expected != len(todo):
+            raise HTTPException(409, f"the set changed since the page was shown ({expected} then, {len(todo)} now): "
+                                     "reload the queue and check it again")
+        note = f"bulk accept of {len(todo)} letters (confidence >= {BULK_MIN_CONFIDENCE:.2f}, filters {filters.params()})"
+        done = 0
+        for lid, version, pairs in todo:
+            items = [DecisionIn("verdict", pid, verdict, note) for pid, verdict in pairs]
+            try:
+                db.write(lambda s, lid=lid, version=version, items=items:
+                         save_decisions(s, lid, version, user.name, items, user.role), "bulk accept")
+                done += 1
+            except (Conflict, DecisionError):
+                continue  # someone decided it meanwhile: theirs stands
+            except DatabaseBusy:
+                raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
+        params = {**filters.params(), "accepted": str(done)}
+        return RedirectResponse("/queue?" + urlencode(params), status_code=303)
 
     @app.get("/letters/{letter_id}", response_class=HTMLResponse)
     def letter_page(request: Request, letter_id: str) -> Response:
@@ -578,6 +616,13 @@ _LETTER_ID = re.compile(r"[0-9a-f]{16}")
 def _with_query(path: str, filters: QueueFilters) -> str:
     qs = urlencode(filters.params())
     return f"{path}?{qs}" if qs else path
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _int(value: object) -> int:

@@ -28,12 +28,15 @@ QUEUE_LIMIT = 500
 
 @dataclass
 class QueueFilters:
-    city: str = ""
-    politician: str = ""
+    city: str = ""  # a prefix of the city, in any spelling (Ukrainian or Russian letters)
+    politician: str = ""  # a surname or part of a name, in any spelling
     verdict: str = ""
     state: str = "awaiting"
     date_from: str = ""
     date_to: str = ""
+    text: str = ""  # full-text search over the letter text
+    needs: str = ""  # "1": only letters flagged for review
+    warning: str = ""  # what was odd about the filters (a reversed date range), for the reviewer
 
     @classmethod
     def from_params(cls, params: Any) -> QueueFilters:
@@ -41,19 +44,74 @@ class QueueFilters:
             return str(params.get(name) or "").strip()[:200]
 
         f = cls(get("city"), get("politician"), get("verdict"), get("state") or "awaiting",
-                _iso_or_blank(get("date_from")), _iso_or_blank(get("date_to")))
+                _iso_or_blank(get("date_from")), _iso_or_blank(get("date_to")), get("text"),
+                "1" if get("needs") == "1" else "")
         if f.state not in STATES:
             f.state = "awaiting"
         if f.verdict not in VERDICTS:
             f.verdict = ""
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            f.date_from, f.date_to = f.date_to, f.date_from
+            f.warning = f"The date range was reversed; showing {f.date_from} to {f.date_to}."
         return f
 
     def params(self) -> dict[str, str]:
         """Non-default filters, for links that keep the reviewer's queue."""
         d = {"city": self.city, "politician": self.politician, "verdict": self.verdict,
              "state": self.state if self.state != "awaiting" else "", "date_from": self.date_from,
-             "date_to": self.date_to}
+             "date_to": self.date_to, "text": self.text, "needs": self.needs}
         return {k: v for k, v in d.items() if v}
+
+
+# Ukrainian and Russian spellings of one name differ in a few letters (Іваненко / Иваненко,
+# Зеленодольськ / Зеленодольск, Гнатюк / Игнатюк is one letter off): both sides are folded before
+# comparing, and a word may be one letter off in six.
+_FOLD = str.maketrans({"і": "и", "ї": "и", "ы": "и", "й": "и", "є": "е", "э": "е", "ё": "е", "ґ": "г",
+                       "ь": None, "ъ": None, "'": None, "ʼ": None, "’": None, "`": None})
+
+
+def fold(text: str) -> str:
+    """Case and Ukrainian/Russian spelling folded, for fuzzy filters."""
+    return " ".join(text.casefold().translate(_FOLD).split())
+
+
+def name_matches(query: str, name: str) -> bool:
+    """Every word of ``query`` begins a word of ``name`` or nearly equals it (one letter off in
+    six), in folded spelling: a surname alone finds "Олена Іваненко" and "Елена Иваненко"."""
+    from rapidfuzz.distance import Levenshtein
+
+    words = fold(name).replace("-", " ").split()
+    for q in fold(query).replace("-", " ").split():
+        if not any(w.startswith(q) or (len(q) >= 4 and Levenshtein.distance(q, w) <= max(1, len(q) // 6))
+                   for w in words):
+            return False
+    return True
+
+
+def city_matches(query: str, city: str) -> bool:
+    """``query`` begins the city's name in folded spelling (Зеленод finds Зеленодольськ and Зеленодольск)."""
+    q = fold(query)
+    return bool(q) and fold(city).startswith(q)
+
+
+def text_search(session: Session, query: str) -> set[str]:
+    """Letter ids whose text holds every word of ``query`` (word prefixes): SQLite FTS5 or
+    PostgreSQL full-text search (migration 0004)."""
+    import re
+
+    from sqlalchemy import text as sql
+
+    words = [w for w in re.findall(r"\w+", query.casefold()) if w][:12]
+    if not words:
+        return set()
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join(f'"{w}"*' for w in words)
+        rows = session.execute(sql("SELECT letter_id FROM letters_fts WHERE letters_fts MATCH :q"), {"q": match})
+    else:
+        tsq = " & ".join(f"{w}:*" for w in words)
+        rows = session.execute(sql("SELECT letter_id FROM letters WHERE to_tsvector('simple', coalesce(text, '')) "
+                                   "@@ to_tsquery('simple', :q)"), {"q": tsq})
+    return {r[0] for r in rows}
 
 
 def _iso_or_blank(text: str) -> str:
@@ -110,8 +168,16 @@ def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str]
 
 
 def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT) -> Queue:
-    everything, counts, cities, politicians = _all_items(session)
-    items = [i for i in everything if _keep(i, filters)]
+    everything, _, cities, politicians = _all_items(session)
+    found = text_search(session, filters.text) if filters.text else None
+    # The counters follow every filter but the state one (they are the state tabs).
+    scope = [i for i in everything if _keep(i, filters, found, any_state=True)]
+    counts = {"awaiting": 0, "reviewed": 0, "needs_review": 0, "failed": 0, "none": 0}
+    for i in scope:
+        counts[i.state] += 1
+        if i.needs_review and i.state == "awaiting":
+            counts["needs_review"] += 1
+    items = [i for i in scope if filters.state == "all" or i.state == filters.state]
     return Queue(items[:limit], len(items), counts, cities, politicians)
 
 
@@ -187,18 +253,54 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
     return items, counts, sorted(all_cities), sorted(all_politicians)
 
 
+BULK_MIN_CONFIDENCE = 0.9
+
+
+def bulk_candidates(session: Session, filters: QueueFilters, min_confidence: float = BULK_MIN_CONFIDENCE,
+                    ) -> list[tuple[str, int, list[tuple[str, str]]]]:
+    """Letters of the filtered queue a reviewer may accept in one go: awaiting, not flagged for
+    review, nobody has decided anything on them, and every suggestion has a verdict at or above
+    ``min_confidence``. Returns (letter_id, version, [(promise_id, machine verdict)])."""
+    queue = build_queue(session, QueueFilters(**{**filters.__dict__, "state": "awaiting"}), limit=10**9)
+    ids = [i.letter_id for i in queue.items if not i.needs_review and i.decided == 0 and i.promises
+           and i.min_confidence is not None and i.min_confidence >= min_confidence]
+    if not ids:
+        return []
+    human = effective_decisions(session, ids)
+    touched = {k[0] for k in human}
+    q = select(LetterRow.letter_id, LetterRow.version).where(LetterRow.letter_id.in_(ids))
+    versions = {lid: v for lid, v in session.execute(q)}
+    matches: dict[str, list[Any]] = defaultdict(list)
+    for m in session.execute(select(MatchRow.letter_id, MatchRow.promise_id, MatchRow.verdict, MatchRow.confidence,
+                                    MatchRow.needs_review).where(MatchRow.letter_id.in_(ids))):
+        matches[m.letter_id].append(m)
+    out = []
+    for lid in ids:
+        ms = matches[lid]
+        if lid in touched or not ms:
+            continue
+        if all(m.verdict and m.confidence is not None and m.confidence >= min_confidence and not m.needs_review
+               for m in ms):
+            out.append((lid, versions[lid], [(m.promise_id, m.verdict) for m in ms]))
+    return out
+
+
 def _queue_order(item: QueueItem) -> tuple[object, ...]:
     # Needs-review first, then the least sure suggestion first; letters with no suggestion last.
     conf = item.min_confidence if item.min_confidence is not None else 2.0
     return (not item.needs_review, conf, item.source_file, item.letter_id)
 
 
-def _keep(item: QueueItem, f: QueueFilters) -> bool:
-    if f.state != "all" and item.state != f.state:
+def _keep(item: QueueItem, f: QueueFilters, found: set[str] | None = None, any_state: bool = False) -> bool:
+    if not any_state and f.state != "all" and item.state != f.state:
         return False
-    if f.city and f.city.casefold() not in (c.casefold() for c in item.cities):
+    if found is not None and item.letter_id not in found:
         return False
-    if f.politician and f.politician.casefold() not in (p.casefold() for p in item.politicians):
+    if f.needs and not item.needs_review:
+        return False
+    if f.city and not any(city_matches(f.city, c) for c in item.cities):
+        return False
+    if f.politician and not any(name_matches(f.politician, p) for p in item.politicians):
         return False
     if f.verdict and f.verdict not in item.verdicts:
         return False
@@ -213,12 +315,13 @@ def neighbours(session: Session, letter_id: str, filters: QueueFilters) -> tuple
     """Previous and next letter of the reviewer's queue around ``letter_id``. The letter keeps its
     place in the order even when reviewing it just took it out of the filtered queue."""
     everything = _all_items(session)[0]
+    found = text_search(session, filters.text) if filters.text else None
     pos = next((i for i, item in enumerate(everything) if item.letter_id == letter_id), None)
     if pos is None:
-        first = next((item.letter_id for item in everything if _keep(item, filters)), None)
+        first = next((item.letter_id for item in everything if _keep(item, filters, found)), None)
         return None, first
-    prev_id = next((it.letter_id for it in reversed(everything[:pos]) if _keep(it, filters)), None)
-    next_id = next((it.letter_id for it in everything[pos + 1:] if _keep(it, filters)), None)
+    prev_id = next((it.letter_id for it in reversed(everything[:pos]) if _keep(it, filters, found)), None)
+    next_id = next((it.letter_id for it in everything[pos + 1:] if _keep(it, filters, found)), None)
     return prev_id, next_id
 
 
