@@ -367,7 +367,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             queue = build_queue(s, filters)
-            bulk = len(bulk_candidates(s, filters)) if filters.state == "awaiting" else 0
+            bulk = len(bulk_candidates(s, filters, queue=queue)) if filters.state == "awaiting" else 0
         qs = urlencode(filters.params())
         accepted = _int_or_none(request.query_params.get("accepted"))
         nostate = urlencode({k: v for k, v in filters.params().items() if k not in ("state", "needs")})

@@ -144,9 +144,10 @@ class QueueItem:
 class Queue:
     items: list[QueueItem]
     total: int  # after filtering, before the display limit
-    counts: dict[str, int]  # awaiting, reviewed, needs_review, failed (whole database)
+    counts: dict[str, int]  # awaiting, reviewed, needs_review, failed (within the filters but the state)
     cities: list[str]
     politicians: list[str]
+    every: list[QueueItem] = field(default_factory=list)  # every filtered item, before the display limit
 
 
 def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str], Decision],
@@ -178,7 +179,7 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
         if i.needs_review and i.state == "awaiting":
             counts["needs_review"] += 1
     items = [i for i in scope if filters.state == "all" or i.state == filters.state]
-    return Queue(items[:limit], len(items), counts, cities, politicians)
+    return Queue(items[:limit], len(items), counts, cities, politicians, items)
 
 
 def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[str], list[str]]:
@@ -257,12 +258,14 @@ BULK_MIN_CONFIDENCE = 0.9
 
 
 def bulk_candidates(session: Session, filters: QueueFilters, min_confidence: float = BULK_MIN_CONFIDENCE,
-                    ) -> list[tuple[str, int, list[tuple[str, str]]]]:
+                    queue: Queue | None = None) -> list[tuple[str, int, list[tuple[str, str]]]]:
     """Letters of the filtered queue a reviewer may accept in one go: awaiting, not flagged for
     review, nobody has decided anything on them, and every suggestion has a verdict at or above
-    ``min_confidence``. Returns (letter_id, version, [(promise_id, machine verdict)])."""
-    queue = build_queue(session, QueueFilters(**{**filters.__dict__, "state": "awaiting"}), limit=10**9)
-    ids = [i.letter_id for i in queue.items if not i.needs_review and i.decided == 0 and i.promises
+    ``min_confidence``. Returns (letter_id, version, [(promise_id, machine verdict)]).
+    ``queue``: the awaiting queue already built for these filters (with every item, no display limit)."""
+    if queue is None:
+        queue = build_queue(session, QueueFilters(**{**filters.__dict__, "state": "awaiting"}), limit=10**9)
+    ids = [i.letter_id for i in (queue.every or queue.items) if not i.needs_review and i.decided == 0 and i.promises
            and i.min_confidence is not None and i.min_confidence >= min_confidence]
     if not ids:
         return []
