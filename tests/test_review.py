@@ -757,3 +757,5 @@ def test_pdf_page_is_rendered_in_page_proportions(tmp_path: Path) -> None:
     two = Image.open(io.BytesIO(render_page_png([str(pdf)], 2, 0)))
     assert abs(one.width / one.height - A4[0] / A4[1]) < 0.01
     assert abs(two.width / two.height - A4[1] / A4[0]) < 0.01
+    # At least 200 dpi (an A4 page is 8.27 in wide): sharp enough to zoom into (issue 16, defect 12).
+    assert one.width >= 200 * A4[0] / 72 - 1 and two.width >= 200 * A4[1] / 72 - 1

@@ -229,3 +229,54 @@ def test_ukrainian_layout_keys_evidence_in_view_and_rejected_match(tmp_path: Pat
             page.wait_for_url(re.compile(f".*/letters/{LETTER_A}(\\?.*)?$"))
         finally:
             browser.close()
+
+
+def test_scan_viewer_zooms_pans_and_zooms_to_a_field(server: tuple[str, Path]) -> None:
+    """Issue 16, part 6: + / − / z and Ctrl+wheel zoom, drag pans, clicking a field's name or the
+    evidence zooms the scan to its box (the box ends up inside the visible frame)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _ = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(10_000)
+            _login(page, base, "alice")
+            page.goto(f"{base}/letters/{LETTER_A}")
+            fig = page.locator("#page-1")
+            expect(fig.locator("img")).to_be_visible()
+            page.keyboard.press("Equal")
+            expect(fig).to_have_attribute("data-zoom", "1.25")
+            page.keyboard.press("Minus")
+            expect(fig).to_have_attribute("data-zoom", "1.00")
+            page.keyboard.press("Equal")
+            page.keyboard.press("Equal")
+            before = page.evaluate("() => document.querySelector('#page-1 .pagewrap').style.transform")
+            box = fig.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] / 2 - 80, box["y"] + box["height"] / 3 - 60, steps=4)
+            page.mouse.up()
+            after = page.evaluate("() => document.querySelector('#page-1 .pagewrap').style.transform")
+            assert before != after and "scale(1.5625)" in after  # panned, same zoom
+            page.keyboard.press("z")
+            expect(fig).to_have_attribute("data-zoom", "1.00")
+
+            def box_visible(selector: str) -> bool:
+                return page.evaluate("""(sel) => {
+                    const r = document.querySelector(sel).getBoundingClientRect();
+                    const f = document.querySelector('#page-1').getBoundingClientRect();
+                    return r.left >= f.left - 1 && r.right <= f.right + 1 && r.top >= f.top - 1 && r.bottom <= f.bottom + 1;
+                }""", selector)
+
+            page.click("#fields-form tr[data-target='signatory_name'] th")
+            page.wait_for_function("() => parseFloat(document.querySelector('#page-1').dataset.zoom) > 1.5")
+            page.wait_for_timeout(300)  # the transform's short transition
+            assert box_visible("rect.box.field[data-target='signatory_name']")
+            page.keyboard.press("Escape")
+            page.click("#card-1 mark.evidence")
+            page.wait_for_timeout(300)
+            assert box_visible("rect.box.evidence[data-target='1']")
+        finally:
+            browser.close()

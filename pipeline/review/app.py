@@ -64,8 +64,8 @@ log = logging.getLogger("letters.review")
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "letters_session"
-PAGE_DPI = 110  # enough to read a scan on screen; boxes scale with the page, not the pixels
-PAGE_MAX_WIDTH = 1600
+PAGE_DPI = 200  # sharp when zoomed in; boxes scale with the page, not the pixels
+PAGE_MAX_WIDTH = 3400  # an A4 page at 200 dpi is 1654 px wide, A3 2339 px
 PAGE_CACHE = 24  # rendered pages kept in memory
 MAX_DECISIONS = 50
 # A locked database (a batch holding SQLite's write lock) answers within ~2 s instead of a 500 or a

@@ -48,6 +48,98 @@
     }
   }
 
+  // --- scan viewer: zoom and pan each page (CSS transform of the image and its boxes together) ---
+  const views = new Map(); // figure -> {s, x, y}
+  function view(fig) {
+    if (!views.has(fig)) views.set(fig, { s: 1, x: 0, y: 0 });
+    return views.get(fig);
+  }
+  function apply(fig) {
+    const v = view(fig);
+    const wrap = fig.querySelector(".pagewrap");
+    // Keep the page inside its frame: no panning past an edge.
+    const w = fig.clientWidth, h = fig.clientHeight;
+    v.x = Math.min(0, Math.max(w - w * v.s, v.x));
+    v.y = Math.min(0, Math.max(h - h * v.s, v.y));
+    wrap.style.transform = "translate(" + v.x + "px," + v.y + "px) scale(" + v.s + ")";
+    fig.dataset.zoom = v.s.toFixed(2);
+  }
+  function zoomAt(fig, factor, cx, cy) {
+    const v = view(fig);
+    const s = Math.max(1, Math.min(8, v.s * factor));
+    const px = cx === undefined ? fig.clientWidth / 2 : cx, py = cy === undefined ? fig.clientHeight / 2 : cy;
+    v.x = px - (px - v.x) * (s / v.s);
+    v.y = py - (py - v.y) * (s / v.s);
+    v.s = s;
+    apply(fig);
+  }
+  function fit(fig) { views.set(fig, { s: 1, x: 0, y: 0 }); apply(fig); }
+  function zoomToRect(rect) {
+    // Zoom the rect's page so the box fills about a third of the frame's width, centred.
+    const fig = rect.closest("figure.page");
+    const svg = rect.ownerSVGElement;
+    if (!fig || !svg) return;
+    const vb = svg.viewBox.baseVal;
+    const f = fig.clientWidth / vb.width; // page units -> frame pixels at zoom 1
+    const bx = rect.x.baseVal.value, by = rect.y.baseVal.value;
+    const bw = rect.width.baseVal.value, bh = rect.height.baseVal.value;
+    const s = Math.max(1, Math.min(6, fig.clientWidth / (3 * Math.max(bw, 1) * f)));
+    const v = view(fig);
+    v.s = s;
+    v.x = fig.clientWidth / 2 - (bx + bw / 2) * f * s;
+    v.y = fig.clientHeight / 2 - (by + bh / 2) * f * s;
+    apply(fig);
+    fig.scrollIntoView({ block: "nearest" });
+  }
+  function focusedFigure() {
+    const figs = Array.from(document.querySelectorAll("figure.page"));
+    const pane = document.querySelector(".pages");
+    if (!figs.length) return null;
+    const top = pane ? pane.getBoundingClientRect().top : 0;
+    return figs.find((f) => f.getBoundingClientRect().bottom > top + 40) || figs[0];
+  }
+  document.querySelectorAll("figure.page").forEach((fig) => {
+    fig.addEventListener("wheel", (ev) => {
+      if (!ev.ctrlKey) return;
+      ev.preventDefault();
+      const r = fig.getBoundingClientRect();
+      zoomAt(fig, ev.deltaY < 0 ? 1.25 : 0.8, ev.clientX - r.left, ev.clientY - r.top);
+    }, { passive: false });
+    let drag = null;
+    fig.addEventListener("mousedown", (ev) => {
+      if (ev.button !== 0 || ev.target.closest("rect.box.field")) return;
+      const v = view(fig);
+      drag = { x: ev.clientX - v.x, y: ev.clientY - v.y };
+      fig.classList.add("dragging");
+      ev.preventDefault();
+    });
+    window.addEventListener("mousemove", (ev) => {
+      if (!drag) return;
+      const v = view(fig);
+      v.x = ev.clientX - drag.x;
+      v.y = ev.clientY - drag.y;
+      apply(fig);
+    });
+    window.addEventListener("mouseup", () => { drag = null; fig.classList.remove("dragging"); });
+  });
+  function viewerKey(ev) {
+    const fig = focusedFigure();
+    if (!fig) return false;
+    const step = 60;
+    const v = view(fig);
+    if (ev.code === "Equal" || ev.code === "NumpadAdd") zoomAt(fig, 1.25);
+    else if (ev.code === "Minus" || ev.code === "NumpadSubtract") zoomAt(fig, 0.8);
+    else if (ev.code === "KeyZ") fit(fig);
+    else if (ev.shiftKey && ev.code.startsWith("Arrow")) {
+      if (ev.code === "ArrowLeft") v.x += step;
+      if (ev.code === "ArrowRight") v.x -= step;
+      if (ev.code === "ArrowUp") v.y += step;
+      if (ev.code === "ArrowDown") v.y -= step;
+      apply(fig);
+    } else return false;
+    return true;
+  }
+
   function highlight(target, kind) {
     document.querySelectorAll("rect.box").forEach((r) => {
       r.classList.toggle("active", r.dataset.target === target && r.classList.contains(kind));
@@ -240,6 +332,7 @@
       return;
     }
     if (ev.key === "Enter" && t && (t.tagName === "BUTTON" || t.tagName === "A" || t.tagName === "SUMMARY")) return;
+    if (viewerKey(ev)) { ev.preventDefault(); return; }
     const card = cards()[focus];
     // By the key's place (event.code), not the character it types: the Ukrainian or Russian layout
     // puts ф, ч, г on the keys of a, x, u, and those must work the same.
@@ -292,6 +385,22 @@
   document.querySelectorAll("#fields-form input[data-target], #fields-form tr[data-target]").forEach((el) => {
     el.addEventListener("focus", () => highlight(el.dataset.target, "field"));
     el.addEventListener("mouseenter", () => highlight(el.dataset.target, "field"));
+  });
+  // Click a field's row (its name) or a card's evidence: the scan zooms to its box.
+  document.querySelectorAll("#fields-form tr[data-target] th").forEach((th) => {
+    th.addEventListener("click", () => {
+      const target = th.parentElement.dataset.target;
+      const rect = document.querySelector('rect.box.field[data-target="' + target + '"]');
+      if (rect) { highlight(target, "field"); zoomToRect(rect); }
+    });
+  });
+  cards().forEach((card) => {
+    const mark = card.querySelector("mark.evidence");
+    if (!mark) return;
+    mark.addEventListener("click", () => {
+      const rect = document.querySelector('rect.box.evidence[data-target="' + card.dataset.index + '"]');
+      if (rect) zoomToRect(rect);
+    });
   });
   document.querySelectorAll("rect.box.field").forEach((r) => {
     r.addEventListener("click", () => {
