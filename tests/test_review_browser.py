@@ -280,3 +280,46 @@ def test_scan_viewer_zooms_pans_and_zooms_to_a_field(server: tuple[str, Path]) -
             assert box_visible("rect.box.evidence[data-target='1']")
         finally:
             browser.close()
+
+
+def test_one_pass_keyboard_flow(tmp_path: Path) -> None:
+    """Issue 16, part 3 of the build list: Enter on the queue opens the first letter; after each
+    decision the focus moves to the next undecided promise; when all are decided Enter opens the
+    next letter; f jumps to the flagged field; a field decided later shows its reason as resolved."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from pipeline.store.tables import LetterRow
+
+    rdb = build_review_db(tmp_path)
+    db = Database(rdb.path)
+    with db.session() as s:
+        letter = s.get(LetterRow, LETTER_A)
+        letter.error = (letter.error or "") + "; letter date found outside the header"
+    db.close()
+    with serve(rdb.path) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(10_000)
+            _login(page, base, "alice")
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(f".*/letters/{LETTER_A}.*"))
+            expect(page.locator("#progress")).to_contain_text("0/2 decided · today 0")
+            expect(page.locator("#fields-form tr.flagged")).to_have_attribute("data-target", "letter_date")
+            page.keyboard.press("f")
+            expect(page.locator("#field-letter_date")).to_be_focused()
+            page.keyboard.press("Escape")
+            page.keyboard.press("a")
+            expect(page.locator("#card-1")).to_have_class(re.compile(r"\bfocused\b"))  # moved on by itself
+            page.keyboard.press("a")
+            expect(page.locator("#flash")).to_contain_text("Letter done")
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(f".*/letters/{LETTER_B}.*"))
+            expect(page.locator("#progress")).to_contain_text("today 1")
+            page.goto(f"{base}/letters/{LETTER_A}")
+            page.click("#confirm-letter_date")
+            page.wait_for_url(re.compile(f".*/letters/{LETTER_A}.*"))
+            expect(page.locator("ul.reasons li.resolved")).to_contain_text("letter date found outside the header")
+            expect(page.locator("#fields-form tr.flagged")).to_have_count(0)
+        finally:
+            browser.close()

@@ -51,6 +51,7 @@ from pipeline.review.queries import (
     QueueFilters,
     build_queue,
     bulk_candidates,
+    decided_today,
     letter_state_json,
     letter_view,
     neighbours,
@@ -418,8 +419,10 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         back_url = None
         if back and back != letter_id and _LETTER_ID.fullmatch(back):
             back_url = _with_query(f"/letters/{back}", filters)
+        with db.session() as s:
+            today = decided_today(s, user.name)
         return render(request, "letter.html", session=sess, user=user, view=view,
-                      qs=urlencode(filters.params()), conflict=None, submitted=None, back_url=back_url)
+                      qs=urlencode(filters.params()), conflict=None, submitted=None, back_url=back_url, today=today)
 
     @app.get("/letters/{letter_id}/{direction}")
     def step(request: Request, letter_id: str, direction: str) -> Response:

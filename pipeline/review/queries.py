@@ -257,6 +257,16 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
 BULK_MIN_CONFIDENCE = 0.9
 
 
+def decided_today(session: Session, reviewer: str) -> int:
+    """Letters ``reviewer`` saved a decision on since midnight UTC (the "today" on the letter screen)."""
+    from sqlalchemy import func
+
+    midnight = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time())
+    q = select(func.count(func.distinct(ReviewRow.letter_id))).where(
+        ReviewRow.reviewer == reviewer, ReviewRow.created_at >= midnight, ReviewRow.letter_id != "")
+    return int(session.scalar(q) or 0)
+
+
 def bulk_candidates(session: Session, filters: QueueFilters, min_confidence: float = BULK_MIN_CONFIDENCE,
                     queue: Queue | None = None) -> list[tuple[str, int, list[tuple[str, str]]]]:
     """Letters of the filtered queue a reviewer may accept in one go: awaiting, not flagged for
@@ -379,6 +389,25 @@ class FieldView:
     value: str | None  # effective
     confidence: float | None
     decided: Who | None
+    flagged: bool = False  # a "why review" reason is about this field and no human has decided it
+
+
+# How the fields stage names a field in its review reasons ("letter date not found", "sender_org: ...").
+FIELD_PHRASES = {
+    "letter_date": ("letter date",), "outgoing_number": ("outgoing number",), "request_date": ("request date",),
+    "request_number": ("request number",), "sender_org": ("sender organisation",), "sender_city": ("sender city",),
+    "signatory_name": ("signatory name", "signatory"), "signatory_position": ("signatory position",),
+    "language": ("language",),
+}
+
+
+def reason_field(reason: str) -> str | None:
+    """The field a review reason is about, if any."""
+    low = reason.casefold()
+    for name, phrases in FIELD_PHRASES.items():
+        if low.startswith(name + ":") or any(p in low for p in phrases):
+            return name
+    return None
 
 
 @dataclass
@@ -498,6 +527,16 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
         if kind == "match" and d.human_value == "added" and pid not in machine_pids:
             cards.append(_card(len(cards), pid, None, promises, human, rows_by_id, letter_id))
 
+    # A reason about a field a reviewer has since decided is stale: shown as resolved, not as a flag.
+    reasons = []
+    decided_fields = {f.name for f in fields if f.decided}
+    for r in (x.strip() for x in (letter.error or "").split(";")):
+        if r:
+            about = reason_field(r)
+            reasons.append(r if about not in decided_fields else f"resolved: {r}")
+            for f in fields:
+                if f.name == about and f.decided is None:
+                    f.flagged = True
     history = [
         {"id": r.id, "kind": r.kind, "key": r.key, "action": r.action, "machine": r.machine_value,
          "human": r.human_value, "reviewer": r.reviewer, "at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -506,7 +545,7 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
     ]
     return LetterView(
         letter_id=letter.letter_id, source_file=letter.source_file, status=letter.status,
-        reasons=[r.strip() for r in (letter.error or "").split(";") if r.strip()], language=letter.language,
+        reasons=reasons, language=letter.language,
         text_source=letter.text_source, ocr_confidence=letter.ocr_confidence, model_version=letter.model_version,
         version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
         pages=list(pages.values()), fields=fields, promises=cards, history=history, text=letter.text or "",

@@ -224,10 +224,30 @@
     decide([{ kind: "letter", key: "status", value: "no_promise", note: null }], "closed: no promise in this letter");
   }
 
+  function undecided(c) {
+    return c.classList.contains("state-suggested") || c.classList.contains("state-open");
+  }
+
+  function advance() {
+    // One pass: after a decision, on to the next undecided promise; when none is left, say so
+    // (Enter or n then opens the next letter).
+    const cs = cards();
+    for (let k = 1; k <= cs.length; k++) {
+      const j = (focus + k) % cs.length;
+      if (undecided(cs[j])) { setFocus(j); return; }
+    }
+    if (cs.length) say("Letter done: press Enter or n for the next letter.");
+  }
+
+  function allDecided() {
+    const cs = cards();
+    return cs.length ? !cs.some(undecided) : !!root.dataset.closed;
+  }
+
   function verdict(card, value) {
     if (!judgeable(card)) return;
     const pid = card.dataset.promiseId;
-    decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid);
+    decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid, advance);
   }
 
   function accept(card) {
@@ -235,12 +255,12 @@
     const mv = card.dataset.machineVerdict;
     if (!mv) { say("No suggestion to accept: choose 1, 2 or 3.", true); return; }
     const pid = card.dataset.promiseId;
-    decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid);
+    decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid, advance);
   }
 
   function reject(card) {
     const pid = card.dataset.promiseId;
-    decide([{ kind: "match", key: pid, value: "rejected", note: takeNote(card) }], "not promise " + pid);
+    decide([{ kind: "match", key: pid, value: "rejected", note: takeNote(card) }], "not promise " + pid, advance);
   }
 
   function useAlternative(card, alt) {
@@ -346,8 +366,12 @@
       Digit0: closeLetter,
       Numpad0: closeLetter,
       KeyA: () => card && accept(card),
-      Enter: () => card && accept(card),
-      NumpadEnter: () => card && accept(card),
+      Enter: () => (allDecided() ? go("next") : card && accept(card)),
+      NumpadEnter: () => (allDecided() ? go("next") : card && accept(card)),
+      KeyF: () => {
+        const flagged = document.querySelector("#fields-form tr.flagged input");
+        if (flagged) flagged.focus(); else say("No field is flagged for checking.");
+      },
       KeyX: () => card && reject(card),
       KeyU: undo,
       KeyJ: () => setFocus(focus + 1),
@@ -423,5 +447,22 @@
   const showKeys = document.getElementById("show-keys");
   if (showKeys) showKeys.addEventListener("click", () => toggleKeys());
 
-  setFocus(0);
+  // Start on the first promise still undecided.
+  const firstOpen = cards().findIndex(undecided);
+  setFocus(firstOpen >= 0 ? firstOpen : 0);
+})();
+
+(function () {
+  // The queue: Enter or o opens the first letter shown.
+  const table = document.getElementById("queue");
+  if (!table) return;
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.tagName === "BUTTON" || t.tagName === "A")) return;
+    if (ev.code === "Enter" || ev.code === "KeyO") {
+      const first = table.querySelector("tbody a.open");
+      if (first) { ev.preventDefault(); window.location.href = first.getAttribute("href"); }
+    }
+  });
 })();
