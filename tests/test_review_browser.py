@@ -323,3 +323,34 @@ def test_one_pass_keyboard_flow(tmp_path: Path) -> None:
             expect(page.locator("#fields-form tr.flagged")).to_have_count(0)
         finally:
             browser.close()
+
+
+def test_reload_after_a_fields_conflict_does_not_post_again(server: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db_path = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            bob = browser.new_context().new_page()
+            bob.set_default_timeout(10_000)
+            _login(bob, base, "bob")
+            bob.goto(f"{base}/letters/{LETTER_A}")  # bob's view is now stale after alice's save below
+            alice = browser.new_context().new_page()
+            _login(alice, base, "alice")
+            alice.goto(f"{base}/letters/{LETTER_A}")
+            alice.fill("#field-signatory_name", "Петро Ковальчук")
+            alice.click("#fields-form button[type=submit]:not(.confirm):not(.default-submit)")
+            alice.wait_for_load_state()
+            assert len(_wait_rows(db_path, 1)) == 1
+            bob.fill("#field-signatory_name", "Павло Коваль")
+            bob.fill("#fields-form input[name=note]", "see the stamp")
+            bob.click("#fields-form button[type=submit]:not(.confirm):not(.default-submit)")
+            expect(bob.locator("#conflict")).to_be_visible()
+            expect(bob.locator("#now-signatory_name")).to_contain_text("Петро Ковальчук")
+            bob.reload()  # a GET now: no "resubmit the form?" and nothing saved twice
+            expect(bob.locator("#conflict")).to_be_hidden()
+            time.sleep(0.3)
+            assert len(_rows(db_path)) == 1
+        finally:
+            browser.close()

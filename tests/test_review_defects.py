@@ -273,3 +273,22 @@ def test_review_rows_unchanged_by_reading(app, rdb: ReviewDb) -> None:  # noqa: 
             assert s.scalars(select(ReviewRow)).first() is None
     finally:
         db.close()
+
+
+# --- 8. the fields conflict page keeps the note and shows the other's values --------------------------
+
+
+def test_fields_conflict_keeps_note_and_shows_the_other_value(app, rdb: ReviewDb) -> None:  # noqa: ANN001
+    alice, bob = client(app), client(app)
+    ta, tb = login(alice, "alice"), login(bob, "bob")
+    stale = version_of(bob, LETTER_A)
+    assert _fields(alice, ta, LETTER_A, signatory_name="Петро Ковальчук").status_code == 303
+    r = bob.post(f"/letters/{LETTER_A}/fields", data={"csrf_token": tb, "version": str(stale),
+                                                      "field_signatory_name": "Павло Коваль", "note": "see the stamp"})
+    assert r.status_code == 409
+    assert 'value="see the stamp"' in r.text  # bob's note is kept
+    assert 'value="Павло Коваль"' in r.text  # and his value
+    now = r.text[r.text.index('id="now-signatory_name"'):]
+    assert "Петро Ковальчук" in now[:200] and "alice" in now[:200]  # alice's value is shown beside it
+    assert 'data-posted="yes"' in r.text  # the script then replaces the POST in the history
+    assert [x.reviewer for x in reviews(rdb)] == ["alice"]

@@ -494,7 +494,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             # Show the reviewer's own values again so nothing typed is lost.
             return render(request, "letter.html", status_code=status, session=sess, user=user, view=fresh,
                           qs=urlencode(filters.params()), conflict=conflict, submitted=submitted,
-                          field_error=message)
+                          field_error=message, submitted_note=note)
 
         changes = []
         try:

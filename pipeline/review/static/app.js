@@ -6,6 +6,10 @@
   if (!root) return;
 
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // A page answering a fields POST (a conflict or a refused value): reloading must not post again.
+  if (root.dataset.posted && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
   const letterId = root.dataset.letterId;
   const conflictBox = document.getElementById("conflict");
   const flash = document.getElementById("flash");
