@@ -219,7 +219,8 @@ def rdb(_template_db: ReviewDb, tmp_path: Path) -> ReviewDb:
 
 @pytest.fixture
 def app(rdb: ReviewDb):  # noqa: ANN201
-    return create_app(rdb.path, secret_key=SECRET)
+    # These tests read the English interface; test_review_i18n checks the Ukrainian default.
+    return create_app(rdb.path, secret_key=SECRET, default_lang="en")
 
 
 def client(app) -> TestClient:  # noqa: ANN001

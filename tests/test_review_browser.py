@@ -54,7 +54,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def serve(db_path: Path) -> Iterator[str]:
     """The review app on a free local port in a thread, for as long as the block runs."""
     port = _free_port()
-    config = uvicorn.Config(create_app(db_path, secret_key=SECRET), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(db_path, secret_key=SECRET, default_lang="en"), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -126,7 +126,7 @@ def test_keyboard_review_in_chromium(server: tuple[str, Path]) -> None:
             expect(page.locator("#card-1")).to_have_class(re.compile(r"\bfocused\b"))
             page.keyboard.press("3")
             expect(page.locator("#card-1 .state")).to_have_text("corrected")
-            expect(page.locator("#card-1 .effective")).to_have_text("not_fulfilled")
+            expect(page.locator("#card-1 .effective")).to_have_text("not fulfilled")
             # Undo takes back the last decision only.
             page.keyboard.press("u")
             expect(page.locator("#card-1 .state")).to_have_text("suggested")

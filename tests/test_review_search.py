@@ -43,7 +43,7 @@ def _count(html: str, name: str) -> int:
 
 def test_filters_search_counts_and_bulk_accept(db_url: str, tmp_path: Path) -> None:
     rdb = build_review_db(tmp_path, url=db_url if "://" in db_url else None)
-    c = TestClient(create_app(rdb.path, secret_key=SECRET), follow_redirects=False)
+    c = TestClient(create_app(rdb.path, secret_key=SECRET, default_lang="en"), follow_redirects=False)
     token = login(c, "alice")
     assert _ids(c.get("/queue", params={"politician": "Іваненко"}).text) == [LETTER_A]
     assert _ids(c.get("/queue", params={"politician": "Иваненко"}).text) == [LETTER_A]

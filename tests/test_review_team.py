@@ -73,7 +73,7 @@ def test_disagreement_is_kept_flagged_and_adjudicated(app, rdb: ReviewDb) -> Non
     assert card["responses"] == [["alice", "not_fulfilled"], ["bob", "fulfilled"]]
     assert [(x.reviewer, x.human_value) for x in reviews(rdb)] == [("alice", "not_fulfilled"), ("bob", "fulfilled")]
     html = bob.get(f"/letters/{LETTER_B}").text
-    assert "they disagree" in html and "alice: not_fulfilled" in html
+    assert "they disagree" in html and "alice: not fulfilled" in html
     # The queue is for adjudicators and admins only.
     assert bob.get("/adjudicate").status_code == 403
     page = judy.get("/adjudicate").text

@@ -49,11 +49,11 @@ def test_two_reviewers_disagree_and_an_adjudicator_decides(db_url: str, tmp_path
 
             alice.goto(f"{base}/letters/{LETTER_B}")
             alice.keyboard.press("3")
-            expect(alice.locator("#card-0 .effective")).to_have_text("not_fulfilled")
+            expect(alice.locator("#card-0 .effective")).to_have_text("not fulfilled")
             bob.goto(f"{base}/letters/{LETTER_B}")
             bob.keyboard.press("a")  # accepts the machine's "fulfilled": a disagreement
             expect(bob.locator("#card-0 .basis")).to_have_text("disputed")
-            expect(bob.locator("#card-0 .responses")).to_contain_text("alice: not_fulfilled")
+            expect(bob.locator("#card-0 .responses")).to_contain_text("alice: not fulfilled")
             expect(bob.locator("#card-0 .responses")).to_contain_text("bob: fulfilled")
 
             judy.click("a[href='/adjudicate']")
@@ -63,7 +63,7 @@ def test_two_reviewers_disagree_and_an_adjudicator_decides(db_url: str, tmp_path
             expect(judy.locator("#card-0 .responses")).to_contain_text("your verdict here is the adjudication")
             judy.keyboard.press("3")
             expect(judy.locator("#card-0 .basis")).to_have_text("adjudicated")
-            expect(judy.locator("#card-0 .effective")).to_have_text("not_fulfilled")
+            expect(judy.locator("#card-0 .effective")).to_have_text("not fulfilled")
             judy.goto(f"{base}/adjudicate")
             expect(judy.locator("#disputes")).to_contain_text("No disagreements to decide")
 

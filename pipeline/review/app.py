@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import re
 import secrets
@@ -32,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import DatabaseBusy, LettersError
-from pipeline.review import auth
+from pipeline.review import auth, i18n
 from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
 from pipeline.review.decisions import (
     ADJUDICATOR_ROLES,
@@ -175,7 +176,8 @@ def safe_next(url: str | None) -> str:
     return url
 
 
-def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: bool = False) -> FastAPI:
+def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: bool = False,
+               default_lang: str = i18n.DEFAULT) -> FastAPI:
     """The review app over the database at ``db_path`` (a file or SQLAlchemy URL).
 
     The session signing key is ``secret_key``, else $LETTERS_SECRET_KEY, else a key
@@ -194,9 +196,19 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     limiter = auth.RateLimiter()
     pages_cache = PageCache(PAGE_CACHE)
     sources = SourceCheck()
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES)
+    envs: dict[str, Environment] = {}
+    for lang in i18n.LANGUAGES:  # one template environment per interface language
+        env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+        env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES, ui_lang=lang, languages=i18n.LANGUAGES,
+                           js_labels=json.dumps(i18n.js_labels(lang), ensure_ascii=False))
+        env.filters["label"] = lambda code, lang=lang: i18n.label(lang, code)
+        envs[lang] = env
+
+    def ui_lang(request: Request) -> str:
+        chosen = request.cookies.get(i18n.COOKIE)
+        return chosen if chosen in i18n.LANGUAGES else default_lang
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -236,7 +248,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
                **ctx: Any) -> HTMLResponse:
         sess = session or codec.loads(request.cookies.get(COOKIE))
-        html = env.get_template(name).render(request=request, csrf=sess.csrf if sess else "", **ctx)
+        html = envs[ui_lang(request)].get_template(name).render(request=request, csrf=sess.csrf if sess else "", **ctx)
         return HTMLResponse(html, status_code=status_code)
 
     def set_session_cookie(request: Request, response: Response, sess: auth.SessionData) -> None:
@@ -299,6 +311,16 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
                       message=str(exc.detail), user=found[1] if found else None)
 
     # --- accounts ------------------------------------------------------------------
+
+    @app.get("/lang/{code}")
+    def choose_language(request: Request, code: str, next: str = "/queue") -> Response:
+        """Switch the interface language (Ukrainian or English); kept in a cookie for a year."""
+        if code not in i18n.LANGUAGES:
+            raise HTTPException(404, "no such language")
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+        return response
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/queue") -> Response:

@@ -20,6 +20,8 @@
   // A conflict shown by the server came with the current version; only a 409 seen here blocks saving.
   let blocked = false;
 
+  const labels = JSON.parse(root.dataset.labels || "{}");
+  const label = (code) => (code && labels[code]) || code || "";
   const cards = () => Array.from(document.querySelectorAll(".card"));
   let focus = 0;
 
@@ -291,19 +293,19 @@
       const p = byId[card.dataset.promiseId];
       if (!p) return;
       card.className = card.className.replace(/\bstate-\S+/g, "").trim() + " state-" + p.state;
-      card.querySelector(".effective").textContent = p.verdict || "none";
-      card.querySelector(".state").textContent = p.state;
+      card.querySelector(".effective").textContent = p.verdict ? label(p.verdict) : "—";
+      card.querySelector(".state").textContent = label(p.state);
       card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
       const basis = card.querySelector(".basis");
       if (basis) {
-        basis.textContent = p.basis || "";
+        basis.textContent = label(p.basis);
         basis.classList.toggle("hidden", !p.basis || p.basis === "single");
         basis.classList.toggle("warn", p.basis === "disputed");
       }
       const resp = card.querySelector(".responses");
       if (resp && p.responses) {
         resp.classList.toggle("hidden", p.responses.length < 2);
-        resp.textContent = "Reviewers: " + p.responses.map((r) => r[0] + ": " + r[1]).join(", ") +
+        resp.textContent = "Reviewers: " + p.responses.map((r) => r[0] + ": " + label(r[1])).join(", ") +
           (p.basis === "disputed" ? " · they disagree: an adjudicator decides" : "");
       }
       const rejected = p.state === "rejected";
