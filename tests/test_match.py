@@ -421,3 +421,14 @@ def test_national_promise_matched_from_a_ministry_letter() -> None:
     # The kindergarten letter of a city council still goes to the city's promise.
     kg = "Новий дитячий садок на вулиці Шкільній відкрито у вересні, він прийняв 120 дітей."
     assert ids(match_letter(letter(kg), fields("Рівне"), index)) == {"RIV-9"}
+
+
+@pytest.mark.parametrize("text", [
+    "Ваш запит щодо ремонту доріг надіслано належному розпоряднику інформації – обласній державній адміністрації. "
+    "Відповідь по суті запиту Вам надасть адміністрація у встановлений законом строк.",
+    "Запитувана інформація потребує пошуку, тому виконавчий комітет продовжує строк розгляду Вашого запиту "
+    "до 20 робочих днів.",
+    "Срок рассмотрения Вашего запроса о строительстве бассейна продлен до 20 рабочих дней.",
+])
+def test_forwarding_and_extension_in_the_laws_own_words_are_non_answers(text: str) -> None:
+    assert is_non_answer(text)

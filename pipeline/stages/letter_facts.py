@@ -39,6 +39,7 @@ _POSTPONE = re.compile(r"перенесен\w*|перенесли|відтерм
 _BY = re.compile(r"(?:\bдо|\bк|\bко|\bпо|пізніше|позднее|раніше|ранее|\bвід|\bот)\s*$", re.I)  # "від": a document's date
 _FUTURE = re.compile(r"\b(?:планує\w*|планиру\w*|заплановано|запланировано|передбача\w*|предусматрива\w*|буде|будуть|"
                      r"будет|будут|очікує\w*|ожида\w*|прогноз\w*|має\s+бути|должн\w+\s+быть|стане|станет)\b", re.I)
+_INSTEAD = re.compile(r"\b(?:натомість|замість|вместо|взамен|взамін|альтернативн\w*|як\s+альтернатив\w*)\b", re.I)
 _NEG = re.compile(r"\b(?:не|ні|ни|нет|немає)\b", re.I)
 _REMAINING = re.compile(r"(?:решт\w*|залиш\w*|остальн\w*|оставш\w*|ще|еще|інш\w*|друг\w*)\s*$", re.I)
 
@@ -76,6 +77,7 @@ class PassageFacts:
     growth: float | None = None  # "з 6 до 9": the reported growth factor, for an "удвічі більше" promise
     part_of_set: bool = False  # "в 4 з 7 поліклінік", "частково": only part of a named set
     event_dates: list[dt.date] = field(default_factory=list)  # dates of works and events (not of documents)
+    instead: bool = False  # "натомість", "замість", "вместо": something else was done
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -90,6 +92,7 @@ class PassageFacts:
             "growth": self.growth,
             "part_of_set": self.part_of_set,
             "event_dates": sorted({d.isoformat() for d in self.event_dates}),
+            "instead": self.instead,
         }
 
 
@@ -180,6 +183,7 @@ def read_facts(text: str, terms: PromiseTerms | None, letter_date: dt.date | Non
                              r"(?:\s*-?(?:му|м|й))?\s+(?:роках|році|рік|року|годах|году|годы|г\.|р\.)", sent, re.I):
             if not _DOC_DATE.search(sent[max(0, m.start() - 48):m.start()]):
                 facts.event_dates.append(dt.date(int(m.group(1)), 1, 1))
+    facts.instead = bool(_INSTEAD.search(text))
     if terms is not None and terms.object_terms:
         from pipeline.stages.match import terms_of
 
@@ -193,7 +197,7 @@ def read_facts(text: str, terms: PromiseTerms | None, letter_date: dt.date | Non
 COMPARISON_FEATURES = (
     "has_deadline", "deadline_passed", "has_quantity", "quantity_known", "quantity_short", "quantity_met",
     "quantity_ratio", "scope_all", "scope_covered", "completed_late", "postponed_past_deadline",
-    "object_share", "negated_done", "part_of_set", "events_after_deadline",
+    "object_share", "negated_done", "part_of_set", "events_after_deadline", "instead",
 )
 
 
@@ -269,4 +273,7 @@ def compare(terms: PromiseTerms | None, facts: PassageFacts) -> Comparison:
         v["part_of_set"] = 1.0
     v["object_share"] = facts.object_share
     v["negated_done"] = 1.0 if facts.negated_done else 0.0
+    if facts.instead and terms is not None:
+        v["instead"] = 1.0
+        notes.append("something else done instead")
     return Comparison(v, "; ".join(notes), deadline, facts.as_of)

@@ -225,7 +225,7 @@ COMBINER_FEATURES = (
     "done_x_met", "completed_late", "done_x_late", "postponed_past_deadline", "ongoing_x_postponed",
     "scope_gap_x_done", "scope_gap_x_done_x_passed", "object_share", "done_x_object_missing",
     "negated_done", "done_x_negated", "quantity_ratio", "part_of_set", "done_x_part", "done_x_part_x_passed",
-    "events_after_deadline", "done_x_events_after",
+    "events_after_deadline", "done_x_events_after", "instead", "done_x_instead",
 )
 
 
@@ -244,7 +244,7 @@ def combiner_row(p: dict[str, float], c: dict[str, float]) -> list[float]:
         gap * pf, gap * pf * dp, obj, pf * (1.0 - obj),
         c["negated_done"], pf * c["negated_done"], c["quantity_ratio"] * c["quantity_known"],
         c["part_of_set"], pf * c["part_of_set"], pf * c["part_of_set"] * dp,
-        c["events_after_deadline"], pf * c["events_after_deadline"],
+        c["events_after_deadline"], pf * c["events_after_deadline"], c["instead"], pf * c["instead"],
     ]
     return [float(x) for x in row]
 
