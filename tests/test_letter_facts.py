@@ -88,3 +88,17 @@ def test_no_promise_terms_gives_neutral_features() -> None:
     facts = read_facts("Роботи тривають.", None, LETTER, "uk")
     c = compare(None, facts)
     assert all(v == 0 for k, v in c.values.items())
+
+
+def test_a_list_of_addresses_is_counted_and_house_numbers_are_not_counts() -> None:
+    facts, c = _compare("Левчук відремонтує 20 дворів у 2016 році",
+                        "У 2016 році відремонтовано прибудинкові території за адресами: вул. Шевченка, 12; "
+                        "вул. Франка, 4а; просп. Миру, 7.")
+    assert facts.reported is not None and facts.reported.value == 3
+    assert c.values["quantity_short"] == 1 and "3 reported of 20" in c.explanation
+
+
+def test_first_pupils_arriving_after_the_deadline_is_a_late_completion() -> None:
+    _, c = _compare("Левчук збудує дитячий садок у 2016 році",
+                    "Садок збудовано, 3 березня 2017 року до нього прийшли перші вихованці.", letter=dt.date(2017, 5, 1))
+    assert c.values["completed_late"] == 1

@@ -28,6 +28,7 @@ LABELS = {
     "letter_date": "letter date", "outgoing_number": "outgoing number", "request_date": "request date",
     "request_number": "request number", "sender_org": "sender organisation", "sender_city": "sender city",
     "signatory_name": "signatory", "signatory_position": "signatory's position", "language": "language",
+    "addressee": "addressee", "subject": "subject", "executor": "executor",
     "reviewer": "reviewer", "adjudicator": "adjudicator", "admin": "admin",
 }
 

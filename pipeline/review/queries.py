@@ -397,7 +397,7 @@ FIELD_PHRASES = {
     "letter_date": ("letter date",), "outgoing_number": ("outgoing number",), "request_date": ("request date",),
     "request_number": ("request number",), "sender_org": ("sender organisation",), "sender_city": ("sender city",),
     "signatory_name": ("signatory name", "signatory"), "signatory_position": ("signatory position",),
-    "language": ("language",),
+    "language": ("language",), "addressee": ("addressee",), "subject": ("subject",), "executor": ("executor",),
 }
 
 

@@ -30,7 +30,8 @@ _DONE = re.compile(r"\b(?:здійсн\w*|осуществл\w*|проведен
                    r"запрацюва\w*|заработа\w*|запущен\w*|реалізова\w*|реализова\w*|прийня\w*|приня\w*|"
                    r"розпоча\w*\s+роботу|почав\w*\s+працювати|начал\w*\s+работ\w*|отриман\w*|получен\w*|"
                    r"поставлен\w*|придбан\w*|приобретен\w*|закуплен\w*|передан\w*|доставлен\w*|отрима\w*|получи\w*|"
-                   r"поповни\w*|пополни\w*)\b",
+                   r"поповни\w*|пополни\w*|прийшли\s+перш\w*|пришли\s+перв\w*|готовн\w*\s+до\s+експлуатац\w*|"
+                   r"готовност\w*\s+к\s+эксплуатац\w*)\b",
                    re.I)
 _POSTPONE = re.compile(r"перенесен\w*|перенесли|відтермін\w*|продовжено\s+термін|перенос\w*|отложен\w*|"
                        r"планує\w*\s+(?:заверш|заверши|закінч|відкр|ввест|здат)|планиру\w*\s+(?:заверш|откр|ввест|сдат)|"
@@ -40,6 +41,9 @@ _BY = re.compile(r"(?:\bдо|\bк|\bко|\bпо|пізніше|позднее|р
 _FUTURE = re.compile(r"\b(?:планує\w*|планиру\w*|заплановано|запланировано|передбача\w*|предусматрива\w*|буде|будуть|"
                      r"будет|будут|очікує\w*|ожида\w*|прогноз\w*|має\s+бути|должн\w+\s+быть|стане|станет)\b", re.I)
 _INSTEAD = re.compile(r"\b(?:натомість|замість|вместо|взамен|взамін|альтернативн\w*|як\s+альтернатив\w*)\b", re.I)
+# One listed address or object: "вул. Шевченка, 12", "просп. Миру", "ДНЗ № 5", "школа № 17".
+_ADDRESS = re.compile(r"(?:\b(?:вул|ул|просп|пров|пер|пл|бульв|б-р)\.\s*[А-ЯІЇЄҐA-Z][^\W\d_]+|"
+                      r"(?:ДНЗ|ЗОШ|ЗДО|школ\w*|гімназі\w*|гимнази\w*|ліце\w*|лице\w*)\s*№\s*\d+)")
 _NEG = re.compile(r"\b(?:не|ні|ни|нет|немає)\b", re.I)
 _REMAINING = re.compile(r"(?:решт\w*|залиш\w*|остальн\w*|оставш\w*|ще|еще|інш\w*|друг\w*)\s*$", re.I)
 
@@ -113,6 +117,9 @@ def find_as_of(text: str, letter_date: dt.date | None) -> tuple[dt.date | None, 
 
 def read_facts(text: str, terms: PromiseTerms | None, letter_date: dt.date | None,
                lang: str | None = None) -> PassageFacts:
+    from pipeline.ocrnorm import fold_mixed_words
+
+    text = fold_mixed_words(text)  # OCR look-alikes; one character for one, so offsets stay valid
     lang = lang or detect_language(text)
     as_of, source = find_as_of(text, letter_date)
     facts = PassageFacts(as_of=as_of, as_of_source=source)
@@ -136,6 +143,12 @@ def read_facts(text: str, terms: PromiseTerms | None, letter_date: dt.date | Non
             if group:
                 facts.reported = max(group, key=lambda q: (_report_score(text, q), -q.start))
                 break
+        if facts.reported is None and unit not in measures:
+            # A list of addresses or objects instead of a count: the analyst counts the items.
+            listed = _ADDRESS.findall(text)
+            if len(listed) >= 2:
+                facts.reported = Quantity(float(len(listed)), "list", "items listed", f"{len(listed)} listed",
+                                          0, 0)
     if terms is not None and terms.multiplier:
         m = re.search(r"\b(?:з|із|с|от|від)\s+(\d+(?:[.,]\d+)?)\s+(?:\w+\s+){0,2}до\s+(\d+(?:[.,]\d+)?)", text)
         if m and float(m.group(1).replace(",", ".")) > 0:

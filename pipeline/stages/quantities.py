@@ -46,6 +46,7 @@ MULTIPLIERS = {"удвічі": 2, "вдвічі": 2, "вдвое": 2, "удво�
                "вчетверо": 4, "учетверо": 4}
 
 _MEASURES = ("км", "м", "га", "м2", "%", "шт")
+_OF = ("із", "з", "зі", "из", "от")
 _ALL_NUMERALS = {**_UNITS, **_TENS, **_HUNDREDS}
 
 # Abbreviated units as printed.
@@ -62,6 +63,8 @@ _SKIP = {"новий", "новый", "сучасний", "современный
          "від", "от", "понад", "более", "близько", "около", "майже", "почти", "ще", "еще", "вже", "уже", "всього",
          "всего", "загалом", "в", "у", "на", "та", "и", "і", "й"}
 
+# Abbreviations that follow a number without being what it counts (an address, a document).
+_NOT_UNITS = {"вул", "ул", "просп", "пров", "пер", "пл", "бульв", "буд", "д", "кв", "корп", "мкр", "від", "от", "№"}
 _TOKEN = re.compile(r"\d{1,3}(?:[ \u00a0]\d{3})+(?![\d.,])|\d+(?:[.,]\d+)?|%|[^\W\d_]+(?:['’ʼ][^\W\d_]+)*", re.UNICODE)
 _NUMBER_SIGN = re.compile(r"(?:№|N[°oº]?|Nº|номер\w*)\s*$", re.IGNORECASE)
 _YEAR_WORDS = {"рік", "року", "році", "год", "года", "году", "р", "г", "роки", "років", "годы", "годов", "рр", "гг"}
@@ -175,6 +178,10 @@ def _blocked(text: str) -> list[tuple[int, int]]:
     spans = [(d.start, d.end) for d in find_dates(text)]
     spans += [(m.start(), m.end()) for m in re.finditer(r"(?:№|N[°oº]?|Nº)\s*[\d/\-–.]+(?:[-/]\w+)*", text)]
     spans += [(m.start(), m.end()) for m in re.finditer(r"\b\d{1,4}[-/]\d+(?:[-/]\d+)*\b", text)]
+    # addresses: "вул. Шевченка, 12", "просп. Миру, 7а", "буд. 5"
+    spans += [(m.start(), m.end()) for m in re.finditer(
+        r"\b(?:вул|ул|просп|пр-т|пров|пер|пл|бульв|б-р|буд|д|кв|корп|м-н|мкр)\.\s*(?:[^\W\d_][^\d,;.]{0,40}?,?\s*)?"
+        r"\d+(?:\s*[-/]\s*\d+)?[а-яієa-z]?\b", text, re.I)]
     # "1 вересня", "до 15 мая": a day of a month; "1990-х": a decade
     for m in re.finditer(r"\b([0-3]?\d)\s+([^\W\d_]{3,10})", text):
         if month_from_word(m.group(2)):
@@ -193,6 +200,9 @@ _ALL_WORDS = {"усі", "всі", "все", "всіх", "усіх", "всех", 
 
 def find_quantities(text: str, lang: str | None = None) -> list[Quantity]:
     """Every counted quantity in ``text`` in order; numbers of documents, dates and years are left out."""
+    from pipeline.ocrnorm import fold_mixed_words
+
+    text = fold_mixed_words(text)  # "пoкрівель" -> "покрівель"; one character for one, offsets stay
     lang = lang or detect_language(text)
     toks = _tokens(text)
     blocked = _blocked(text)
@@ -246,7 +256,19 @@ def find_quantities(text: str, lang: str | None = None) -> list[Quantity]:
                 of_total, k = tot
         unit = unit_first if measure else (_unit_after(toks, k, lang) or unit_first)
         all_of = any(fold(t.text) in _ALL_WORDS for t in toks[max(0, i - 3):i])
+        if of_total is None and unit is not None:
+            # "в 11 школах з 24", "2,3 км мереж із 4,8 км": the total after the counted noun
+            m = unit[2]
+            if m < len(toks) and not toks[m].text[0].isdigit() and fold(toks[m].text) not in _OF and m + 1 < len(toks):
+                m += 1  # one more word of the phrase ("км мереж із")
+            if m < len(toks) and fold(toks[m].text) in _OF and m + 1 < len(toks):
+                tot = _number_at(toks, m + 1, lang)
+                if tot is not None and tot[0] >= value:
+                    of_total, k = tot[0], tot[1]
         if unit is None:
+            if of_total is not None:  # "у 4 з 9 ра йонів": a share of a set, the noun torn by OCR
+                out.append(Quantity(value, "", "", text[tok.start:toks[k - 1].end], tok.start, toks[k - 1].end,
+                                    of_total, all_of))
             i = max(j, k)
             continue
         key, ulemma, after = unit
@@ -266,6 +288,8 @@ def _unit_after(toks: list[_Tok], i: int, lang: str) -> tuple[str, str, int] | N
             return UNIT_ABBREV[w], w, j + 1
         if w in _SKIP or w in _ALL_WORDS:
             continue
+        if w in _NOT_UNITS:
+            return None
         lemma, pos = _parse(w, lang)
         if lemma in UNIT_ABBREV:
             return UNIT_ABBREV[lemma], lemma, j + 1
