@@ -44,6 +44,7 @@ from pipeline.schema import (
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
+from pipeline.stages.field_components import FIELD_ERROR
 from pipeline.stages.promise_page import write_promise_records
 from pipeline.stages.promise_terms import read_terms
 from pipeline.stages.records import atomic_write_text, write_manifest, write_records
@@ -103,6 +104,7 @@ class BatchReport:
     ocr_pages: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    field_errors: dict[str, int] = field(default_factory=dict)  # field rule -> letters it failed on
     records: list[str] = field(default_factory=list)
     interrupted: bool = False
     interrupt_reason: str | None = None
@@ -314,6 +316,10 @@ def run_batch(
                 report.ocr_pages += sum(1 for p in result.text.pages if p.source.value == "ocr")
             stage_totals.update(result.timings)
             statuses[result.status.value] += 1
+            for reason in result.fields.review_reasons if result.fields else ():
+                if reason.startswith(FIELD_ERROR):  # "field extraction error (signatory)"
+                    rule = reason[len(FIELD_ERROR) :].strip(" ()") or "?"
+                    report.field_errors[rule] = report.field_errors.get(rule, 0) + 1
             if result.status == Status.FAILED:
                 report.failures.append({"source_file": result.source_file, "reason": result.error or ""})
             if on_result:

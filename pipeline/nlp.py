@@ -38,11 +38,26 @@ def morph_analyzer(lang: str):  # -> pymorphy3.MorphAnalyzer
     return pymorphy3.MorphAnalyzer(lang=lang)
 
 
+def language_scores(text: str) -> tuple[str, float]:
+    """("uk" or "ru", confidence 0..1) by letters only one alphabet has and by function words
+    only one language has (lexicons ``uk_markers`` / ``ru_markers``); ("uk", 0.3) when undecided."""
+    from pipeline.lexicons import lexicon
+
+    low = text.lower()
+    uk = sum(ch in _UK_ONLY for ch in low)
+    ru = sum(ch in _RU_ONLY for ch in low)
+    toks = re.findall(r"[^\W\d_]+", low)
+    uk_words, ru_words = lexicon("uk_markers"), lexicon("ru_markers")
+    uk += 3 * sum(t in uk_words for t in toks)
+    ru += 3 * sum(t in ru_words for t in toks)
+    if uk == ru:
+        return "uk", 0.3
+    return ("ru" if ru > uk else "uk"), round(min(1.0, max(uk, ru) / (uk + ru)), 3)
+
+
 def detect_language(text: str) -> str:
-    """"uk" or "ru" by letters only one of the alphabets has; "uk" when undecided."""
-    uk = sum(ch in _UK_ONLY for ch in text)
-    ru = sum(ch in _RU_ONLY for ch in text)
-    return "ru" if ru > uk else "uk"
+    """"uk" or "ru" (see :func:`language_scores`); "uk" when undecided."""
+    return language_scores(text)[0]
 
 
 def lemmas(text: str, lang: str | None = None) -> list[str]:

@@ -188,6 +188,9 @@ FIELD_NAMES = (
     "signatory_name",
     "signatory_position",
     "language",
+    "addressee",
+    "subject",
+    "executor",
 )
 
 
@@ -202,6 +205,9 @@ class LetterFields:
     signatory_name: FieldValue = field(default_factory=FieldValue)
     signatory_position: FieldValue = field(default_factory=FieldValue)
     language: FieldValue = field(default_factory=FieldValue)  # "uk" | "ru"
+    addressee: FieldValue = field(default_factory=FieldValue)  # the recipient block, lines joined
+    subject: FieldValue = field(default_factory=FieldValue)  # the heading ("Про …")
+    executor: FieldValue = field(default_factory=FieldValue)  # the executor's mark: name and phone
     review_reasons: list[str] = field(default_factory=list)  # why a human should look
 
     def items(self) -> list[tuple[str, FieldValue]]:

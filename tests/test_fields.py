@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.cities import city_lexicon
 from pipeline.schema import LetterText, PageText, TextSource, Word
 from pipeline.stages.fields import _genitive, extract_fields, normal_case
-from pipeline.stages.fields_lexicon import city_lexicon
 
 
 def typed(text: str) -> LetterText:
@@ -162,6 +162,9 @@ def test_ukrainian_department_letter() -> None:
         "signatory_name": "Марта Ковальчук",
         "signatory_position": "Начальник управління",
         "language": "uk",
+        "addressee": "Громадській організації «Прозорий бюджет» 01001, м. Київ, вул. Зразкова, 3",
+        "subject": "Про стан бібліотеки",
+        "executor": "Іваненко 11-22-44",
     }
     assert f.review_reasons == []
     full = typed(RIVNE).full_text
@@ -182,6 +185,9 @@ def test_russian_executive_committee_letter() -> None:
         "signatory_name": "П.С. Никитенко",
         "signatory_position": "Заместитель городского головы по вопросам жилищного хозяйства",
         "language": "ru",
+        "addressee": "ОО «Прозрачный бюджет»",
+        "subject": None,
+        "executor": "Смирнова 700-00-01",
     }
 
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pipeline.ocrnorm import DIGIT_LIKE, HOMOGLYPHS
+
 # Genitive month names as printed in dates, then nominative forms that OCR or
 # careless typing sometimes gives. Index = month number - 1.
 _MONTHS_UK = (
@@ -35,10 +37,9 @@ _MONTHS_NOM = (
 
 MONTH_NAMES: dict[str, tuple[str, ...]] = {"uk": _MONTHS_UK, "ru": _MONTHS_RU}
 
-# Latin letters that Tesseract puts for Cyrillic look-alikes inside Cyrillic words.
-_LATIN_TO_CYR = str.maketrans("aceiopxyACEHIKMOPTXBy", "асеіорхуАСЕНІКМОРТХВу")
-# Letters OCR gives for digits inside numbers.
-_DIGIT_LIKE = str.maketrans({"О": "0", "O": "0", "о": "0", "o": "0", "З": "3", "з": "3", "l": "1", "I": "1", "І": "1"})
+# Latin look-alikes inside Cyrillic words, and letters OCR gives for digits: pipeline.ocrnorm.
+_LATIN_TO_CYR = HOMOGLYPHS
+_DIGIT_LIKE = DIGIT_LIKE
 
 _D = r"[0-9OОЗoо]"  # a digit, or a letter OCR confuses with one
 _SP = r"[ \t]?"  # OCR sometimes splits a number with one space
@@ -46,9 +47,18 @@ _DAY = rf"(?P<d>[0-3OОoо]?{_SP}{_D})"
 _MON = rf"(?P<m>[01OОoо]?{_SP}{_D})"
 _YEAR = rf"(?P<y>[12]{_SP}[09OОoо]{_SP}{_D}{_SP}{_D}|{_D}{_SP}{_D})"
 _SEP = r"[ \t]?[.,][ \t]?"
+_SEP2 = r"[ \t]?[.,:][ \t]?"  # OCR reads the second dot as a colon now and then ("18.10:2016")
 _YEAR_WORD = r"(?:[ \t]*(?:року|рік|года|год|р\.|г\.|р(?![\w])|г(?![\w])))?"
 
-NUMERIC_DATE = re.compile(rf"(?<![\d.,/-]){_DAY}{_SEP}{_MON}{_SEP}{_YEAR}(?![\d]|[.,/-]\d){_YEAR_WORD}")
+# A dot right before the day is OCR debris (".11.12.2018") unless a digit stands before it.
+NUMERIC_DATE = re.compile(
+    rf"(?<![\d,/-])(?<!\d[.]){_DAY}{_SEP}{_MON}{_SEP2}{_YEAR}(?![\d]|[.,:/-]\d){_YEAR_WORD}"
+)
+# A hand-filled register line: «08» __06__ 2017 р. (day quoted, month as digits in a blank)
+REGISTER_DATE = re.compile(
+    rf"(?<![\w])[«\"“„'](?P<d>[0-3OОoо]?{_D})[»\"”'][ \t_]*(?P<m>[01OОoо]?{_D})[ \t_]+"
+    rf"(?P<y>[12][ \t]?[09OО][ \t]?{_D}[ \t]?{_D})(?!\d){_YEAR_WORD}"
+)
 _OPEN_Q = r"(?:[«\"“„'(<]{1,2}[ \t]?)?"
 _CLOSE_Q = r"(?:[ \t]?[»\"”')>]{1,2})?"
 TEXT_DATE = re.compile(
@@ -127,6 +137,11 @@ def find_dates(text: str) -> list[DateMatch]:
             continue
         date = _make(_year(mt.group("y")), int(m), int(d))
         if date is not None:
+            found.append(DateMatch(date, mt.start(), mt.end(), mt.group(0), True))
+    for mt in REGISTER_DATE.finditer(text):
+        d, m = _digits(mt.group("d")), _digits(mt.group("m"))
+        date = _make(_year(mt.group("y")), int(m), int(d)) if d.isdigit() and m.isdigit() else None
+        if date is not None and not any(f.start < mt.end() and mt.start() < f.end for f in found):
             found.append(DateMatch(date, mt.start(), mt.end(), mt.group(0), True))
     for mt in TEXT_DATE.finditer(text):
         month = month_from_word(mt.group("mw"))

@@ -37,7 +37,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
+from pipeline.cities import city_of_text
 from pipeline.nlp import detect_language, morph_analyzer, words
+from pipeline.ocrnorm import NUMBER_SIGN_NUMBER, fold_homoglyphs
 from pipeline.schema import LetterFields, LetterText, Match, Passage, Promise
 from pipeline.stages.segment import Regions, find_regions, segment
 
@@ -192,20 +194,10 @@ def terms_of(word: str, lang: str) -> tuple[tuple[str, ...], str, float]:
     return (sk[:PREFIX_LEN],), lemma, weight
 
 
-# "№ 5" tells "school No. 5" from "school No. 7"; OCR reads № as "Ме", "Мо" or "N".
-_NUMBER_SIGN = re.compile(r"(?:№|N[°o]?|Ме|Мо)\s*(\d{1,4})(?![\d/.,-]\d)")
-
-
+# "№ 5" tells "school No. 5" from "school No. 7"; OCR reads № as "Ме", "Мо" or "N" (pipeline.ocrnorm).
+_NUMBER_SIGN = NUMBER_SIGN_NUMBER
 # OCR mixes Latin look-alikes into Cyrillic words ("оcвiтлення"); fold them back.
-_HOMOGLYPHS = str.maketrans("aceiopxyKMHTBOPACEX", "асеіорхуКМНТВОРАСЕХ")
-_CYRILLIC = re.compile(r"[а-яіїєґёА-ЯІЇЄҐЁ]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def _fix_homoglyphs(word: str) -> str:
-    if not _LATIN.search(word) or not _CYRILLIC.search(word):
-        return word
-    return word.translate(_HOMOGLYPHS)
+_fix_homoglyphs = fold_homoglyphs
 
 
 def terms_with_lemmas(text: str, lang: str) -> list[tuple[str, str, float]]:
@@ -555,9 +547,6 @@ def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
 # --- letter-level evidence -----------------------------------------------------------------------
 
 
-_PLACE_IN_HEAD = re.compile(r"(?:\bм|\bг|\bмісто|\bгород)\.?\s+([А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+(?:-[А-ЯІЇЄҐ][а-яіїєґё'’ʼ]+)?)")
-
-
 def _city_votes(
     full_text: str, index: PromiseIndex, regions: Regions | None = None
 ) -> tuple[dict[str, float], dict[str, float], str]:
@@ -595,9 +584,9 @@ def detect_city(full_text: str, index: PromiseIndex, regions: Regions | None = N
     if head_votes:
         total = {c: v + body_votes.get(c, 0.0) for c, v in head_votes.items()}
         return max(total.items(), key=lambda kv: kv[1])[0]
-    place = _PLACE_IN_HEAD.search(head)
+    place = city_of_text(full_text)  # the one city resolver: the letterhead's adjective or address
     if place:
-        return place.group(1)
+        return place
     return max(body_votes.items(), key=lambda kv: kv[1])[0] if body_votes else None
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from pipeline.engines import tesseract
 from pipeline.errors import OcrError, OcrTimeout
+from pipeline.ocrnorm import fix_tokens, is_cyrillic, is_latin
 from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
 from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
@@ -282,59 +283,15 @@ def _reorder_columns(lines: list[_Line]) -> list[_Line]:
     return out
 
 
-# "№" is the one sign Tesseract's ukr/rus models keep misreading, as a two-letter word
-_NUMERO_MISREADS = frozenset({"Ме", "Мо", "Ne", "No", "Nо", "Nе", "Ns", "Ng", "N°", "Nº", "М°", "Mo", "Me", "Хо", "Ко"})
-
-
-# With eng loaded (needed for e-mail addresses and URLs) Tesseract now and then reads a short
-# Cyrillic word with Latin look-alikes: "Ha" for "На", "Big" for "від", "Bux." for "Вих.".
-_LATIN_TO_CYRILLIC = str.maketrans({
-    "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "I": "І", "K": "К", "M": "М", "O": "О", "P": "Р",
-    "T": "Т", "X": "Х", "Y": "У", "a": "а", "c": "с", "e": "е", "i": "і", "o": "о", "p": "р", "x": "х",
-    "y": "у", "u": "и", "g": "д", "k": "к", "n": "п", "r": "г",
-})
-_LATIN_LINE = ("@", "http", "www", ".ua", ".com", ".org", ".net")
-
-
-def _is_latin(ch: str) -> bool:
-    return "a" <= ch.lower() <= "z"
-
-
-def _is_cyrillic(ch: str) -> bool:
-    return "\u0400" <= ch <= "\u04ff"
+# "№" misreads, Latin look-alikes and "ьі" for "ы": pipeline.ocrnorm, shared with every stage.
+_fix_tokens = fix_tokens
 
 
 def cyrillic_page(texts: list[str]) -> bool:
     """True when the page's letters are overwhelmingly Cyrillic (a Ukrainian or Russian letter)."""
     joined = "".join(texts)
-    cyr = sum(_is_cyrillic(ch) for ch in joined)
-    return cyr > 3 * sum(_is_latin(ch) for ch in joined)
-
-
-def _fold_latin(token: str, cyrillic: bool) -> str:
-    letters = [ch for ch in token if ch.isalpha()]
-    latin = [ch for ch in letters if _is_latin(ch)]
-    if not latin:
-        return token
-    if any(_is_cyrillic(ch) for ch in letters):  # mixed scripts inside one word: always an OCR slip
-        return token.translate(_LATIN_TO_CYRILLIC)
-    if not cyrillic or "-" in token or any(ch.translate(_LATIN_TO_CYRILLIC) == ch for ch in latin):
-        return token  # a real Latin word ("e-mail", "Wi-Fi", "Prozorro") has letters with no look-alike
-    return token.translate(_LATIN_TO_CYRILLIC)
-
-
-def _fix_tokens(texts: list[str], cyrillic: bool = False) -> list[str]:
-    """Restore "№" where a misread of it stands right before a number, and Cyrillic words read
-    with Latin look-alikes on a Cyrillic page (never on a line with an e-mail address or URL)."""
-    out = list(texts)
-    for i in range(len(out) - 1):
-        if out[i] in _NUMERO_MISREADS and out[i + 1][:1].isdigit():
-            out[i] = "№"
-    line = " ".join(out).lower()
-    if not any(mark in line for mark in _LATIN_LINE):
-        out = [_fold_latin(t, cyrillic) for t in out]
-    # Russian "ы" read by the Ukrainian model as "ьі", a pair that no Ukrainian word has
-    return [t.replace("ьі", "ы").replace("ЬІ", "Ы") for t in out]
+    cyr = sum(is_cyrillic(ch) for ch in joined)
+    return cyr > 3 * sum(is_latin(ch) for ch in joined)
 
 
 def _map_box(

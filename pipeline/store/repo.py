@@ -53,6 +53,9 @@ LETTER_COLUMNS = (
     "signatory_position",
     "request_date",
     "request_number",
+    "addressee",
+    "subject",
+    "executor",
     "status",
     "error",
 )
