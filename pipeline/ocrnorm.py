@@ -55,13 +55,15 @@ def fold_homoglyphs(word: str) -> str:
     return word.translate(HOMOGLYPHS)
 
 
-_MIXED = re.compile(r"[^\W\d_]*(?:[A-Za-z][^\W\d_]*[а-яіїєґёА-ЯІЇЄҐЁ]|[а-яіїєґёА-ЯІЇЄҐЁ][^\W\d_]*[A-Za-z])[^\W\d_]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def fold_mixed_words(text: str) -> str:
     """Every word mixing Latin look-alikes into Cyrillic ("інформaції") folded; one character for
     one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone."""
-    return _MIXED.sub(lambda m: m.group(0).translate(HOMOGLYPHS), text)
+    # Word by word, not one regex over the text: a pattern that looks for a Latin and a Cyrillic
+    # letter anywhere in a word backtracks without end on a long run of letters ("а" * 5000).
+    return _LETTERS.sub(lambda m: fold_homoglyphs(m.group(0)), text)
 
 
 def fold_latin_token(token: str, cyrillic_context: bool) -> str:
