@@ -1,7 +1,7 @@
 """The importable API: the CLI, the web app and the tests call these.
 
-The order of the stages lives here and only here (:meth:`Processor.process`);
-the stages themselves are plain functions in :mod:`pipeline.stages`.
+The order of the stages lives in one place, :meth:`pipeline.processor.Processor.process`
+(re-exported here); the stages themselves are plain functions in :mod:`pipeline.stages`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,122 +21,47 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import LetterError, UsageError
+from sqlalchemy.orm import Session
+
+from pipeline import preflight
+from pipeline.errors import (
+    LettersError,
+    OutOfSpace,
+    RunInterrupted,
+    StoreError,
+    UsageError,
+    WriteError,
+)
 from pipeline.executors import iter_results
+from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, iso_date, join_reasons
+from pipeline.review.agreement import agreement_records
 from pipeline.schema import (
     IngestFailure,
-    Letter,
     LetterResult,
     LetterText,
-    Match,
     Promise,
     Status,
-    Update,
     VerdictSuggestion,
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
 from pipeline.stages.field_components import FIELD_ERROR
 from pipeline.stages.promise_page import write_promise_records
-from pipeline.stages.promise_terms import PromiseTerms, read_terms
-from pipeline.stages.records import atomic_write_text, write_records
+from pipeline.stages.promise_terms import read_terms
+from pipeline.stages.records import atomic_write_text, write_manifest, write_records
 from pipeline.stages.registry import load_registry
-from pipeline.stages.text import extract_text
 from pipeline.store import promises as promise_store
 from pipeline.store import repo
-from pipeline.store.db import Database
+from pipeline.store.db import Database, sqlite_path, translate_os_error
 from pipeline.store.tables import RunRow, utcnow
 
 log = logging.getLogger("letters")
 
-POOR_SCAN = "poor scan"
-NO_MATCH = "no promise matched"
+__all__ = ["MAX_ERROR_CHARS", "NO_MATCH", "POOR_SCAN", "BatchReport", "Processor", "export_records",
+           "join_reasons", "run_batch", "suggest_verdict"]
 
 
-class Processor:
-    """Everything one worker needs to process letters: the promise index and the verdict model,
-    loaded once and reused for every letter."""
-
-    def __init__(self, promises: list[Promise], settings: Settings) -> None:
-        from pipeline.stages.match import PromiseIndex
-        from pipeline.stages.verdict import VerdictModel
-
-        self.settings = settings
-        self.index = PromiseIndex.build(promises)
-        self.model = VerdictModel.load(settings.models_dir)
-        self.promises = {p.promise_id: p for p in promises}
-        self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
-
-    def process(self, letter: Letter) -> LetterResult:
-        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
-        from pipeline.stages.fields import extract_fields
-        from pipeline.stages.match import match_letter
-        from pipeline.stages.ocr import page_is_poor
-
-        s = self.settings
-        result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
-        t = result.timings
-        try:
-            t0 = time.perf_counter()
-            text = extract_text(letter, s)
-            t["text"] = time.perf_counter() - t0
-            result.text = text
-            t0 = time.perf_counter()
-            fields = extract_fields(text)
-            t["fields"] = time.perf_counter() - t0
-            result.fields = fields
-            t0 = time.perf_counter()
-            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin)
-            t["match"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lang = fields.language.value
-            letter_date = _iso_date(fields.letter_date.value)
-            result.updates = [self._update(letter, m, lang, letter_date) for m in matches]
-            t["verdict"] = time.perf_counter() - t0
-        except LetterError as exc:
-            result.status, result.error = Status.FAILED, str(exc)
-            return result
-        except Exception as exc:  # a bug must not lose the batch: record it on the letter
-            log.error("internal error on %s:\n%s", letter.source_file, traceback.format_exc())
-            result.status, result.error = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
-            return result
-
-        reasons = list(fields.review_reasons)
-        poor = [p.page_no for p in text.pages if p.ocr_confidence is not None and page_is_poor(p, s.ocr)]
-        if poor:
-            reasons.insert(0, f"{POOR_SCAN} (page {', '.join(map(str, poor))})")
-        if not matches:
-            reasons.append(NO_MATCH)
-        for u in result.updates:
-            if u.match.near_tie:
-                alts = ", ".join(pid for pid, _ in u.match.alternatives)
-                reasons.append(f"ambiguous match {u.promise_id} (also {alts})")
-            elif u.suggestion and u.suggestion.confidence < s.verdict_review_below:
-                reasons.append(f"unsure verdict for {u.promise_id} ({u.suggestion.confidence:.2f})")
-        if reasons:
-            result.status, result.error = Status.NEEDS_REVIEW, "; ".join(reasons)
-        return result
-
-    def terms(self, promise_id: str) -> PromiseTerms | None:
-        from pipeline.stages.promise_terms import read_terms
-
-        if promise_id not in self._terms and promise_id in self.promises:
-            self._terms[promise_id] = read_terms(self.promises[promise_id])
-        return self._terms.get(promise_id)
-
-    def _update(self, letter: Letter, match: Match, lang: str | None, letter_date: dt.date | None) -> Update:
-        promise = self.promises.get(match.promise_id)
-        suggestion = self.model.suggest(match.passage, lang, promise=promise, letter_date=letter_date,
-                                        terms=self.terms(match.promise_id))
-        needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
-        return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
-
-
-def _iso_date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+_iso_date = iso_date  # the batch bench imports it from here
 
 
 _SHIPPED_MODEL: dict[str, object] = {}
@@ -184,6 +108,8 @@ class BatchReport:
     field_errors: dict[str, int] = field(default_factory=dict)  # field rule -> letters it failed on
     records: list[str] = field(default_factory=list)
     interrupted: bool = False
+    interrupt_reason: str | None = None
+    stale_runs: list[str] = field(default_factory=list)  # earlier unfinished runs marked interrupted by this one
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -225,6 +151,88 @@ def write_text_file(out_dir: Path, text: LetterText) -> None:
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
 
+def _process_identity() -> tuple[str, int, float | None]:
+    import socket
+
+    import psutil
+
+    try:
+        started = psutil.Process().create_time()
+    except psutil.Error:
+        started = None
+    return socket.gethostname(), os.getpid(), started
+
+
+def _run_is_alive(host: str | None, pid: int | None, pid_started: float | None) -> bool | None:
+    """Whether the process of a run row is still running: None when it cannot be told (another host)."""
+    import socket
+
+    import psutil
+
+    if host is None or pid is None:
+        return False  # a run from before runs had owners: long gone
+    if host != socket.gethostname():
+        return None
+    try:
+        proc = psutil.Process(pid)
+        return pid_started is None or abs(proc.create_time() - pid_started) < 1.0
+    except psutil.Error:
+        return False
+
+
+STALE_REASON = "the run stopped without finishing (killed, crashed or the machine went down)"
+
+
+def _mark_stale_runs(s: Session, own_run: str) -> list[str]:
+    """Mark unfinished runs whose process is gone as interrupted; returns their ids."""
+    stale = []
+    for run in repo.unfinished_runs(s):
+        if run.run_id != own_run and _run_is_alive(run.host, run.pid, run.pid_started) is False:
+            run.status, run.reason = "interrupted", STALE_REASON
+            stale.append(run.run_id)
+    return stale
+
+
+RESERVE_BYTES = 2 * 2**20
+
+
+class _SpaceReserve:
+    """A little disk space set aside while a run works, beside the database, and given back when
+    the disk fills: the run can then still mark itself interrupted, checkpoint the WAL and write
+    its report instead of failing at each of those too."""
+
+    PREFIX = ".letters-reserve-"
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.folder = folder
+        self.path = folder / f"{self.PREFIX}{run_id}"
+
+    def take(self) -> None:
+        try:
+            with open(self.path, "wb") as fh:
+                os.posix_fallocate(fh.fileno(), 0, RESERVE_BYTES)
+        except (OSError, AttributeError):  # no space for it, or no fallocate: run without a reserve
+            self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def clean_others(self, live_runs: set[str]) -> None:
+        """Remove the reserves of runs that are not running any more (killed ones leave theirs)."""
+        for p in self.folder.glob(self.PREFIX + "*"):
+            if p != self.path and p.name.removeprefix(self.PREFIX) not in live_runs:
+                p.unlink(missing_ok=True)
+
+
+def _as_fault(exc: BaseException, what: str) -> LettersError | None:
+    """A fault that must stop the batch (disk full, write error, locked or read-only database) as a typed error."""
+    if isinstance(exc, OutOfSpace | WriteError | StoreError):
+        return exc
+    if isinstance(exc, OSError):
+        return translate_os_error(exc, what)
+    return None
+
+
 def run_batch(
     input_dir: Path,
     promises_path: Path,
@@ -241,14 +249,20 @@ def run_batch(
 
     Letters already processed successfully (same SHA-256) are skipped unless
     ``force``. Bad files are recorded as failed; the batch always completes.
+    What the run needs (tesseract and its languages, a writable output folder with free
+    space, a writable database) is checked before any letter. A fault that stops the
+    batch (disk full, a write error, a database locked past every retry) keeps the letters
+    committed so far, marks the run ``interrupted`` with the reason and raises
+    :class:`RunInterrupted` carrying the report. The record files always cover the whole
+    database; a run checkpoints the SQLite WAL when it ends.
     """
     settings = settings or Settings()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if not input_dir.is_dir():
         raise UsageError(f"input folder not found: {input_dir}")
     promises = load_registry(Path(promises_path))
-    out_dir.mkdir(parents=True, exist_ok=True)
     db_path = db_path or out_dir / "letters.db"
+    preflight.check_run(out_dir, db_path, settings)
     workers = workers or settings.workers or os.cpu_count() or 1
     started = time.perf_counter()
     report = BatchReport(
@@ -258,12 +272,26 @@ def run_batch(
         db=str(db_path),
         started_at=utcnow().isoformat(timespec="seconds"),
     )
-    db = Database(db_path)
+    db = Database(db_path, busy_timeout_s=settings.db_busy_timeout_s)
     settings = replace(settings, ocr_cache_db=str(db_path))
+    host, pid, pid_started = _process_identity()
+    fault: LettersError | None = None
+    results: Iterator[LetterResult] | None = None
+    db_file = sqlite_path(db_path)
+    reserve = _SpaceReserve(db_file.parent if db_file else out_dir, report.run_id)
     try:
+        def start(s: Session) -> tuple[list[str], set[str]]:
+            s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}, status="running",
+                         host=host, pid=pid, pid_started=pid_started))
+            s.flush()
+            stale = _mark_stale_runs(s, report.run_id)
+            return stale, {r.run_id for r in repo.unfinished_runs(s)}
+
+        report.stale_runs, live = db.write(start, "starting the run")
+        reserve.clean_others(live)
+        reserve.take()
+        repo.store_promises(db, promises, terms_of=lambda p: read_terms(p).to_json())
         with db.session() as s:
-            repo.upsert_promises(s, promises, terms_of=lambda p: read_terms(p).to_json())
-            s.add(RunRow(run_id=report.run_id, input_dir=str(input_dir), report={}))
             done = repo.done_letters(s)
         found = ingest.discover(input_dir, settings.limits)
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
@@ -273,17 +301,17 @@ def run_batch(
             letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
         ]
         report.skipped = len(found.letters) - len(todo)
-        _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
-        if on_start:
-            on_start(len(todo) + len(found.failures))
         stage_totals: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
 
         def record(result: LetterResult) -> None:
             if result.text:  # before the commit: a committed letter is skipped next time, its text must exist
-                write_text_file(out_dir, result.text)
-            with db.session() as s:  # one transaction per letter: a crash loses only letters in flight
-                repo.save_result(s, result, report.run_id)
+                try:
+                    write_text_file(out_dir, result.text)
+                except OSError as exc:
+                    raise translate_os_error(exc, f"writing {out_dir / 'text'}") from None
+            # one transaction per letter: a crash loses only letters in flight
+            db.write(lambda s: repo.save_result(s, result, report.run_id), f"saving {result.source_file}")
             if result.text:
                 report.pages += len(result.text.pages)
                 report.ocr_pages += sum(1 for p in result.text.pages if p.source.value == "ocr")
@@ -298,45 +326,114 @@ def run_batch(
             if on_result:
                 on_result(result)
 
-        for failure in found.failures:
-            record(_failure_result(failure))
         try:
+            try:
+                _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
+            except OSError as exc:
+                raise translate_os_error(exc, f"writing {out_dir / 'text'}") from None
+            if on_start:
+                on_start(len(todo) + len(found.failures))
+            for failure in found.failures:
+                record(_failure_result(failure))
             with _stop_on_sigterm():
-                for result in iter_results(todo, promises, settings, workers, dask):
+                results = iter_results(todo, promises, settings, workers, dask)
+                for result in results:
                     record(result)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
             report.interrupted = True
+            report.interrupt_reason = "stopped by a signal (Ctrl-C or SIGTERM)"
+        except (OSError, LettersError) as exc:
+            fault = _as_fault(exc, f"writing to {out_dir}")
+            if fault is None:
+                raise
+            report.interrupted = True
+            report.interrupt_reason = str(fault)
+        finally:
+            if results is not None:
+                results.close()  # stop the workers now, not when the generator is collected
         report.letters = len(run_ids)
         report.counts = {k: statuses.get(k, 0) for k in (s.value for s in Status)}
         report.stage_seconds = {k: round(v, 3) for k, v in stage_totals.items()}
-        with db.session() as s:
-            letters = repo.letter_records(s, run_ids)
-            updates = repo.update_records(s, run_ids)
-            pages = promise_store.promise_pages(s)
-        report.records = [str(p) for p in write_records(out_dir, letters, updates)]
-        report.records += [str(p) for p in write_promise_records(out_dir, [p.record() for p in pages])]
-        report.seconds = round(time.perf_counter() - started, 2)
-        atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
-        with db.session() as s:
+        pages: list | None = None
+
+        def finish(s: Session) -> None:
             run = s.get(RunRow, report.run_id)
             if run:
                 run.finished_at = utcnow()
+                run.status = "interrupted" if report.interrupted else "finished"
+                run.reason = report.interrupt_reason
                 run.report = json.loads(report.to_json())
-            promise_store.record_status_snapshot(s, report.run_id, pages)
+                if pages is not None:
+                    promise_store.record_status_snapshot(s, report.run_id, pages)
+
+        if fault is not None:  # the reason goes into the database first, with the space set aside
+            reserve.release()
+            try:
+                db.write(finish, "marking the run interrupted")
+            except LettersError as exc:
+                log.warning("could not mark the run interrupted: %s", exc)  # the next run will
+        try:
+            paths, pages = export_from(db, out_dir)
+            report.records = [str(p) for p in paths]
+        except (OSError, LettersError) as exc:
+            typed = _as_fault(exc, f"writing the records in {out_dir}")
+            if typed is None:
+                raise
+            fault = fault or typed
+            report.interrupted, report.interrupt_reason = True, report.interrupt_reason or str(typed)
+        report.seconds = round(time.perf_counter() - started, 2)
+        try:
+            atomic_write_text(out_dir / "reports" / f"run-{report.run_id}.json", report.to_json())
+        except OSError as exc:
+            fault = fault or translate_os_error(exc, f"writing {out_dir / 'reports'}")
+        try:
+            db.write(finish, "finishing the run")
+        except LettersError as exc:
+            if fault is None:
+                raise
+            log.warning("could not mark the run interrupted: %s", exc)  # the next run will
+        if fault is not None:
+            raise RunInterrupted(fault, report)
         return report
     finally:
+        reserve.release()
+        db.checkpoint()
         db.close()
 
 
-def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None) -> list[Path]:
-    """Rewrite the record files from the database (human decisions included)."""
-    db = Database(db_path)
+def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> tuple[list[Path], list]:
+    """Write the record files of ``db`` into ``out_dir`` as one set: letters.*, updates.* and decisions.*
+    (the whole database unless ``letter_ids``), agreement.*, promises.*, then manifest.json over all of them. Returns the
+    paths and the promise pages the promise records were made from."""
+    out_dir = Path(out_dir)
+    letter_ids = list(letter_ids) if letter_ids is not None else None
+    with db.session() as s:
+        letters = repo.letter_records(s, letter_ids)
+        updates = repo.update_records(s, letter_ids)
+        decisions = repo.decision_records(s, letter_ids)
+        agreement = agreement_records(s)
+        pages = promise_store.promise_pages(s)
+    paths = write_records(out_dir, letters, updates, manifest=False, decisions=decisions, agreement=agreement)
+    paths += write_promise_records(out_dir, [p.record() for p in pages])
+    paths.append(write_manifest(out_dir, paths))
+    return paths, pages
+
+
+def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str] | None = None,
+                   input_dir: Path | None = None) -> list[Path]:
+    """Rewrite the record files from the database (human decisions included). The database is
+    only read: a read-only database file works. ``input_dir``: only letters from that folder."""
+    preflight.check_database_readable(db_path)
+    preflight.check_output_dir(Path(out_dir), 0.0)
+    db = Database(db_path, readonly=preflight.database_is_read_only(db_path))
     try:
-        with db.session() as s:
-            letters = repo.letter_records(s, letter_ids)
-            updates = repo.update_records(s, letter_ids)
-            promises = promise_store.promise_records(s)
-        return write_records(Path(out_dir), letters, updates) + write_promise_records(Path(out_dir), promises)
+        if input_dir is not None:
+            with db.session() as s:
+                letter_ids = repo.letters_under(s, Path(input_dir))
+        try:
+            return export_from(db, Path(out_dir), letter_ids)[0]
+        except OSError as exc:
+            raise translate_os_error(exc, f"writing the records in {out_dir}") from None
     finally:
         db.close()
 
@@ -354,8 +451,8 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
             decisions = repo.effective_decisions(s)
             rows = []
             for (lid, kind, pid), d in sorted(decisions.items()):
-                if kind != "verdict" or not d.human_value:
-                    continue
+                if kind != "verdict" or not d.human_value or d.disputed:
+                    continue  # a verdict reviewers disagree on teaches nothing until adjudicated
                 m = s.scalars(select(MatchRow).where(MatchRow.letter_id == lid, MatchRow.promise_id == pid)).first()
                 if m is None or not m.passage_text.strip():
                     continue
@@ -372,7 +469,7 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
                 p = s.get(PromiseRow, pid)
                 date = s.scalars(select(FieldRow.value).where(FieldRow.letter_id == lid,
                                                               FieldRow.name == "letter_date")).first()
-                if p is not None and _iso_date(date):
+                if p is not None and iso_date(date):
                     row["promise"] = {"title": p.title, "politician": p.politician, "office": p.office,
                                       "city": p.city, "said_on": p.said_on.isoformat() if p.said_on else None,
                                       "description": p.description, "lang": p.lang}

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pipeline.errors import LettersError
+from pipeline.errors import ExitCode, LettersError, RunInterrupted
 from pipeline.settings import from_env
 
 console = Console(stderr=True)
@@ -23,15 +23,26 @@ if not out.is_terminal:  # piped output: keep the summary table's headers whole
     out = Console(width=160)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 class LettersGroup(click.Group):
-    """Turns the library's typed errors into one-line messages and exit codes."""
+    """Turns the library's typed errors into one-line messages and exit codes (see ExitCode);
+    a file-system error that escaped the library (a full disk, a read-only folder) too."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except LettersError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
-            sys.exit(exc.exit_code)
+            console.print(f"[red]error:[/red] {_one_line(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(int(exc.exit_code))
+        except OSError as exc:
+            from pipeline.store.db import translate_os_error
+
+            typed = translate_os_error(exc, f"{exc.filename}" if exc.filename else "writing")
+            console.print(f"[red]error:[/red] {_one_line(str(typed))}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(int(typed.exit_code))
 
 
 @click.group(cls=LettersGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,14 +102,23 @@ def run(input_dir: Path, promises_path: Path, out_dir: Path, db_path: str | None
             elapsed = progress.tasks[task].elapsed or 1e-9
             progress.update(task, advance=1, pages=state["pages"], rate=f"{state['pages'] / elapsed:.2f} pages/s")
 
-        report = run_batch(input_dir, promises_path, out_dir, db_path, settings, workers, force,
-                           on_result=on_result, on_start=on_start, dask=dask_address)
+        try:
+            report = run_batch(input_dir, promises_path, out_dir, db_path, settings, workers, force,
+                               on_result=on_result, on_start=on_start, dask=dask_address)
+        except RunInterrupted as exc:  # a fault stopped the batch: the summary of what got done, then the error
+            fault = exc
+        else:
+            fault = None
+    if fault is not None:
+        if fault.report is not None:
+            print_summary(fault.report, signal_note=False)
+        raise fault
     print_summary(report)
     if report.interrupted:
-        sys.exit(130)  # the conventional code for a run stopped by a signal
+        sys.exit(ExitCode.interrupted)  # the conventional code for a run stopped by a signal
 
 
-def print_summary(report) -> None:  # noqa: ANN001
+def print_summary(report, signal_note: bool = True) -> None:  # noqa: ANN001
     table = Table(title=f"run {report.run_id}", show_header=True)
     table.add_column("letters")
     table.add_column("ok", justify="right")
@@ -114,7 +134,7 @@ def print_summary(report) -> None:  # noqa: ANN001
     out.print(table)
     for f in report.failures[:20]:
         out.print(f"  failed: {f['source_file']}: {f['reason']}", highlight=False, markup=False)
-    if report.interrupted:
+    if report.interrupted and signal_note:
         out.print("interrupted: the letters finished so far are saved; run again to finish the rest")
     out.print(f"records: {report.out_dir}", highlight=False)
 
@@ -144,11 +164,14 @@ def evaluate(gold_dir: Path, out_dir: Path, json_path: Path | None, models_dir: 
 @main.command()
 @click.option("--db", "db_path", required=True, type=str, help="Database file or URL.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the record files.")
-def export(db_path: str, out_dir: Path) -> None:
-    """Rewrite letters.*, updates.* and promises.* from the database, with every human decision applied."""
+@click.option("--input-dir", "input_dir", type=click.Path(path_type=Path), default=None,
+              help="Only the letters whose files lie under this folder (default: every letter in the database).")
+def export(db_path: str, out_dir: Path, input_dir: Path | None) -> None:
+    """Rewrite letters.*, updates.*, promises.* and manifest.json from the database, with every human
+    decision applied. The database is only read (a read-only database file works)."""
     from pipeline.api import export_records
 
-    for p in export_records(db_path, out_dir):
+    for p in export_records(db_path, out_dir, input_dir=input_dir):
         out.print(str(p), highlight=False)
 
 

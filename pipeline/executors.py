@@ -26,14 +26,13 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import LetterError, LettersError
+from pipeline.processor import Processor
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
-
-    from pipeline.api import Processor
 
 log = logging.getLogger("letters")
 
@@ -50,8 +49,6 @@ class ExecutorError(LettersError):
 
 
 def _processor(promises: list[Promise], settings: Settings) -> Processor:
-    from pipeline.api import Processor
-
     return Processor(promises, settings)
 
 
@@ -115,12 +112,17 @@ def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
     return processor.process(letter)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
     """A pool worker: process letters sent over ``conn`` until None or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
-    # ... with SIGTERM, which must just end us: a forked worker inherits run_batch's
-    # SIGTERM -> KeyboardInterrupt handler and would print a traceback.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # ... with SIGTERM, which must end us quietly (a forked worker inherits run_batch's
+    # SIGTERM -> KeyboardInterrupt handler, which would print a traceback) but through the
+    # finally blocks: a running Tesseract is killed and its temporary page files are removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _single_thread_ocr()
     while True:
         try:
@@ -151,12 +153,12 @@ class _Worker:
             if self.letter is None and self.proc.is_alive():
                 self.conn.send(None)  # idle: let it exit on its own
             else:
-                _kill_children(self.proc.pid)  # Tesseract runs in its own session: it would outlive us
-                self.proc.terminate()
+                self.proc.terminate()  # it kills its Tesseract and removes its temporary files, then exits
         except (OSError, ValueError):
             pass
         self.proc.join(timeout=5)
-        if self.proc.is_alive():
+        if self.proc.is_alive():  # stuck in native code: Tesseract runs in its own session and would outlive it
+            _kill_children(self.proc.pid)
             self.proc.kill()
             self.proc.join(timeout=5)
         self.conn.close()

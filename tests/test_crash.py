@@ -115,6 +115,8 @@ def _check_consistent(out: Path, inbox: Path) -> None:
         assert dup.fetchall() == []
         orphans = conn.execute("SELECT count(*) FROM matches WHERE letter_id NOT IN (SELECT letter_id FROM letters)")
         assert orphans.fetchone()[0] == 0
+        # the killed run is marked interrupted by the second one; none is left "running"
+        assert {s for (s,) in conn.execute("SELECT status FROM runs")} <= {"finished", "interrupted"}
     names = sorted(p.name for p in inbox.iterdir())
     assert sorted(r[0] for r in rows) == names  # each letter exactly once
     assert [r for r in rows if r[1] == Status.FAILED.value] == []

@@ -156,7 +156,8 @@ def test_draft_edits_are_human_decisions_kept_and_exported(tmp_path: Path) -> No
         with pytest.raises(PermissionError):
             promise_store.undo_draft(s, pid, "sources_draft", "olena", rid2)
     db.close()
-    frame = pd.read_parquet(export_records(batch.db_path, tmp_path / "out")[-2]).set_index("promise_id")
+    (parquet,) = [p for p in export_records(batch.db_path, tmp_path / "out") if p.name == "promises.parquet"]
+    frame = pd.read_parquet(parquet).set_index("promise_id")
     assert frame.loc[pid, "result_draft"] == "Відредагований абзац."
     # Undo returns the machine's draft; the audit trail keeps both rows.
     db = Database(batch.db_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 import shutil
@@ -65,7 +66,7 @@ LINES_B = [
 
 @dataclass
 class ReviewDb:
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL
     image: Path
     tmp: Path
 
@@ -104,10 +105,11 @@ def _span(text: str, needle: str) -> tuple[int, int]:
     return i, i + len(needle)
 
 
-def build_review_db(tmp: Path) -> ReviewDb:
+def build_review_db(tmp: Path, url: str | None = None) -> ReviewDb:
     """A database with three letters: one needing review with two matched promises (one a near
-    tie with an alternative), one fine letter whose OCR text holds a <script>, one failed."""
-    db_path = tmp / "review.db"
+    tie with an alternative), one fine letter whose OCR text holds a <script>, one failed.
+    ``url``: build it there (e.g. a PostgreSQL database) instead of a SQLite file in ``tmp``."""
+    db_path: Path | str = url or tmp / "review.db"
     img_a, img_b = tmp / "scan_a.png", tmp / "scan_b.png"
     text_a, words_a, size_a = _render_page(LINES_A, img_a)
     text_b, words_b, size_b = _render_page(LINES_B, img_b)
@@ -124,11 +126,11 @@ def build_review_db(tmp: Path) -> ReviewDb:
                        said_on=None, title="Відкрити парк", lang="uk"),
         ])
         s.add_all([
-            LetterRow(letter_id=LETTER_A, sha256="a" * 64, source_file="zelenodolsk/answer.png",
+            LetterRow(letter_id=LETTER_A, sha256=hashlib.sha256(img_a.read_bytes()).hexdigest(), source_file="zelenodolsk/answer.png",
                       source_paths=[str(img_a)], kind="png", pages=1, language="uk", text_source="ocr",
                       ocr_confidence=71.0, status="needs_review", error="ambiguous match P-BRIDGE (also P-ROAD)",
                       text=text_a, model_version="verdict-test-1", version=1),
-            LetterRow(letter_id=LETTER_B, sha256="b" * 64, source_file=f"tykhohrad/{SCRIPT}.png",
+            LetterRow(letter_id=LETTER_B, sha256=hashlib.sha256(img_b.read_bytes()).hexdigest(), source_file=f"tykhohrad/{SCRIPT}.png",
                       source_paths=[str(img_b)], kind="png", pages=1, language="uk", text_source="ocr",
                       ocr_confidence=90.0, status="ok", text=text_b, model_version="verdict-test-1", version=1),
             LetterRow(letter_id=LETTER_C, sha256="c" * 64, source_file="broken.pdf", source_paths=[str(tmp / "gone.pdf")],
@@ -217,7 +219,8 @@ def rdb(_template_db: ReviewDb, tmp_path: Path) -> ReviewDb:
 
 @pytest.fixture
 def app(rdb: ReviewDb):  # noqa: ANN201
-    return create_app(rdb.path, secret_key=SECRET)
+    # These tests read the English interface; test_review_i18n checks the Ukrainian default.
+    return create_app(rdb.path, secret_key=SECRET, default_lang="en")
 
 
 def client(app) -> TestClient:  # noqa: ANN001
@@ -445,7 +448,7 @@ def test_letter_screen_shows_boxes_matches_alternatives_and_suggestion(app) -> N
     assert 'data-alt="P-ROAD"' in html
     assert f'data-next="/letters/{LETTER_A}/next"' in html
     r = c.get(f"/letters/{LETTER_A}/next")
-    assert r.status_code == 303 and r.headers["location"] == f"/letters/{LETTER_B}"
+    assert r.status_code == 303 and r.headers["location"] == f"/letters/{LETTER_B}?back={LETTER_A}"
     assert c.get(f"/letters/{LETTER_A}/prev").headers["location"] == "/queue"
     assert c.get(f"/letters/{LETTER_B}/prev").headers["location"] == f"/letters/{LETTER_A}"
     # Filters travel along: with only Тихоград letters, A has no neighbour but B is first.
@@ -607,16 +610,16 @@ def test_exports_show_confirmed_corrected_and_picked_alternatives(app, rdb: Revi
         letters = {row["letter_id"]: row for row in csv.DictReader(fh)}
     assert letters[LETTER_A]["signatory_name"] == "Петро Ковальчук"
     assert letters[LETTER_A]["letter_date"] == "2024-03-05"
-    # The changed field is a correction; the untouched one the reviewer vouched for is an accept.
-    assert [(x.key, x.action) for x in reviews(rdb) if x.kind == "field"] == [
-        ("letter_date", "accept"), ("signatory_name", "correct")]
+    # The changed field is a correction; the untouched one is not written at all (defect 2).
+    assert [(x.key, x.action) for x in reviews(rdb) if x.kind == "field"] == [("signatory_name", "correct")]
     # The queue now counts letter A as reviewed (every live pair has a verdict).
     html = c.get("/queue").text
     assert re.search(r'id="count-reviewed">2<', html)
     # Reviewed letters leave the awaiting queue; the queue is then empty, so n goes back to it.
     assert c.get(f"/letters/{LETTER_A}/next").headers["location"] == "/queue"
     # In the reviewed view, A keeps its place ahead of B.
-    assert c.get(f"/letters/{LETTER_A}/next?state=reviewed").headers["location"] == f"/letters/{LETTER_B}?state=reviewed"
+    assert c.get(f"/letters/{LETTER_A}/next?state=reviewed").headers["location"] == (
+        f"/letters/{LETTER_B}?state=reviewed&back={LETTER_A}")
 
 
 # --- secret key and CLI --------------------------------------------------------------
@@ -755,3 +758,5 @@ def test_pdf_page_is_rendered_in_page_proportions(tmp_path: Path) -> None:
     two = Image.open(io.BytesIO(render_page_png([str(pdf)], 2, 0)))
     assert abs(one.width / one.height - A4[0] / A4[1]) < 0.01
     assert abs(two.width / two.height - A4[1] / A4[0]) < 0.01
+    # At least 200 dpi (an A4 page is 8.27 in wide): sharp enough to zoom into (issue 16, defect 12).
+    assert one.width >= 200 * A4[0] / 72 - 1 and two.width >= 200 * A4[1] / 72 - 1

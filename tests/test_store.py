@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: migrations, idempotent upserts, human decisions kept."""
+"""The store on a real SQLite file and a real PostgreSQL server: migrations, idempotent upserts,
+human decisions kept."""
 
 from __future__ import annotations
 
@@ -38,16 +39,23 @@ def _result(verdict: Verdict = Verdict.IN_PROGRESS, city: str = "Рівне") ->
                         updates=[Update("abcdef0123456789", "P-1", match, sug)])
 
 
-def test_migrations_reach_head_and_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
-    db = Database(tmp_path / "l.db")
+def test_migrations_reach_head(db_url: str) -> None:
+    db = Database(db_url)
     assert current_revision(db.engine) == head_revision(db.engine)
+    Database(db_url).close()  # a second open finds it at head and changes nothing
+    assert current_revision(db.engine) == head_revision(db.engine)
+    db.close()
+
+
+def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
+    db = Database(tmp_path / "l.db")
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
 
-def test_saving_again_replaces_rows_never_duplicates(tmp_path: Path) -> None:
-    db = Database(tmp_path / "l.db")
+def test_saving_again_replaces_rows_never_duplicates(db_url: str) -> None:
+    db = Database(db_url)
     for _ in range(3):
         with db.session() as s:
             repo.save_result(s, _result())
@@ -58,8 +66,8 @@ def test_saving_again_replaces_rows_never_duplicates(tmp_path: Path) -> None:
         assert row["sender_city"] == "Рівне" and row["status"] == "ok" and row["text_source"] == "ocr"
 
 
-def test_human_decisions_survive_reprocessing_and_win_in_exports(tmp_path: Path) -> None:
-    db = Database(tmp_path / "l.db")
+def test_human_decisions_survive_reprocessing_and_win_in_exports(db_url: str) -> None:
+    db = Database(db_url)
     lid = "abcdef0123456789"
     with db.session() as s:
         repo.save_result(s, _result())
@@ -77,8 +85,8 @@ def test_human_decisions_survive_reprocessing_and_win_in_exports(tmp_path: Path)
         assert row["sender_city"] == "Луцьк"
 
 
-def test_undo_restores_the_machine_value(tmp_path: Path) -> None:
-    db = Database(tmp_path / "l.db")
+def test_undo_restores_the_machine_value(db_url: str) -> None:
+    db = Database(db_url)
     lid = "abcdef0123456789"
     with db.session() as s:
         repo.save_result(s, _result())

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +82,37 @@ def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> 
         return _run([str(path), *args], timeout_s)
 
 
+# A Tesseract killed by a signal we did not send (the OOM killer, `kill -9`) is run once more,
+# as a dead worker gets another try: the death may have been someone else's doing.
+MAX_TESSERACT_DEATHS = 2
+
+
 def _run(args: Sequence[str], timeout_s: float) -> str:
-    """Run tesseract, return stdout as text; typed errors on failure or timeout."""
+    """Run tesseract, return stdout as text; typed errors on failure or timeout. ``timeout_s`` is the
+    budget of the call, a retry after a killed Tesseract included."""
+    deadline = time.monotonic() + timeout_s
+    for attempt in range(1, MAX_TESSERACT_DEATHS + 1):
+        code, out, err = _run_once(args, max(0.1, deadline - time.monotonic()), timeout_s)
+        if code == 0:
+            return out.decode("utf-8", "replace")
+        if code < 0:  # killed by a signal
+            name = _signal_name(-code)
+            if attempt < MAX_TESSERACT_DEATHS and time.monotonic() < deadline:
+                continue
+            raise OcrError(f"tesseract was killed by {name} {attempt} times (out of memory, or stopped by someone)")
+        msg = err.decode("utf-8", "replace").strip()[-_STDERR_SHOWN:]
+        raise OcrError(f"tesseract failed (exit code {code}): {msg or 'no message'}")
+    raise AssertionError("unreachable")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _run_once(args: Sequence[str], timeout_s: float, budget_s: float) -> tuple[int, bytes, bytes]:
     exe = shutil.which(TESSERACT)
     if exe is None:
         raise OcrError("tesseract is not installed or not on PATH")
@@ -102,16 +132,20 @@ def _run(args: Sequence[str], timeout_s: float) -> str:
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        raise OcrTimeout(f"tesseract took longer than {timeout_s:g} s and was killed") from None
-    if proc.returncode != 0:
-        msg = err.decode("utf-8", "replace").strip()[-_STDERR_SHOWN:]
-        raise OcrError(f"tesseract failed (exit code {proc.returncode}): {msg or 'no message'}")
-    return out.decode("utf-8", "replace")
+        _kill_group(proc)
+        raise OcrTimeout(f"tesseract took longer than {budget_s:g} s and was killed") from None
+    except BaseException:  # SIGTERM/SIGINT (SystemExit, KeyboardInterrupt) while it runs: it must not outlive us
+        _kill_group(proc)
+        raise
+    return proc.returncode, out, err
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
 
 
 def _common_args(languages: str, psm: int | None, dpi: int | None, config: Sequence[str]) -> list[str]:
@@ -201,3 +235,14 @@ def image_to_text(image: Image.Image, languages: str = "ukr+rus", timeout_s: flo
 
 def version() -> str:
     return _run(["--version"], 30.0).splitlines()[0].strip()
+
+
+def executable() -> str | None:
+    """The tesseract program found on PATH, or None."""
+    return shutil.which(TESSERACT)
+
+
+def installed_languages(timeout_s: float = 30.0) -> set[str]:
+    """The language data tesseract can load (``tesseract --list-langs``)."""
+    out = _run(["--list-langs"], timeout_s)
+    return {line.strip() for line in out.splitlines()[1:] if line.strip()}

@@ -8,8 +8,12 @@ the pipeline's stages except :func:`load_page_image` to show a stored page.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
+import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -24,32 +28,54 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.errors import LettersError
-from pipeline.review import auth
-from pipeline.review.decisions import Conflict, DecisionError, DecisionIn, NotFound, save_decisions, undo_last
+from pipeline.errors import DatabaseBusy, LettersError
+from pipeline.review import auth, i18n
+from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
+from pipeline.review.decisions import (
+    ADJUDICATOR_ROLES,
+    Conflict,
+    DecisionError,
+    DecisionIn,
+    NotFound,
+    normalise_field,
+    save_decisions,
+    undo_last,
+)
 from pipeline.review.promises import add_promise_routes
 from pipeline.review.queries import (
+    BULK_MIN_CONFIDENCE,
     VERDICTS,
     QueueFilters,
     build_queue,
+    bulk_candidates,
+    decided_today,
     letter_state_json,
     letter_view,
     neighbours,
 )
 from pipeline.schema import FIELD_NAMES
-from pipeline.store.db import Database
+from pipeline.store.db import Database, is_busy
+from pipeline.store.repo import effective_decisions
 from pipeline.store.tables import LetterRow, PageRow, UserRow
 
 log = logging.getLogger("letters.review")
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "letters_session"
-PAGE_DPI = 110  # enough to read a scan on screen; boxes scale with the page, not the pixels
-PAGE_MAX_WIDTH = 1600
+PAGE_DPI = 200  # sharp when zoomed in; boxes scale with the page, not the pixels
+PAGE_MAX_WIDTH = 3400  # an A4 page at 200 dpi is 1654 px wide, A3 2339 px
 PAGE_CACHE = 24  # rendered pages kept in memory
 MAX_DECISIONS = 50
+# A locked database (a batch holding SQLite's write lock) answers within ~2 s instead of a 500 or a
+# 30 s wait: each try waits this long for the lock, and a save is tried twice.
+BUSY_TIMEOUT_S = 0.7
+WRITE_RETRIES = 1
+BUSY = "The database is busy (another program is writing to it): not saved. Try again in a moment."
+HSTS = "max-age=31536000; includeSubDomains"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -100,6 +126,46 @@ class PageCache:
                 self._d.popitem(last=False)
 
 
+class SourceCheck:
+    """Is the letter's file still the one that was processed? The SHA-256 of its bytes (its pages'
+    bytes in page order) is compared with the stored one; a result is remembered while the files'
+    size and modification time stay the same, so a page costs one hash per file change."""
+
+    def __init__(self) -> None:
+        self._ok: dict[tuple[object, ...], str | None] = {}
+        self._lock = threading.Lock()
+
+    def check(self, paths: list[str], sha256: str | None) -> str | None:
+        """None if the files match ``sha256``, else what is wrong, for the reviewer."""
+        if not paths or not sha256:
+            return "this letter has no stored file to show"
+        stamp: list[object] = [sha256]
+        for raw in paths:
+            try:
+                st = Path(raw).stat()
+            except OSError:
+                return f"the scan {Path(raw).name} is no longer where it was processed ({raw})"
+            stamp.append((raw, st.st_size, st.st_mtime_ns))
+        key = tuple(stamp)
+        with self._lock:
+            if key in self._ok:
+                return self._ok[key]
+        digest = hashlib.sha256()
+        try:
+            for raw in paths:
+                with Path(raw).open("rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):  # type: ignore[misc]
+                        digest.update(chunk)
+        except OSError as exc:
+            return f"the scan cannot be read: {exc.strerror or exc}"
+        problem = None if digest.hexdigest() == sha256 else (
+            f"the file at {paths[0]} has changed since this letter was processed "
+            "(its SHA-256 differs): it is not shown, so no other scan appears under this letter's boxes")
+        with self._lock:
+            self._ok[key] = problem
+        return problem
+
+
 def safe_next(url: str | None) -> str:
     """Only same-site relative paths: no open redirect through ?next=."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
@@ -110,19 +176,39 @@ def safe_next(url: str | None) -> str:
     return url
 
 
-def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI:
+def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: bool = False,
+               default_lang: str = i18n.DEFAULT) -> FastAPI:
     """The review app over the database at ``db_path`` (a file or SQLAlchemy URL).
 
     The session signing key is ``secret_key``, else $LETTERS_SECRET_KEY, else a key
-    file created next to the database.
+    file created next to the database (with a read-only database whose folder takes no
+    key file: a key for this process only). ``readonly``: the database is opened without
+    writing; letters can be read, decisions cannot be saved.
     """
-    db = Database(db_path)
-    codec = auth.SessionCodec(auth.load_secret_key(db_path, secret_key))
+    db = Database(db_path, readonly=readonly, busy_timeout_s=BUSY_TIMEOUT_S, write_retries=WRITE_RETRIES)
+    try:
+        key = auth.load_secret_key(db_path, secret_key)
+    except OSError:
+        if not readonly:
+            raise
+        key = secrets.token_urlsafe(48)
+    codec = auth.SessionCodec(key)
     limiter = auth.RateLimiter()
     pages_cache = PageCache(PAGE_CACHE)
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES)
+    sources = SourceCheck()
+    envs: dict[str, Environment] = {}
+    for lang in i18n.LANGUAGES:  # one template environment per interface language
+        env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+        env.globals.update(verdicts=VERDICTS, field_names=FIELD_NAMES, ui_lang=lang, languages=i18n.LANGUAGES,
+                           js_labels=json.dumps(i18n.js_labels(lang), ensure_ascii=False))
+        env.filters["label"] = lambda code, lang=lang: i18n.label(lang, code)
+        envs[lang] = env
+
+    def ui_lang(request: Request) -> str:
+        chosen = request.cookies.get(i18n.COOKIE)
+        return chosen if chosen in i18n.LANGUAGES else default_lang
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -144,12 +230,25 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             response.headers.setdefault(k, v)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":  # direct TLS, or a trusted proxy's X-Forwarded-Proto
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        # A read that found the database locked past the busy timeout: say so, do not fail with a 500.
+        if not is_busy(exc):
+            raise exc
+        log.warning("database busy on %s %s", request.method, request.url.path)
+        if request.url.path.startswith("/api/") or request.url.path.endswith(".png"):
+            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+        return HTMLResponse(f"<!doctype html><title>busy</title><p>{BUSY}</p>", status_code=503,
+                            headers={"Retry-After": "2"})
 
     def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
                **ctx: Any) -> HTMLResponse:
         sess = session or codec.loads(request.cookies.get(COOKIE))
-        html = env.get_template(name).render(request=request, csrf=sess.csrf if sess else "", **ctx)
+        html = envs[ui_lang(request)].get_template(name).render(request=request, csrf=sess.csrf if sess else "", **ctx)
         return HTMLResponse(html, status_code=status_code)
 
     def set_session_cookie(request: Request, response: Response, sess: auth.SessionData) -> None:
@@ -188,6 +287,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
                 raise HTTPException(403, "cross-origin request refused")
 
     async def check_csrf(request: Request, sess: auth.SessionData, form: Any = None) -> None:
+        csrf_check(request, sess, form)
+
+    def csrf_check(request: Request, sess: auth.SessionData, form: Any = None) -> None:
         check_origin(request)
         given = request.headers.get("x-csrf-token")
         if given is None and form is not None:
@@ -204,11 +306,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         wants_json = request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
         if wants_json or request.url.path.endswith(".png"):
             return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-        found = session_user(request)
+        found = await run_in_threadpool(session_user, request)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                       message=str(exc.detail), user=found[1] if found else None)
 
     # --- accounts ------------------------------------------------------------------
+
+    @app.get("/lang/{code}")
+    def choose_language(request: Request, code: str, next: str = "/queue") -> Response:
+        """Switch the interface language (Ukrainian or English); kept in a cookie for a year."""
+        if code not in i18n.LANGUAGES:
+            raise HTTPException(404, "no such language")
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+        return response
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/queue") -> Response:
@@ -223,10 +335,14 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
     @app.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
+        # Password hashing and the database read run in the thread pool: the event loop stays free.
+        return await run_in_threadpool(login_checked, request, form)
+
+    def login_checked(request: Request, form: Any) -> Response:
         sess = codec.loads(request.cookies.get(COOKIE))
         if sess is None:
             raise HTTPException(403, "your login form expired; reload the page")
-        await check_csrf(request, sess, form)
+        csrf_check(request, sess, form)
         name = str(form.get("name") or "").strip()[:64]
         password = str(form.get("password") or "")[:1024]
         next_url = safe_next(str(form.get("next") or ""))
@@ -254,9 +370,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        sess, _ = api_user(request)
+        sess, _ = await run_in_threadpool(api_user, request)
         form = await request.form()
-        await check_csrf(request, sess, form)
+        csrf_check(request, sess, form)
         codec.revoke(sess.sid)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -274,8 +390,44 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             queue = build_queue(s, filters)
+            bulk = len(bulk_candidates(s, filters, queue=queue)) if filters.state == "awaiting" else 0
         qs = urlencode(filters.params())
-        return render(request, "queue.html", session=sess, user=user, queue=queue, filters=filters, qs=qs)
+        accepted = _int_or_none(request.query_params.get("accepted"))
+        nostate = urlencode({k: v for k, v in filters.params().items() if k not in ("state", "needs")})
+        return render(request, "queue.html", session=sess, user=user, queue=queue, filters=filters, qs=qs,
+                      qs_nostate=nostate, bulk=bulk, bulk_min=BULK_MIN_CONFIDENCE, accepted=accepted)
+
+    @app.post("/queue/accept")
+    async def bulk_accept(request: Request) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(bulk_accept_now, request, form)
+
+    def bulk_accept_now(request: Request, form: Any) -> Response:
+        """Accept every suggestion of the filtered, high-confidence, unflagged letters: one audited
+        save per letter (the same review rows, version check and undo as a single decision)."""
+        sess, user = page_user(request)
+        csrf_check(request, sess, form)
+        filters = QueueFilters.from_params(request.query_params)
+        expected = _int_or_none(form.get("expected"))
+        with db.session() as s:
+            todo = bulk_candidates(s, filters)
+        if expected is not None and expected != len(todo):
+            raise HTTPException(409, f"the set changed since the page was shown ({expected} then, {len(todo)} now): "
+                                     "reload the queue and check it again")
+        note = f"bulk accept of {len(todo)} letters (confidence >= {BULK_MIN_CONFIDENCE:.2f}, filters {filters.params()})"
+        done = 0
+        for lid, version, pairs in todo:
+            items = [DecisionIn("verdict", pid, verdict, note) for pid, verdict in pairs]
+            try:
+                db.write(lambda s, lid=lid, version=version, items=items:
+                         save_decisions(s, lid, version, user.name, items, user.role), "bulk accept")
+                done += 1
+            except (Conflict, DecisionError):
+                continue  # someone decided it meanwhile: theirs stands
+            except DatabaseBusy:
+                raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
+        params = {**filters.params(), "accepted": str(done)}
+        return RedirectResponse("/queue?" + urlencode(params), status_code=303)
 
     @app.get("/letters/{letter_id}", response_class=HTMLResponse)
     def letter_page(request: Request, letter_id: str) -> Response:
@@ -285,8 +437,14 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             view = letter_view(s, letter_id)
         if view is None:
             raise HTTPException(404, "no such letter")
+        back = request.query_params.get("back", "")
+        back_url = None
+        if back and back != letter_id and _LETTER_ID.fullmatch(back):
+            back_url = _with_query(f"/letters/{back}", filters)
+        with db.session() as s:
+            today = decided_today(s, user.name)
         return render(request, "letter.html", session=sess, user=user, view=view,
-                      qs=urlencode(filters.params()), conflict=None, submitted=None)
+                      qs=urlencode(filters.params()), conflict=None, submitted=None, back_url=back_url, today=today)
 
     @app.get("/letters/{letter_id}/{direction}")
     def step(request: Request, letter_id: str, direction: str) -> Response:
@@ -300,7 +458,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             prev_id, next_id = neighbours(s, letter_id, filters)
         target = next_id if direction == "next" else prev_id
         path = f"/letters/{target}" if target else "/queue"
-        return RedirectResponse(_with_query(path, filters), status_code=303)
+        url = _with_query(path, filters)
+        if target and direction == "next":
+            # The letter just left may be out of the queue now (reviewed): p comes back to it.
+            url += ("&" if "?" in url else "?") + urlencode({"back": letter_id})
+        return RedirectResponse(url, status_code=303)
 
     @app.get("/letters/{letter_id}/pages/{page}.png")
     def page_image(request: Request, letter_id: str, page: str) -> Response:
@@ -317,6 +479,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             paths = [str(p) for p in (letter.source_paths or [])]
             key = (letter_id, page_no, letter.sha256, row.rotation)
             rotation = row.rotation
+            sha256 = letter.sha256
+        problem = sources.check(paths, sha256)
+        if problem:
+            # 404: the file is gone; 409: a file is there but it is not this letter's.
+            raise HTTPException(409 if "SHA-256" in problem else 404, problem)
         png = pages_cache.get(key)
         if png is None:
             png = render_page_png(paths, page_no, rotation)
@@ -325,40 +492,60 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     @app.post("/letters/{letter_id}/fields")
     async def save_fields(request: Request, letter_id: str) -> Response:
-        sess, user = page_user(request)
+        """Save the fields a reviewer changed, or confirm one field (the row's own button): a
+        field nobody touched is never written, so a save cannot vouch for a garbled value."""
         form = await request.form()
-        await check_csrf(request, sess, form)
+        return await run_in_threadpool(save_fields_now, request, letter_id, form)
+
+    def save_fields_now(request: Request, letter_id: str, form: Any) -> Response:
+        sess, user = page_user(request)
+        csrf_check(request, sess, form)
         version = _int(form.get("version"))
         note = str(form.get("note") or "")
         submitted = {name: str(form.get(f"field_{name}") or "") for name in FIELD_NAMES if f"field_{name}" in form}
+        confirm = str(form.get("confirm") or "")
         filters = QueueFilters.from_params(request.query_params)
         with db.session() as s:
             view = letter_view(s, letter_id)
-            if view is None:
-                raise HTTPException(404, "no such letter")
-            changes = []
+        if view is None:
+            raise HTTPException(404, "no such letter")
+
+        def again(status: int, message: str, conflict: str | None = None) -> Response:
+            with db.session() as s:
+                fresh = letter_view(s, letter_id)
+            # Show the reviewer's own values again so nothing typed is lost.
+            return render(request, "letter.html", status_code=status, session=sess, user=user, view=fresh,
+                          qs=urlencode(filters.params()), conflict=conflict, submitted=submitted,
+                          field_error=message, submitted_note=note)
+
+        changes = []
+        try:
             for f in view.fields:
                 if f.name not in submitted:
                     continue
-                value = submitted[f.name].strip()
-                if value != (f.value or ""):
-                    changes.append(DecisionIn("field", f.name, value, note or None))
-                elif f.decided is None and f.machine is not None:
-                    # Saving the form vouches for the machine values left as they were.
-                    changes.append(DecisionIn("field", f.name, value, note or None))
+                value = normalise_field(f.name, submitted[f.name])
+                if confirm:
+                    if f.name == confirm:
+                        changes.append(DecisionIn("field", f.name, value or "", note or None))
+                elif value != (f.value or None):
+                    changes.append(DecisionIn("field", f.name, value or "", note or None))
+        except DecisionError as exc:
+            return again(400, str(exc))
+        if confirm and confirm not in FIELD_NAMES:
+            raise HTTPException(400, "unknown field")
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
-            with db.session() as s:
-                save_decisions(s, letter_id, version, user.name, changes)
+            db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes, user.role),
+                     "saving decisions")
+        except DatabaseBusy:
+            raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
+        except LettersError as exc:  # read-only database, disk full
+            raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
-            with db.session() as s:
-                view = letter_view(s, letter_id)
-            # Show the reviewer's own values again so nothing typed is lost.
-            return render(request, "letter.html", status_code=409, session=sess, user=user, view=view,
-                          qs=urlencode(filters.params()), conflict=exc.message(), submitted=submitted)
+            return again(409, "", conflict=exc.message())
         except DecisionError as exc:
-            raise HTTPException(400, str(exc)) from None
+            return again(400, str(exc))
         return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
 
     # --- JSON API used by the page script ------------------------------------------
@@ -374,9 +561,12 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
 
     @app.post("/api/letters/{letter_id}/decisions")
     async def decide(request: Request, letter_id: str) -> Response:
-        sess, user = api_user(request)
-        await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(decide_now, request, letter_id, body)
+
+    def decide_now(request: Request, letter_id: str, body: dict[str, Any]) -> Response:
+        sess, user = api_user(request)
+        csrf_check(request, sess)
         version = _int(body.get("version"))
         raw = body.get("decisions")
         if not isinstance(raw, list) or not raw or len(raw) > MAX_DECISIONS:
@@ -389,20 +579,26 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
             items.append(DecisionIn(str(d.get("kind", "")), str(d.get("key", ""))[:64],
                                     value if isinstance(value, str) else None,
                                     note if isinstance(note, str) else None))
-        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items))
+        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
 
     @app.post("/api/letters/{letter_id}/undo")
     async def undo(request: Request, letter_id: str) -> Response:
-        sess, user = api_user(request)
-        await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(undo_now, request, letter_id, body)
+
+    def undo_now(request: Request, letter_id: str, body: dict[str, Any]) -> Response:
+        sess, user = api_user(request)
+        csrf_check(request, sess)
         version = _int(body.get("version"))
         return _apply(letter_id, lambda s: undo_last(s, letter_id, version, user.name))
 
     def _apply(letter_id: str, action: Any) -> Response:
         try:
-            with db.session() as s:
-                action(s)
+            db.write(action, "saving decisions")
+        except DatabaseBusy:
+            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+        except LettersError as exc:  # read-only database, disk full
+            return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
         except Conflict as exc:
@@ -415,13 +611,43 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None) -> FastAPI
         assert view is not None
         return JSONResponse(letter_state_json(view))
 
+    @app.get("/adjudicate", response_class=HTMLResponse)
+    def adjudication_page(request: Request) -> Response:
+        """Targets where reviewers disagree, for an adjudicator or admin to decide."""
+        sess, user = page_user(request)
+        if user.role not in ADJUDICATOR_ROLES:
+            raise HTTPException(403, "the adjudication queue is for adjudicators and admins")
+        with db.session() as s:
+            items, total = disputes(s)
+        return render(request, "adjudicate.html", session=sess, user=user, items=items, total=total)
+
+    @app.get("/stats", response_class=HTMLResponse)
+    def stats_page(request: Request) -> Response:
+        """Agreement between reviewers: Cohen's kappa per pair and per verdict."""
+        sess, user = page_user(request)
+        with db.session() as s:
+            human = effective_decisions(s)
+            rows = agreement(human)
+            open_disputes = sum(1 for (lid, kind, _), d in human.items() if d.disputed and lid and kind in LETTER_KINDS)
+        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes)
+
     add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app
+
+
+_LETTER_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _with_query(path: str, filters: QueueFilters) -> str:
     qs = urlencode(filters.params())
     return f"{path}?{qs}" if qs else path
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _int(value: object) -> int:

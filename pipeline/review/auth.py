@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from pipeline.errors import UsageError
 from pipeline.store.tables import UserRow
 
-ROLES = ("reviewer", "admin")
+ROLES = ("reviewer", "adjudicator", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD = 8
 SESSION_MAX_AGE = 12 * 3600  # seconds; a reviewer logs in once per working day

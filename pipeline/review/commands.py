@@ -1,7 +1,7 @@
 """CLI commands of the review app, registered on the main `letters` group by pipeline.cli:
 
     letters review --db PATH [--host 127.0.0.1 --port 8000]
-    letters users add NAME --role reviewer|admin --db PATH [--password-stdin]
+    letters users add NAME --role reviewer|adjudicator|admin --db PATH [--password-stdin]
     letters users list --db PATH
     letters users passwd NAME --db PATH [--password-stdin]
     letters users disable NAME --db PATH / letters users enable NAME --db PATH
@@ -35,12 +35,24 @@ def _read_password(password_stdin: bool) -> str:
               help="Address to listen on. The app speaks plain HTTP: keep it on 127.0.0.1 or put it behind a "
                    "TLS proxy.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-def review(db_path: str, host: str, port: int) -> None:
+@click.option("--proxy-headers", is_flag=True,
+              help="Trust X-Forwarded-Proto/-For from the proxies in --forwarded-allow-ips (behind a TLS proxy: "
+                   "the session cookie then gets Secure and pages HSTS).")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Comma-separated addresses of the proxies whose forwarded headers are trusted ('*': any).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Serve HTTPS with this certificate (PEM); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The private key (PEM) of --tls-cert.")
+def review(db_path: str, host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str,
+           tls_cert: Path | None, tls_key: Path | None) -> None:
     """Start the reviewer web app on the database.
 
     Create accounts first with `letters users add`. The session key comes from
     $LETTERS_SECRET_KEY, else from a key file created next to the database.
     """
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
     import uvicorn
 
     from pipeline.review.app import create_app
@@ -52,12 +64,20 @@ def review(db_path: str, host: str, port: int) -> None:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    if not loopback:
+    if not loopback and tls_cert is None and not proxy_headers:
         click.echo(f"warning: listening on {host} without TLS; passwords cross the network in clear text",
                    err=True)
-    app = create_app(db_path)
-    click.echo(f"review app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    from pipeline.preflight import database_is_read_only
+
+    readonly = database_is_read_only(db_path)
+    if readonly:
+        click.echo(f"note: {db_path} is read-only: letters can be read, decisions cannot be saved", err=True)
+    app = create_app(db_path, readonly=readonly)
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"review app on {scheme}://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=proxy_headers,
+                forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None, server_header=False,
+                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
 
 
 @click.group("users")
@@ -67,8 +87,9 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["reviewer", "admin"]), default="reviewer", show_default=True,
-              help="reviewer: reviews letters; admin: also manages the review process.")
+@click.option("--role", type=click.Choice(["reviewer", "adjudicator", "admin"]), default="reviewer", show_default=True,
+              help="reviewer: reviews letters; adjudicator: also decides where reviewers disagree; "
+                   "admin: both, and manages the review process.")
 @click.option("--db", "db_path", required=True, type=str, help=DB_HELP)
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input instead of prompting (for scripts).")
@@ -83,8 +104,7 @@ def users_add(name: str, role: str, db_path: str, password_stdin: bool) -> None:
         click.echo(f"note: {db_path} did not exist; a new database was created there", err=True)
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.add_user(s, name, role, password)
+        db.write(lambda s: auth.add_user(s, name, role, password), "adding the user")
     finally:
         db.close()
     click.echo(f"user {name} ({role}) added")
@@ -102,8 +122,7 @@ def users_passwd(name: str, db_path: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.set_password(s, name, password)
+        db.write(lambda s: auth.set_password(s, name, password), "changing the password")
     finally:
         db.close()
     click.echo(f"password of {name} changed")
@@ -115,8 +134,7 @@ def _set_active(name: str, db_path: str, active: bool) -> None:
 
     db = Database(db_path)
     try:
-        with db.session() as s:
-            auth.set_active(s, name, active)
+        db.write(lambda s: auth.set_active(s, name, active), "changing the user")
     finally:
         db.close()
 
@@ -145,10 +163,13 @@ def users_list(db_path: str) -> None:
     """List the accounts (name, role, active, created)."""
     from sqlalchemy import select
 
+    from pipeline.preflight import database_is_read_only
     from pipeline.store.db import Database
     from pipeline.store.tables import UserRow
 
-    db = Database(db_path)
+    if "://" not in db_path and not Path(db_path).is_file():
+        raise UsageError(f"database not found: {db_path}")
+    db = Database(db_path, readonly=database_is_read_only(db_path))
     try:
         with db.session() as s:
             rows = list(s.scalars(select(UserRow).order_by(UserRow.name)))

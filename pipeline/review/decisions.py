@@ -8,16 +8,25 @@ one ``created_at``, so "undo" takes back exactly the reviewer's last save.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, Verdict
-from pipeline.store.repo import effective_decisions
+from pipeline.store.repo import ADJUDICATE, Decision, effective_decisions, own_responses
 from pipeline.store.tables import FieldRow, LetterRow, MatchRow, PromiseRow, ReviewRow, utcnow
 
 MATCH_VALUES = ("accepted", "rejected", "added")
+# A letter-level decision: "no_promise" closes a letter that answers no promise of the registry.
+LETTER_VALUES = ("no_promise",)
+DATE_FIELDS = ("letter_date", "request_date")
+NUMBER_FIELDS = ("outgoing_number", "request_number")
+LANGUAGES = ("uk", "ru", "other")
+_DMY = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 MAX_VALUE = 2000
 MAX_NOTE = 2000
 
@@ -78,9 +87,52 @@ def _clean(value: str | None, limit: int) -> str | None:
     return value[:limit] or None
 
 
+def normalise_field(name: str, value: str | None) -> str | None:
+    """The value a reviewer typed for field ``name``, checked and in the stored form: dates
+    dd.mm.yyyy (or yyyy-mm-dd) become ISO and impossible dates are refused; numbers lose the
+    "№" sign and extra spaces. Raises DecisionError with what is wrong."""
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if not value:
+        return None
+    if name in DATE_FIELDS:
+        m = _DMY.fullmatch(value)
+        parts = (m.group(3), m.group(2), m.group(1)) if m else None
+        if parts is None and (m := _YMD.fullmatch(value)):
+            parts = (m.group(1), m.group(2), m.group(3))
+        if parts is None:
+            raise DecisionError(f"{name}: {value!r} is not a date; type dd.mm.yyyy")
+        try:
+            day = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError:
+            raise DecisionError(f"{name}: {value} is not a real date") from None
+        if not 1900 <= day.year <= 2100:
+            raise DecisionError(f"{name}: the year {day.year} is out of range")
+        return day.isoformat()
+    if name in NUMBER_FIELDS:
+        value = re.sub(r"^(№|N[o°]?\.?)\s*", "", value)
+        value = re.sub(r"\s*([/-])\s*", r"\1", value)
+        if not value:
+            return None
+        if len(value) > 64:
+            raise DecisionError(f"{name}: a number of at most 64 characters")
+        return value
+    if name == "language":
+        value = value.casefold()
+        if value not in LANGUAGES:
+            raise DecisionError(f"language: one of {', '.join(LANGUAGES)}")
+    return value
+
+
+ADJUDICATOR_ROLES = ("adjudicator", "admin")
+
+
 def save_decisions(session: Session, letter_id: str, version: int, reviewer: str,
-                   decisions: list[DecisionIn]) -> int:
-    """Append one review row per decision; returns the letter's new version.
+                   decisions: list[DecisionIn], role: str = "reviewer") -> int:
+    """Append one review row per decision (each reviewer's response is kept beside the others');
+    returns the letter's new version. A decision of an adjudicator or admin on a disputed target
+    is written as an adjudication, which then decides it.
 
     Raises NotFound, Conflict (stale version) or DecisionError (nothing is written then).
     """
@@ -97,6 +149,7 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
     added = {pid for (_, kind, pid), d in human.items() if kind == "match" and d.human_value == "added"}
     alternatives = {str(a[0]) for m in matches.values() for a in (m.alternatives or []) if a}
     pending_added = {d.key for d in decisions if d.kind == "match" and d.value == "added"}
+    mine_now = own_responses(session, letter_id, reviewer)
     now = utcnow()
     rows: list[ReviewRow] = []
     for d in decisions:
@@ -104,7 +157,7 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
         if d.kind == "field":
             if d.key not in FIELD_NAMES:
                 raise DecisionError(f"unknown field {d.key!r}")
-            value = _clean(d.value, MAX_VALUE)
+            value = normalise_field(d.key, _clean(d.value, MAX_VALUE))
             f = fields.get(d.key)
             machine = f.value if f else None
             action = "accept" if value == machine else "correct"
@@ -115,6 +168,9 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
             m = matches.get(d.key)
             if m is None and d.key not in added and d.key not in pending_added:
                 raise DecisionError(f"promise {d.key!r} is not matched to this letter")
+            md = human.get((letter_id, "match", d.key))
+            if md and md.human_value == "rejected" and d.key not in pending_added:
+                raise DecisionError(f"the match of {d.key} was rejected: undo the rejection before judging it")
             value, machine = d.value, (m.verdict if m else None)
             action = "accept" if m is not None and value == machine else "correct"
             model_version = m.model_version if m else None
@@ -133,15 +189,34 @@ def save_decisions(session: Session, letter_id: str, version: int, reviewer: str
             machine = "matched" if m is not None else None
             action = "accept" if value == "accepted" else "correct"
             model_version = m.model_version if m else None
+        elif d.kind == "letter":
+            if d.key != "status" or d.value not in LETTER_VALUES:
+                raise DecisionError("a letter decision is status = no_promise")
+            live = [pid for pid in matches if not _rejected(human, letter_id, pid)] + sorted(added)
+            if live:
+                raise DecisionError("this letter has matched promises: judge or reject them instead")
+            value, machine, action, model_version = d.value, None, "correct", letter.model_version
         else:
             raise DecisionError(f"unknown decision kind {d.kind!r}")
+        target = human.get((letter_id, d.kind, d.key))
+        if role in ADJUDICATOR_ROLES and target is not None and target.basis in ("disputed", "adjudicated"):
+            action = ADJUDICATE
+        elif (d.kind, d.key) in mine_now and mine_now[(d.kind, d.key)] == value and note is None:
+            continue  # the same decision again (a repeated key press) writes nothing
         rows.append(ReviewRow(letter_id=letter_id, kind=d.kind, key=d.key, machine_value=machine, human_value=value,
                               action=action, reviewer=reviewer, note=note, model_version=model_version,
                               created_at=now))
+    if not rows:
+        return version  # nothing new: the version stays, so the reviewer's view is still current
     new_version = _bump_version(session, letter_id, version)
     session.add_all(rows)
     session.flush()
     return new_version
+
+
+def _rejected(human: dict[tuple[str, str, str], Decision], letter_id: str, pid: str) -> bool:
+    d = human.get((letter_id, "match", pid))
+    return bool(d and d.human_value == "rejected")
 
 
 def undo_last(session: Session, letter_id: str, version: int, reviewer: str) -> tuple[int, list[int]]:

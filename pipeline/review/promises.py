@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pipeline.stages.promise_page import DRAFT_KINDS, STATUSES, PromisePage
 from pipeline.store import promises as promise_store
@@ -125,9 +126,12 @@ def add_promise_routes(app: Any, db: Any, render: Any, page_user: Any, api_user:
 
     @app.post("/api/promises/{promise_id}/drafts")
     async def save_draft(request: Request, promise_id: str) -> Response:
-        sess, user = api_user(request)
+        sess, user = await run_in_threadpool(api_user, request)
         await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(save_draft_now, promise_id, body, user)
+
+    def save_draft_now(promise_id: str, body: dict[str, Any], user: Any) -> Response:
         kind, text = body.get("kind"), body.get("text")
         if kind not in DRAFT_KINDS or not isinstance(text, str):
             raise HTTPException(400, "kind: sources_draft or result_draft; text: a string")
@@ -147,9 +151,12 @@ def add_promise_routes(app: Any, db: Any, render: Any, page_user: Any, api_user:
 
     @app.post("/api/promises/{promise_id}/drafts/undo")
     async def undo_draft(request: Request, promise_id: str) -> Response:
-        sess, user = api_user(request)
+        sess, user = await run_in_threadpool(api_user, request)
         await check_csrf(request, sess)
         body = await _json_body(request)
+        return await run_in_threadpool(undo_draft_now, promise_id, body, user)
+
+    def undo_draft_now(promise_id: str, body: dict[str, Any], user: Any) -> Response:
         kind = body.get("kind")
         if kind not in DRAFT_KINDS:
             raise HTTPException(400, "kind: sources_draft or result_draft")

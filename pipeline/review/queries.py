@@ -28,12 +28,15 @@ QUEUE_LIMIT = 500
 
 @dataclass
 class QueueFilters:
-    city: str = ""
-    politician: str = ""
+    city: str = ""  # a prefix of the city, in any spelling (Ukrainian or Russian letters)
+    politician: str = ""  # a surname or part of a name, in any spelling
     verdict: str = ""
     state: str = "awaiting"
     date_from: str = ""
     date_to: str = ""
+    text: str = ""  # full-text search over the letter text
+    needs: str = ""  # "1": only letters flagged for review
+    warning: str = ""  # what was odd about the filters (a reversed date range), for the reviewer
 
     @classmethod
     def from_params(cls, params: Any) -> QueueFilters:
@@ -41,19 +44,74 @@ class QueueFilters:
             return str(params.get(name) or "").strip()[:200]
 
         f = cls(get("city"), get("politician"), get("verdict"), get("state") or "awaiting",
-                _iso_or_blank(get("date_from")), _iso_or_blank(get("date_to")))
+                _iso_or_blank(get("date_from")), _iso_or_blank(get("date_to")), get("text"),
+                "1" if get("needs") == "1" else "")
         if f.state not in STATES:
             f.state = "awaiting"
         if f.verdict not in VERDICTS:
             f.verdict = ""
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            f.date_from, f.date_to = f.date_to, f.date_from
+            f.warning = f"The date range was reversed; showing {f.date_from} to {f.date_to}."
         return f
 
     def params(self) -> dict[str, str]:
         """Non-default filters, for links that keep the reviewer's queue."""
         d = {"city": self.city, "politician": self.politician, "verdict": self.verdict,
              "state": self.state if self.state != "awaiting" else "", "date_from": self.date_from,
-             "date_to": self.date_to}
+             "date_to": self.date_to, "text": self.text, "needs": self.needs}
         return {k: v for k, v in d.items() if v}
+
+
+# Ukrainian and Russian spellings of one name differ in a few letters (Іваненко / Иваненко,
+# Зеленодольськ / Зеленодольск, Гнатюк / Игнатюк is one letter off): both sides are folded before
+# comparing, and a word may be one letter off in six.
+_FOLD = str.maketrans({"і": "и", "ї": "и", "ы": "и", "й": "и", "є": "е", "э": "е", "ё": "е", "ґ": "г",
+                       "ь": None, "ъ": None, "'": None, "ʼ": None, "’": None, "`": None})
+
+
+def fold(text: str) -> str:
+    """Case and Ukrainian/Russian spelling folded, for fuzzy filters."""
+    return " ".join(text.casefold().translate(_FOLD).split())
+
+
+def name_matches(query: str, name: str) -> bool:
+    """Every word of ``query`` begins a word of ``name`` or nearly equals it (one letter off in
+    six), in folded spelling: a surname alone finds "Олена Іваненко" and "Елена Иваненко"."""
+    from rapidfuzz.distance import Levenshtein
+
+    words = fold(name).replace("-", " ").split()
+    for q in fold(query).replace("-", " ").split():
+        if not any(w.startswith(q) or (len(q) >= 4 and Levenshtein.distance(q, w) <= max(1, len(q) // 6))
+                   for w in words):
+            return False
+    return True
+
+
+def city_matches(query: str, city: str) -> bool:
+    """``query`` begins the city's name in folded spelling (Зеленод finds Зеленодольськ and Зеленодольск)."""
+    q = fold(query)
+    return bool(q) and fold(city).startswith(q)
+
+
+def text_search(session: Session, query: str) -> set[str]:
+    """Letter ids whose text holds every word of ``query`` (word prefixes): SQLite FTS5 or
+    PostgreSQL full-text search (migration 0004)."""
+    import re
+
+    from sqlalchemy import text as sql
+
+    words = [w for w in re.findall(r"\w+", query.casefold()) if w][:12]
+    if not words:
+        return set()
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join(f'"{w}"*' for w in words)
+        rows = session.execute(sql("SELECT letter_id FROM letters_fts WHERE letters_fts MATCH :q"), {"q": match})
+    else:
+        tsq = " & ".join(f"{w}:*" for w in words)
+        rows = session.execute(sql("SELECT letter_id FROM letters WHERE to_tsvector('simple', coalesce(text, '')) "
+                                   "@@ to_tsquery('simple', :q)"), {"q": tsq})
+    return {r[0] for r in rows}
 
 
 def _iso_or_blank(text: str) -> str:
@@ -86,9 +144,10 @@ class QueueItem:
 class Queue:
     items: list[QueueItem]
     total: int  # after filtering, before the display limit
-    counts: dict[str, int]  # awaiting, reviewed, needs_review, failed (whole database)
+    counts: dict[str, int]  # awaiting, reviewed, needs_review, failed (within the filters but the state)
     cities: list[str]
     politicians: list[str]
+    every: list[QueueItem] = field(default_factory=list)  # every filtered item, before the display limit
 
 
 def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str], Decision],
@@ -99,6 +158,8 @@ def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str]
     lid = letter.letter_id
     keys = [m.promise_id for m in live] + added
     decided = sum(1 for pid in keys if (lid, "verdict", pid) in human)
+    if not keys and is_closed(human, lid):
+        return "reviewed", 0  # a reviewer said the letter answers no promise
     # Reviewed: a human has looked (some decision in force) and every live pair has a verdict.
     if any_decision and decided == len(keys):
         return "reviewed", decided
@@ -108,9 +169,17 @@ def _letter_state(letter: Any, live: list[Any], human: dict[tuple[str, str, str]
 
 
 def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT) -> Queue:
-    everything, counts, cities, politicians = _all_items(session)
-    items = [i for i in everything if _keep(i, filters)]
-    return Queue(items[:limit], len(items), counts, cities, politicians)
+    everything, _, cities, politicians = _all_items(session)
+    found = text_search(session, filters.text) if filters.text else None
+    # The counters follow every filter but the state one (they are the state tabs).
+    scope = [i for i in everything if _keep(i, filters, found, any_state=True)]
+    counts = {"awaiting": 0, "reviewed": 0, "needs_review": 0, "failed": 0, "none": 0}
+    for i in scope:
+        counts[i.state] += 1
+        if i.needs_review and i.state == "awaiting":
+            counts["needs_review"] += 1
+    items = [i for i in scope if filters.state == "all" or i.state == filters.state]
+    return Queue(items[:limit], len(items), counts, cities, politicians, items)
 
 
 def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[str], list[str]]:
@@ -127,8 +196,11 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
     fields: dict[str, dict[str, str | None]] = defaultdict(dict)
     for f in session.execute(select(FieldRow.letter_id, FieldRow.name, FieldRow.value)):
         fields[f.letter_id][f.name] = f.value
+    # Only promises some letter matched (or a reviewer added), not the whole registry.
+    referenced = select(MatchRow.promise_id).union(select(ReviewRow.key).where(ReviewRow.kind == "match"))
     promises = {p.promise_id: p for p in session.execute(
-        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city))}
+        select(PromiseRow.promise_id, PromiseRow.politician, PromiseRow.city)
+        .where(PromiseRow.promise_id.in_(referenced.scalar_subquery())))}
     human = effective_decisions(session)
     looked_at = {k[0] for k in human}
     added_by_letter: dict[str, list[str]] = defaultdict(list)
@@ -182,18 +254,66 @@ def _all_items(session: Session) -> tuple[list[QueueItem], dict[str, int], list[
     return items, counts, sorted(all_cities), sorted(all_politicians)
 
 
+BULK_MIN_CONFIDENCE = 0.9
+
+
+def decided_today(session: Session, reviewer: str) -> int:
+    """Letters ``reviewer`` saved a decision on since midnight UTC (the "today" on the letter screen)."""
+    from sqlalchemy import func
+
+    midnight = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time())
+    q = select(func.count(func.distinct(ReviewRow.letter_id))).where(
+        ReviewRow.reviewer == reviewer, ReviewRow.created_at >= midnight, ReviewRow.letter_id != "")
+    return int(session.scalar(q) or 0)
+
+
+def bulk_candidates(session: Session, filters: QueueFilters, min_confidence: float = BULK_MIN_CONFIDENCE,
+                    queue: Queue | None = None) -> list[tuple[str, int, list[tuple[str, str]]]]:
+    """Letters of the filtered queue a reviewer may accept in one go: awaiting, not flagged for
+    review, nobody has decided anything on them, and every suggestion has a verdict at or above
+    ``min_confidence``. Returns (letter_id, version, [(promise_id, machine verdict)]).
+    ``queue``: the awaiting queue already built for these filters (with every item, no display limit)."""
+    if queue is None:
+        queue = build_queue(session, QueueFilters(**{**filters.__dict__, "state": "awaiting"}), limit=10**9)
+    ids = [i.letter_id for i in (queue.every or queue.items) if not i.needs_review and i.decided == 0 and i.promises
+           and i.min_confidence is not None and i.min_confidence >= min_confidence]
+    if not ids:
+        return []
+    human = effective_decisions(session, ids)
+    touched = {k[0] for k in human}
+    q = select(LetterRow.letter_id, LetterRow.version).where(LetterRow.letter_id.in_(ids))
+    versions = {lid: v for lid, v in session.execute(q)}
+    matches: dict[str, list[Any]] = defaultdict(list)
+    for m in session.execute(select(MatchRow.letter_id, MatchRow.promise_id, MatchRow.verdict, MatchRow.confidence,
+                                    MatchRow.needs_review).where(MatchRow.letter_id.in_(ids))):
+        matches[m.letter_id].append(m)
+    out = []
+    for lid in ids:
+        ms = matches[lid]
+        if lid in touched or not ms:
+            continue
+        if all(m.verdict and m.confidence is not None and m.confidence >= min_confidence and not m.needs_review
+               for m in ms):
+            out.append((lid, versions[lid], [(m.promise_id, m.verdict) for m in ms]))
+    return out
+
+
 def _queue_order(item: QueueItem) -> tuple[object, ...]:
     # Needs-review first, then the least sure suggestion first; letters with no suggestion last.
     conf = item.min_confidence if item.min_confidence is not None else 2.0
     return (not item.needs_review, conf, item.source_file, item.letter_id)
 
 
-def _keep(item: QueueItem, f: QueueFilters) -> bool:
-    if f.state != "all" and item.state != f.state:
+def _keep(item: QueueItem, f: QueueFilters, found: set[str] | None = None, any_state: bool = False) -> bool:
+    if not any_state and f.state != "all" and item.state != f.state:
         return False
-    if f.city and f.city.casefold() not in (c.casefold() for c in item.cities):
+    if found is not None and item.letter_id not in found:
         return False
-    if f.politician and f.politician.casefold() not in (p.casefold() for p in item.politicians):
+    if f.needs and not item.needs_review:
+        return False
+    if f.city and not any(city_matches(f.city, c) for c in item.cities):
+        return False
+    if f.politician and not any(name_matches(f.politician, p) for p in item.politicians):
         return False
     if f.verdict and f.verdict not in item.verdicts:
         return False
@@ -208,13 +328,20 @@ def neighbours(session: Session, letter_id: str, filters: QueueFilters) -> tuple
     """Previous and next letter of the reviewer's queue around ``letter_id``. The letter keeps its
     place in the order even when reviewing it just took it out of the filtered queue."""
     everything = _all_items(session)[0]
+    found = text_search(session, filters.text) if filters.text else None
     pos = next((i for i, item in enumerate(everything) if item.letter_id == letter_id), None)
     if pos is None:
-        first = next((item.letter_id for item in everything if _keep(item, filters)), None)
+        first = next((item.letter_id for item in everything if _keep(item, filters, found)), None)
         return None, first
-    prev_id = next((it.letter_id for it in reversed(everything[:pos]) if _keep(it, filters)), None)
-    next_id = next((it.letter_id for it in everything[pos + 1:] if _keep(it, filters)), None)
+    prev_id = next((it.letter_id for it in reversed(everything[:pos]) if _keep(it, filters, found)), None)
+    next_id = next((it.letter_id for it in everything[pos + 1:] if _keep(it, filters, found)), None)
     return prev_id, next_id
+
+
+def is_closed(human: dict[tuple[str, str, str], Decision], lid: str) -> bool:
+    """A reviewer closed the letter as answering no promise (and nobody undid it)."""
+    d = human.get((lid, "letter", "status"))
+    return bool(d and d.human_value == "no_promise")
 
 
 def _match_value(human: dict[tuple[str, str, str], Decision], lid: str, pid: str) -> str | None:
@@ -262,6 +389,25 @@ class FieldView:
     value: str | None  # effective
     confidence: float | None
     decided: Who | None
+    flagged: bool = False  # a "why review" reason is about this field and no human has decided it
+
+
+# How the fields stage names a field in its review reasons ("letter date not found", "sender_org: ...").
+FIELD_PHRASES = {
+    "letter_date": ("letter date",), "outgoing_number": ("outgoing number",), "request_date": ("request date",),
+    "request_number": ("request number",), "sender_org": ("sender organisation",), "sender_city": ("sender city",),
+    "signatory_name": ("signatory name", "signatory"), "signatory_position": ("signatory position",),
+    "language": ("language",), "addressee": ("addressee",), "subject": ("subject",), "executor": ("executor",),
+}
+
+
+def reason_field(reason: str) -> str | None:
+    """The field a review reason is about, if any."""
+    low = reason.casefold()
+    for name, phrases in FIELD_PHRASES.items():
+        if low.startswith(name + ":") or any(p in low for p in phrases):
+            return name
+    return None
 
 
 @dataclass
@@ -292,6 +438,8 @@ class PromiseCard:
     explanation: str = ""  # what the machine verdict rests on: deadline, counts, state reported
     as_of: str = ""  # the date the verdict is judged at
     terms: str = ""  # what the promise commits to, as read: deadline, quantity, scope
+    basis: str = ""  # how the verdict in force was reached: single | agreed | adjudicated | disputed
+    responses: list[tuple[str, str | None]] = field(default_factory=list)  # each reviewer's own verdict
 
 
 @dataclass
@@ -312,6 +460,7 @@ class LetterView:
     history: list[dict[str, Any]]
     text: str
     promise_choices: list[tuple[str, str]]  # (promise_id, label) a reviewer may add to the letter
+    closed: bool = False  # closed by a reviewer as answering no promise
 
 
 def _who(row: ReviewRow | None) -> Who | None:
@@ -366,10 +515,10 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
                 if isinstance(b, list | tuple) and len(b) == 4:
                     pages[f.page].boxes.append(Box(*map(float, b), "field", name, name))
 
-    promises = {p.promise_id: p for p in session.scalars(select(PromiseRow))}
     cards: list[PromiseCard] = []
     matches = list(session.scalars(
         select(MatchRow).where(MatchRow.letter_id == letter_id).order_by(MatchRow.passage_index, MatchRow.promise_id)))
+    promises = _shown_promises(session, matches, human)
     machine_pids = {m.promise_id for m in matches}
     for m in matches:
         cards.append(_card(len(cards), m.promise_id, m, promises, human, rows_by_id, letter_id))
@@ -378,6 +527,16 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
         if kind == "match" and d.human_value == "added" and pid not in machine_pids:
             cards.append(_card(len(cards), pid, None, promises, human, rows_by_id, letter_id))
 
+    # A reason about a field a reviewer has since decided is stale: shown as resolved, not as a flag.
+    reasons = []
+    decided_fields = {f.name for f in fields if f.decided}
+    for r in (x.strip() for x in (letter.error or "").split(";")):
+        if r:
+            about = reason_field(r)
+            reasons.append(r if about not in decided_fields else f"resolved: {r}")
+            for f in fields:
+                if f.name == about and f.decided is None:
+                    f.flagged = True
     history = [
         {"id": r.id, "kind": r.kind, "key": r.key, "action": r.action, "machine": r.machine_value,
          "human": r.human_value, "reviewer": r.reviewer, "at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -386,24 +545,51 @@ def letter_view(session: Session, letter_id: str) -> LetterView | None:
     ]
     return LetterView(
         letter_id=letter.letter_id, source_file=letter.source_file, status=letter.status,
-        reasons=[r.strip() for r in (letter.error or "").split(";") if r.strip()], language=letter.language,
+        reasons=reasons, language=letter.language,
         text_source=letter.text_source, ocr_confidence=letter.ocr_confidence, model_version=letter.model_version,
         version=letter.version, processed_at=letter.processed_at.strftime("%Y-%m-%d %H:%M"),
         pages=list(pages.values()), fields=fields, promises=cards, history=history, text=letter.text or "",
-        promise_choices=_promise_choices(promises, {c.promise_id for c in cards}, human, letter_id, machine_fields),
+        promise_choices=_promise_choices(session, {c.promise_id for c in cards}, human, letter_id, machine_fields),
+        closed=is_closed(human, letter_id) and not [c for c in cards if c.state != "rejected"],
     )
 
 
-def _promise_choices(promises: dict[str, PromiseRow], shown: set[str], human: dict[tuple[str, str, str], Decision],
+MAX_PROMISE_CHOICES = 500
+
+
+def _shown_promises(session: Session, matches: list[MatchRow],
+                    human: dict[tuple[str, str, str], Decision]) -> dict[str, PromiseRow]:
+    """Only the promises the letter screen shows (its matches, their alternatives, ones a reviewer
+    added), not the whole registry: a registry of 100,000 promises must not slow every screen."""
+    wanted = {m.promise_id for m in matches}
+    for m in matches:
+        wanted |= {str(a[0]) for a in (m.alternatives or []) if isinstance(a, list | tuple) and a}
+    wanted |= {pid for (_lid, kind, pid) in human if kind == "match"}
+    if not wanted:
+        return {}
+    return {p.promise_id: p for p in session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(wanted)))}
+
+
+def _promise_choices(session: Session, shown: set[str], human: dict[tuple[str, str, str], Decision],
                      letter_id: str, machine_fields: dict[str, FieldRow]) -> list[tuple[str, str]]:
-    """Promises of the letter's city first (all of them if the city is unknown), for "add a promise"."""
+    """Promises of the letter's city first (the first ones of the registry if the city is unknown or
+    has none), for "add a promise"; at most MAX_PROMISE_CHOICES, read from the database as such."""
     d = human.get((letter_id, "field", "sender_city"))
     f = machine_fields.get("sender_city")
     city = ((d.human_value if d else (f.value if f else None)) or "").casefold()
-    pool = [p for p in promises.values() if p.promise_id not in shown]
-    same = [p for p in pool if city and p.city.casefold() == city]
-    chosen = same or pool
-    return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:500]]
+    cols = (PromiseRow.promise_id, PromiseRow.city, PromiseRow.politician, PromiseRow.title)
+    limit = MAX_PROMISE_CHOICES + len(shown)
+    chosen: list[Any] = []
+    if city:
+        spellings = [c for c in session.scalars(select(PromiseRow.city).distinct()) if c and c.casefold() == city]
+        if spellings:
+            chosen = list(session.execute(select(*cols).where(PromiseRow.city.in_(spellings))
+                                          .order_by(PromiseRow.promise_id).limit(limit)))
+    chosen = [p for p in chosen if p.promise_id not in shown]
+    if not chosen:
+        chosen = [p for p in session.execute(select(*cols).order_by(PromiseRow.promise_id).limit(limit))
+                  if p.promise_id not in shown]
+    return [(p.promise_id, f"{p.city}: {p.politician}: {p.title}"[:160]) for p in chosen[:MAX_PROMISE_CHOICES]]
 
 
 def _describe_terms(terms: dict) -> str:
@@ -469,6 +655,7 @@ def _card(index: int, pid: str, m: MatchRow | None, promises: dict[str, PromiseR
         explanation=(m.explanation or "") if m else "",
         as_of=m.as_of.isoformat() if m and m.as_of else "",
         terms=_describe_terms(p.terms) if p and p.terms else "",
+        basis=vd.basis if vd else "", responses=list(vd.responses) if vd else [],
     )
 
 
@@ -479,9 +666,11 @@ def letter_state_json(view: LetterView) -> dict[str, Any]:
         "promises": [
             {"index": c.index, "promise_id": c.promise_id, "verdict": c.verdict, "state": c.state,
              "machine_verdict": c.machine_verdict, "match_state": c.match_state,
-             "by": c.verdict_by.reviewer if c.verdict_by else None, "at": c.verdict_by.at if c.verdict_by else None}
+             "by": c.verdict_by.reviewer if c.verdict_by else None, "at": c.verdict_by.at if c.verdict_by else None,
+             "basis": c.basis, "responses": [list(r) for r in c.responses]}
             for c in view.promises
         ],
         "fields": {f.name: f.value for f in view.fields},
+        "closed": view.closed,
         "history": view.history[:20],
     }

@@ -1,11 +1,18 @@
-"""Records: the analysts' tables (Parquet and CSV), written atomically.
+"""Records: the analysts' tables (Parquet and CSV), written atomically, as one consistent set.
 
 Each file is written to a temporary name in the same folder and renamed into
-place, so a reader (or a crash) never sees half a file.
+place, so a reader (or a crash) never sees half a file. ``manifest.json`` is written
+last: it lists every record file with its row count and SHA-256, so a reader can tell
+whether the files it read belong to one set (if a hash differs, it read during a write:
+read again). Files get the usual permissions of the umask (not mkstemp's 0600).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -15,23 +22,44 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.store.repo import LETTER_COLUMNS, UPDATE_COLUMNS
+from pipeline.store.repo import DECISION_COLUMNS, LETTER_COLUMNS, UPDATE_COLUMNS
 
 _LETTER_TYPES = {
     "pages": pa.int32(),
     "ocr_confidence": pa.float64(),
 }
-_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64()}
+_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64()}
+_AGREEMENT_TYPES = {"items": pa.int64(), "agreed": pa.int64(), "observed": pa.float64(), "kappa": pa.float64()}
+_DECISION_TYPES = {"review_id": pa.int64(), "machine_confidence": pa.float64(), "undoes": pa.int64(),
+                   "in_force": pa.bool_()}
+
+
+MANIFEST = "manifest.json"
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system tells it (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` then rename tmp onto ``path`` (same folder, so the rename is atomic)."""
+    """Call ``write(tmp)`` then rename tmp onto ``path`` (same folder, so the rename is atomic).
+    The file gets mode 0666 less the umask, like any file a program creates."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -59,8 +87,62 @@ def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], col
     return parquet_path, csv_path
 
 
-def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]]) -> list[Path]:
-    """Write letters.{parquet,csv} and updates.{parquet,csv} into ``out_dir``."""
+def write_records(out_dir: Path, letters: Sequence[dict[str, object]], updates: Sequence[dict[str, object]],
+                  manifest: bool = True, decisions: Sequence[dict[str, object]] | None = None,
+                  agreement: Sequence[dict[str, object]] | None = None) -> list[Path]:
+    """Write letters.{parquet,csv} and updates.{parquet,csv} into ``out_dir`` (and decisions.*, every
+    human decision row, when ``decisions`` is given; agreement.*, Cohen's kappa per reviewer pair and
+    per verdict, when ``agreement`` is given), then manifest.json (``manifest=False``: the caller
+    writes more record files and then the manifest over all)."""
     paths = list(write_table(out_dir, "letters", letters, LETTER_COLUMNS, _LETTER_TYPES))
     paths += write_table(out_dir, "updates", updates, UPDATE_COLUMNS, _UPDATE_TYPES)
-    return paths
+    if decisions is not None:
+        paths += write_table(out_dir, "decisions", decisions, DECISION_COLUMNS, _DECISION_TYPES)
+    if agreement is not None:
+        from pipeline.review.agreement import AGREEMENT_COLUMNS
+
+        paths += write_table(out_dir, "agreement", agreement, AGREEMENT_COLUMNS, _AGREEMENT_TYPES)
+    return paths + [write_manifest(out_dir, paths)] if manifest else paths
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a record file (Parquet from its footer; CSV by parsing, so quoted newlines count once)."""
+    if path.suffix == ".parquet":
+        return pq.read_metadata(path).num_rows
+    with open(path, newline="", encoding="utf-8") as fh:
+        return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+
+
+def write_manifest(out_dir: Path, paths: Sequence[Path]) -> Path:
+    """manifest.json: each record file's name, rows, bytes and SHA-256; written last, atomically."""
+    files = {p.name: {"rows": count_rows(p), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in paths}
+    manifest = {"written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "files": files}
+    path = out_dir / MANIFEST
+    atomic_write_text(path, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+def read_consistent(out_dir: Path, names: Sequence[str], attempts: int = 20) -> dict[str, bytes]:
+    """Read record files as one set: the bytes of each of ``names`` whose SHA-256 all match the
+    manifest (read again while a writer is between files). Raises OSError if never consistent."""
+    import time
+
+    for _ in range(attempts):
+        try:
+            manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["files"]
+            data = {n: (out_dir / n).read_bytes() for n in names}
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.01)
+            continue
+        if all(n in manifest and hashlib.sha256(b).hexdigest() == manifest[n]["sha256"] for n, b in data.items()):
+            return data
+        time.sleep(0.01)
+    raise OSError(f"record files in {out_dir} did not match their manifest in {attempts} reads")

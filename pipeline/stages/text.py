@@ -9,12 +9,14 @@ long PDF never sits in memory as images.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
@@ -323,6 +325,60 @@ def _tiff_first_size(path: Path) -> tuple[int, int] | None:
     return (size[256], size[257]) if len(size) == 2 else None
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+
+
+def _png_text_chunks(fh: BinaryIO) -> bool:
+    """Whether a PNG has text chunks, read from the chunk headers only (their data is skipped)."""
+    import struct
+
+    fh.seek(8)
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
+            return False
+        length, ctype = struct.unpack(">I4s", head)
+        if ctype in _PNG_TEXT_CHUNKS:
+            return True
+        if ctype == b"IEND":
+            return False
+        fh.seek(length + 4, io.SEEK_CUR)
+
+
+def _png_without_text(fh: BinaryIO) -> io.BytesIO:
+    """The PNG with its text chunks (tEXt, zTXt, iTXt) left out; every other chunk byte for byte."""
+    import struct
+
+    out = io.BytesIO()
+    out.write(_PNG_SIGNATURE)
+    fh.seek(8)
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
+            break
+        length, ctype = struct.unpack(">I4s", head)
+        if ctype in _PNG_TEXT_CHUNKS:
+            fh.seek(length + 4, io.SEEK_CUR)
+            continue
+        out.write(head)
+        out.write(fh.read(length + 4))
+        if ctype == b"IEND":
+            break
+    out.seek(0)
+    return out
+
+
+def open_image(path: Path) -> Image.Image:
+    """``Image.open``, except that a PNG's text metadata is never decoded: only the pixels matter to
+    us, and Pillow refuses a PNG whose text chunks are huge (a 100 MB zTXt, 64 MB of tEXt) as if
+    the whole file were corrupt. Such a PNG is opened without its text chunks."""
+    with path.open("rb") as fh:
+        if fh.read(8) == _PNG_SIGNATURE and _png_text_chunks(fh):
+            return Image.open(_png_without_text(fh))
+    return Image.open(path)
+
+
 def _image_reason(exc: BaseException, path: Path, kind: FileKind) -> str:
     what = kind.value.upper()
     if kind == FileKind.TIFF and (size := _tiff_first_size(path)) and min(size) < 1:
@@ -340,7 +396,7 @@ def _image_pages(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 n_frames = getattr(img, "n_frames", 1)
                 if n_frames > settings.limits.max_pages:
                     raise TooLarge(f"image has {n_frames} frames, over the limit of {settings.limits.max_pages}")
@@ -363,7 +419,7 @@ def _image_pages(
 
         def load(idx: int = idx) -> Image.Image:
             try:
-                with Image.open(path) as img:
+                with open_image(path) as img:
                     img.seek(idx)
                     frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
                     frame.load()
@@ -521,7 +577,7 @@ def load_page_image(source_paths: list[str], page_no: int, dpi: int = 150, max_p
             finally:
                 doc.close()
         else:
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 n = getattr(img, "n_frames", 1)
                 if remaining <= n:
                     if img.width * img.height > max_pixels:

@@ -7,12 +7,15 @@ leaves every human review untouched.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
@@ -25,9 +28,15 @@ from pipeline.store.tables import (
     PageRow,
     PromiseRow,
     ReviewRow,
+    RunRow,
     WordRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from pipeline.store.db import Database
+
+PROMISE_CHUNK = 500  # promises per transaction: a big registry never holds the write lock for long
 
 LETTER_COLUMNS = (
     "letter_id",
@@ -52,7 +61,10 @@ LETTER_COLUMNS = (
     "error",
 )
 UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state",
-                  "as_of", "explanation")
+                  "as_of", "explanation", "reviewer", "decided_at", "machine_verdict", "machine_confidence")
+# decisions.*: every review row as written (undo rows and undone rows included, rejected matches too).
+DECISION_COLUMNS = ("review_id", "letter_id", "kind", "key", "action", "machine_value", "human_value",
+                    "machine_confidence", "reviewer", "decided_at", "note", "model_version", "undoes", "in_force")
 
 
 def upsert_promises(session: Session, promises: Iterable[Promise],
@@ -60,7 +72,10 @@ def upsert_promises(session: Session, promises: Iterable[Promise],
     """Insert or update the registry; ``terms_of`` reads a promise's terms (deadline, quantity, scope),
     called only for promises that are new, changed, or stored without terms."""
     n = 0
-    existing = {r.promise_id: r for r in session.scalars(select(PromiseRow))}
+    promises = list(promises)
+    # Only these promises' rows: store_promises calls this per chunk of a registry of any size.
+    ids = [p.promise_id for p in promises]
+    existing = {r.promise_id: r for r in session.scalars(select(PromiseRow).where(PromiseRow.promise_id.in_(ids)))}
     for p in promises:
         old = existing.get(p.promise_id)
         same = old is not None and (old.politician, old.office, old.city, old.said_on, old.title, old.description,
@@ -78,6 +93,38 @@ def upsert_promises(session: Session, promises: Iterable[Promise],
     return n
 
 
+_PROMISE_FIELDS = ("politician", "office", "city", "said_on", "title", "description", "lang")
+
+
+def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMISE_CHUNK,
+                   terms_of: Callable[[Promise], dict[str, Any]] | None = None) -> int:
+    """Save the registry: only promises that are new or changed (or, with ``terms_of``, stored
+    without terms), in short transactions of ``chunk`` through :func:`upsert_promises`, so a big
+    registry never holds the write lock for long. Returns how many were written."""
+    cols = [getattr(PromiseRow, f) for f in _PROMISE_FIELDS]
+    with db.session() as s:
+        stored = {row[0]: (tuple(row[1:-1]), row[-1] is not None)
+                  for row in s.execute(select(PromiseRow.promise_id, *cols, PromiseRow.terms))}
+
+    def unchanged(p: Promise) -> bool:
+        old = stored.get(p.promise_id)
+        return (old is not None and old[0] == tuple(getattr(p, f) for f in _PROMISE_FIELDS)
+                and (old[1] or terms_of is None))
+
+    changed = [p for p in promises if not unchanged(p)]
+    extra = {"terms_of": terms_of} if terms_of is not None else {}
+    for i in range(0, len(changed), chunk):
+        part = changed[i:i + chunk]
+        for attempt in range(3):
+            try:
+                db.write(lambda s, part=part: upsert_promises(s, part, **extra), "saving the promise registry")
+                break
+            except IntegrityError:  # another run inserted one of these at the same moment: now it is an update
+                if attempt == 2:
+                    raise
+    return len(changed)
+
+
 def load_promises(session: Session) -> list[Promise]:
     return [
         Promise(r.promise_id, r.politician, r.office, r.city, r.said_on, r.title, r.description, r.lang)
@@ -91,6 +138,19 @@ def done_letters(session: Session) -> dict[str, str]:
         select(LetterRow.letter_id, LetterRow.sha256).where(LetterRow.status != Status.FAILED.value)
     )
     return {lid: sha for lid, sha in rows}
+
+
+def unfinished_runs(session: Session) -> list[RunRow]:
+    """Runs that never finished and are not marked interrupted (running now, or killed)."""
+    q = select(RunRow).where(RunRow.finished_at.is_(None), RunRow.status.is_(None) | (RunRow.status == "running"))
+    return list(session.scalars(q))
+
+
+def letters_under(session: Session, folder: Path) -> list[str]:
+    """Letters whose (first) file lies under ``folder``."""
+    root = folder.resolve()
+    return [lid for lid, paths in session.execute(select(LetterRow.letter_id, LetterRow.source_paths))
+            if paths and Path(paths[0]).resolve().is_relative_to(root)]
 
 
 def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str | None]]:
@@ -108,7 +168,7 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
     row = existing or LetterRow(letter_id=lid, version=1)
     row.sha256 = result.sha256
     row.source_file = result.source_file
-    row.source_paths = [str(f.path) for f in result.letter.files] if result.letter else []
+    row.source_paths = [str(f.path.resolve()) for f in result.letter.files] if result.letter else []
     row.kind = result.letter.kind.value if result.letter else None
     row.pages = len(text.pages) if text else 0
     row.language = result.fields.language.value if result.fields else None
@@ -220,32 +280,70 @@ def _jsonable(value: object) -> object:
 
 @dataclass(frozen=True)
 class Decision:
+    """The decision in force for one (letter, kind, key), from every reviewer's own response
+    (Argilla's model): the adjudicated value, else the value all reviewers agree on, else the
+    latest response, then flagged ``disputed`` for the adjudication queue."""
+
     review_id: int
     human_value: str | None
     machine_value: str | None
     reviewer: str
     action: str
+    at: dt.datetime | None = None
+    basis: str = "single"  # single | agreed | adjudicated | disputed
+    responses: tuple[tuple[str, str | None], ...] = ()  # (reviewer, value) of each reviewer's response in force
+
+    @property
+    def disputed(self) -> bool:
+        return self.basis == "disputed"
+
+
+ADJUDICATE = "adjudicate"
 
 
 def effective_decisions(session: Session, letter_ids: Iterable[str] | None = None) -> dict[tuple[str, str, str], Decision]:
-    """(letter_id, kind, key) -> the latest human decision still in force (undone ones drop out)."""
+    """(letter_id, kind, key) -> the decision in force (undone rows drop out); see :class:`Decision`."""
     q = select(ReviewRow).order_by(ReviewRow.id)
     if letter_ids is not None:
         q = q.where(ReviewRow.letter_id.in_(list(letter_ids)))
-    stacks: dict[tuple[str, str, str], list[ReviewRow]] = defaultdict(list)
-    undone: set[int] = set()
     rows = list(session.scalars(q))
+    undone = {r.undoes for r in rows if r.action == "undo" and r.undoes is not None}
+    latest: dict[tuple[str, str, str], dict[str, ReviewRow]] = defaultdict(dict)  # target -> reviewer -> row
+    adjudicated: dict[tuple[str, str, str], ReviewRow] = {}
     for r in rows:
-        if r.action == "undo" and r.undoes is not None:
-            undone.add(r.undoes)
+        if r.action == "undo" or r.id in undone:
+            continue
+        key = (r.letter_id, r.kind, r.key)
+        if r.action == ADJUDICATE:
+            adjudicated[key] = r
+        else:
+            mine = latest[key]
+            mine.pop(r.reviewer, None)  # re-inserted last: dict order is the order of latest responses
+            mine[r.reviewer] = r
+    out: dict[tuple[str, str, str], Decision] = {}
+    for key in set(latest) | set(adjudicated):
+        mine = latest.get(key, {})
+        responses = tuple((who, row.human_value) for who, row in sorted(mine.items(), key=lambda kv: kv[1].id))
+        if key in adjudicated:
+            chosen, basis = adjudicated[key], "adjudicated"
+        else:
+            chosen = max(mine.values(), key=lambda row: row.id)
+            values = {v for _, v in responses}
+            basis = "single" if len(responses) == 1 else ("agreed" if len(values) == 1 else "disputed")
+        out[key] = Decision(chosen.id, chosen.human_value, chosen.machine_value, chosen.reviewer, chosen.action,
+                            chosen.created_at, basis, responses)
+    return out
+
+
+def own_responses(session: Session, letter_id: str, reviewer: str) -> dict[tuple[str, str], str | None]:
+    """(kind, key) -> ``reviewer``'s own response in force on the letter (adjudications included)."""
+    rows = list(session.scalars(select(ReviewRow).where(ReviewRow.letter_id == letter_id).order_by(ReviewRow.id)))
+    undone = {r.undoes for r in rows if r.action == "undo" and r.undoes is not None}
+    out: dict[tuple[str, str], str | None] = {}
     for r in rows:
-        if r.action != "undo" and r.id not in undone:
-            stacks[(r.letter_id, r.kind, r.key)].append(r)
-    return {
-        k: Decision(v[-1].id, v[-1].human_value, v[-1].machine_value, v[-1].reviewer, v[-1].action)
-        for k, v in stacks.items()
-        if v
-    }
+        if r.action != "undo" and r.id not in undone and r.reviewer == reviewer:
+            out[(r.kind, r.key)] = r.human_value
+    return out
 
 
 # --- records --------------------------------------------------------------------
@@ -265,6 +363,7 @@ def letter_records(session: Session, letter_ids: Iterable[str] | None = None) ->
     for f in session.scalars(fq):
         machine[f.letter_id][f.name] = f.value
     human = effective_decisions(session, ids)
+    reviewed = reviewed_letters(session, human, ids)
     out = []
     for row in letters:
         values: dict[str, object] = {
@@ -280,6 +379,8 @@ def letter_records(session: Session, letter_ids: Iterable[str] | None = None) ->
         for name in FIELD_NAMES:
             decision = human.get((row.letter_id, "field", name))
             values[name] = decision.human_value if decision else machine[row.letter_id].get(name)
+        if row.letter_id in reviewed:
+            values["status"] = REVIEWED
         out.append({c: values.get(c) for c in LETTER_COLUMNS})
     return out
 
@@ -300,10 +401,12 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
         seen.add((m.letter_id, m.promise_id))
         decision = human.get((m.letter_id, "verdict", m.promise_id))
         verdict, confidence, state = m.verdict, m.confidence, ReviewState.SUGGESTED.value
+        reviewer = decided_at = None
         if decision:
             verdict = decision.human_value
             confidence = 1.0
             state = (ReviewState.CONFIRMED if decision.human_value == m.verdict else ReviewState.CORRECTED).value
+            reviewer, decided_at = decision.reviewer, _iso(decision.at)
         out.append(
             {
                 "letter_id": m.letter_id,
@@ -315,6 +418,10 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "review_state": state,
                 "as_of": m.as_of.isoformat() if m.as_of else None,
                 "explanation": m.explanation,
+                "reviewer": reviewer,
+                "decided_at": decided_at,
+                "machine_verdict": m.verdict,
+                "machine_confidence": m.confidence,
             }
         )
     # Pairs a reviewer added that the machine did not suggest.
@@ -333,6 +440,66 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "confidence": 1.0 if v else None,
                 "evidence": None,
                 "review_state": ReviewState.CORRECTED.value,
+                "reviewer": v.reviewer if v else d.reviewer,
+                "decided_at": _iso(v.at if v else d.at),
             }
         )
     return out
+
+
+REVIEWED = "reviewed"
+
+
+def _iso(at: dt.datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
+
+
+def reviewed_letters(session: Session, human: dict[tuple[str, str, str], Decision],
+                     letter_ids: list[str] | None = None) -> set[str]:
+    """Letters a human has finished: every promise still matched (not rejected, or added by a
+    reviewer) has a verdict in force that reviewers do not dispute, or the letter was closed as
+    answering no promise."""
+    q = select(MatchRow.letter_id, MatchRow.promise_id)
+    if letter_ids is not None:
+        q = q.where(MatchRow.letter_id.in_(letter_ids))
+    keys: dict[str, set[str]] = defaultdict(set)
+    for lid, pid in session.execute(q):
+        d = human.get((lid, "match", pid))
+        if not (d and d.human_value == "rejected"):
+            keys[lid].add(pid)
+    looked = {k[0] for k in human}
+    for (lid, kind, pid), d in human.items():
+        if kind == "match" and d.human_value == "added":
+            keys[lid].add(pid)
+    done = set()
+    for lid in looked:
+        pids = keys.get(lid, set())
+        if pids:
+            if all((lid, "verdict", pid) in human and not human[(lid, "verdict", pid)].disputed for pid in pids):
+                done.add(lid)
+        elif (d := human.get((lid, "letter", "status"))) and d.human_value == "no_promise":
+            done.add(lid)
+    return done
+
+
+def decision_records(session: Session, letter_ids: Iterable[str] | None = None) -> list[dict[str, object]]:
+    """Every review row in DECISION_COLUMNS order, oldest first; ``in_force`` says whether the row
+    is the decision in force for its (letter, kind, key)."""
+    ids = list(letter_ids) if letter_ids is not None else None
+    q = select(ReviewRow).order_by(ReviewRow.id)
+    if ids is not None:
+        q = q.where(ReviewRow.letter_id.in_(ids))
+    rows = list(session.scalars(q))
+    live = {d.review_id for d in effective_decisions(session, ids).values()}
+    mq = select(MatchRow.letter_id, MatchRow.promise_id, MatchRow.confidence)
+    if ids is not None:
+        mq = mq.where(MatchRow.letter_id.in_(ids))
+    conf = {(lid, pid): c for lid, pid, c in session.execute(mq)}
+    return [
+        {"review_id": r.id, "letter_id": r.letter_id, "kind": r.kind, "key": r.key, "action": r.action,
+         "machine_value": r.machine_value, "human_value": r.human_value,
+         "machine_confidence": conf.get((r.letter_id, r.key)) if r.kind in ("verdict", "match") else None,
+         "reviewer": r.reviewer, "decided_at": _iso(r.created_at), "note": r.note,
+         "model_version": r.model_version, "undoes": r.undoes, "in_force": r.id in live}
+        for r in rows
+    ]

@@ -154,7 +154,7 @@ class ReviewRow(Base):
     key: Mapped[str] = mapped_column(String(64))
     machine_value: Mapped[str | None] = mapped_column(Text)
     human_value: Mapped[str | None] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(16))  # accept | correct | undo
+    action: Mapped[str] = mapped_column(String(16))  # accept | correct | undo | adjudicate
     undoes: Mapped[int | None] = mapped_column(Integer)
     reviewer: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
@@ -181,6 +181,11 @@ class RunRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     input_dir: Mapped[str] = mapped_column(Text)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str | None] = mapped_column(String(16), default="running")  # running | finished | interrupted
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was interrupted
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float)  # the process's start time, to tell a reused pid
 
 
 class OcrCacheRow(Base):

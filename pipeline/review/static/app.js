@@ -6,6 +6,10 @@
   if (!root) return;
 
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // A page answering a fields POST (a conflict or a refused value): reloading must not post again.
+  if (root.dataset.posted && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
   const letterId = root.dataset.letterId;
   const conflictBox = document.getElementById("conflict");
   const flash = document.getElementById("flash");
@@ -16,6 +20,8 @@
   // A conflict shown by the server came with the current version; only a 409 seen here blocks saving.
   let blocked = false;
 
+  const labels = JSON.parse(root.dataset.labels || "{}");
+  const label = (code) => (code && labels[code]) || code || "";
   const cards = () => Array.from(document.querySelectorAll(".card"));
   let focus = 0;
 
@@ -25,6 +31,7 @@
     focus = Math.max(0, Math.min(cs.length - 1, i));
     cs.forEach((c, j) => c.classList.toggle("focused", j === focus));
     cs[focus].scrollIntoView({ block: "nearest" });
+    showEvidence(cs[focus]);
     highlight(String(cs[focus].dataset.index), "evidence");
     // Bring the focused promise's evidence into view on the page images (it may be on page 2).
     const rect = document.querySelector('rect.box.evidence[data-target="' + cs[focus].dataset.index + '"]');
@@ -34,6 +41,109 @@
       const p = pane.getBoundingClientRect();
       if (r.top < p.top || r.bottom > p.bottom) pane.scrollTop += r.top - p.top - p.height / 3;
     }
+  }
+
+  function showEvidence(card) {
+    // The passage box scrolls on its own: put the evidence sentence inside its visible part.
+    const box = card.querySelector(".passage");
+    const mark = box && box.querySelector("mark.evidence");
+    if (!box || !mark || !mark.textContent) return;
+    const top = mark.offsetTop - box.offsetTop;
+    if (top < box.scrollTop || top + mark.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 4);
+    }
+  }
+
+  // --- scan viewer: zoom and pan each page (CSS transform of the image and its boxes together) ---
+  const views = new Map(); // figure -> {s, x, y}
+  function view(fig) {
+    if (!views.has(fig)) views.set(fig, { s: 1, x: 0, y: 0 });
+    return views.get(fig);
+  }
+  function apply(fig) {
+    const v = view(fig);
+    const wrap = fig.querySelector(".pagewrap");
+    // Keep the page inside its frame: no panning past an edge.
+    const w = fig.clientWidth, h = fig.clientHeight;
+    v.x = Math.min(0, Math.max(w - w * v.s, v.x));
+    v.y = Math.min(0, Math.max(h - h * v.s, v.y));
+    wrap.style.transform = "translate(" + v.x + "px," + v.y + "px) scale(" + v.s + ")";
+    fig.dataset.zoom = v.s.toFixed(2);
+  }
+  function zoomAt(fig, factor, cx, cy) {
+    const v = view(fig);
+    const s = Math.max(1, Math.min(8, v.s * factor));
+    const px = cx === undefined ? fig.clientWidth / 2 : cx, py = cy === undefined ? fig.clientHeight / 2 : cy;
+    v.x = px - (px - v.x) * (s / v.s);
+    v.y = py - (py - v.y) * (s / v.s);
+    v.s = s;
+    apply(fig);
+  }
+  function fit(fig) { views.set(fig, { s: 1, x: 0, y: 0 }); apply(fig); }
+  function zoomToRect(rect) {
+    // Zoom the rect's page so the box fills about a third of the frame's width, centred.
+    const fig = rect.closest("figure.page");
+    const svg = rect.ownerSVGElement;
+    if (!fig || !svg) return;
+    const vb = svg.viewBox.baseVal;
+    const f = fig.clientWidth / vb.width; // page units -> frame pixels at zoom 1
+    const bx = rect.x.baseVal.value, by = rect.y.baseVal.value;
+    const bw = rect.width.baseVal.value, bh = rect.height.baseVal.value;
+    const s = Math.max(1, Math.min(6, fig.clientWidth / (3 * Math.max(bw, 1) * f)));
+    const v = view(fig);
+    v.s = s;
+    v.x = fig.clientWidth / 2 - (bx + bw / 2) * f * s;
+    v.y = fig.clientHeight / 2 - (by + bh / 2) * f * s;
+    apply(fig);
+    fig.scrollIntoView({ block: "nearest" });
+  }
+  function focusedFigure() {
+    const figs = Array.from(document.querySelectorAll("figure.page"));
+    const pane = document.querySelector(".pages");
+    if (!figs.length) return null;
+    const top = pane ? pane.getBoundingClientRect().top : 0;
+    return figs.find((f) => f.getBoundingClientRect().bottom > top + 40) || figs[0];
+  }
+  document.querySelectorAll("figure.page").forEach((fig) => {
+    fig.addEventListener("wheel", (ev) => {
+      if (!ev.ctrlKey) return;
+      ev.preventDefault();
+      const r = fig.getBoundingClientRect();
+      zoomAt(fig, ev.deltaY < 0 ? 1.25 : 0.8, ev.clientX - r.left, ev.clientY - r.top);
+    }, { passive: false });
+    let drag = null;
+    fig.addEventListener("mousedown", (ev) => {
+      if (ev.button !== 0 || ev.target.closest("rect.box.field")) return;
+      const v = view(fig);
+      drag = { x: ev.clientX - v.x, y: ev.clientY - v.y };
+      fig.classList.add("dragging");
+      ev.preventDefault();
+    });
+    window.addEventListener("mousemove", (ev) => {
+      if (!drag) return;
+      const v = view(fig);
+      v.x = ev.clientX - drag.x;
+      v.y = ev.clientY - drag.y;
+      apply(fig);
+    });
+    window.addEventListener("mouseup", () => { drag = null; fig.classList.remove("dragging"); });
+  });
+  function viewerKey(ev) {
+    const fig = focusedFigure();
+    if (!fig) return false;
+    const step = 60;
+    const v = view(fig);
+    if (ev.code === "Equal" || ev.code === "NumpadAdd") zoomAt(fig, 1.25);
+    else if (ev.code === "Minus" || ev.code === "NumpadSubtract") zoomAt(fig, 0.8);
+    else if (ev.code === "KeyZ") fit(fig);
+    else if (ev.shiftKey && ev.code.startsWith("Arrow")) {
+      if (ev.code === "ArrowLeft") v.x += step;
+      if (ev.code === "ArrowRight") v.x -= step;
+      if (ev.code === "ArrowUp") v.y += step;
+      if (ev.code === "ArrowDown") v.y -= step;
+      apply(fig);
+    } else return false;
+    return true;
   }
 
   function highlight(target, kind) {
@@ -105,21 +215,58 @@
     return note;
   }
 
+  function judgeable(card) {
+    if (card.classList.contains("state-rejected")) {
+      say("This match was rejected (not this promise): press u to undo before judging it.", true);
+      return false;
+    }
+    return true;
+  }
+
+  function closeLetter() {
+    const live = cards().filter((c) => !c.classList.contains("state-rejected"));
+    if (live.length) { say("This letter has promises to judge: decide or reject them first.", true); return; }
+    if (root.dataset.closed) { say("Already closed."); return; }
+    decide([{ kind: "letter", key: "status", value: "no_promise", note: null }], "closed: no promise in this letter");
+  }
+
+  function undecided(c) {
+    return c.classList.contains("state-suggested") || c.classList.contains("state-open");
+  }
+
+  function advance() {
+    // One pass: after a decision, on to the next undecided promise; when none is left, say so
+    // (Enter or n then opens the next letter).
+    const cs = cards();
+    for (let k = 1; k <= cs.length; k++) {
+      const j = (focus + k) % cs.length;
+      if (undecided(cs[j])) { setFocus(j); return; }
+    }
+    if (cs.length) say("Letter done: press Enter or n for the next letter.");
+  }
+
+  function allDecided() {
+    const cs = cards();
+    return cs.length ? !cs.some(undecided) : !!root.dataset.closed;
+  }
+
   function verdict(card, value) {
+    if (!judgeable(card)) return;
     const pid = card.dataset.promiseId;
-    decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid);
+    decide([{ kind: "verdict", key: pid, value: value, note: takeNote(card) }], value + " for " + pid, advance);
   }
 
   function accept(card) {
+    if (!judgeable(card)) return;
     const mv = card.dataset.machineVerdict;
     if (!mv) { say("No suggestion to accept: choose 1, 2 or 3.", true); return; }
     const pid = card.dataset.promiseId;
-    decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid);
+    decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid, advance);
   }
 
   function reject(card) {
     const pid = card.dataset.promiseId;
-    decide([{ kind: "match", key: pid, value: "rejected", note: takeNote(card) }], "not promise " + pid);
+    decide([{ kind: "match", key: pid, value: "rejected", note: takeNote(card) }], "not promise " + pid, advance);
   }
 
   function useAlternative(card, alt) {
@@ -146,10 +293,35 @@
       const p = byId[card.dataset.promiseId];
       if (!p) return;
       card.className = card.className.replace(/\bstate-\S+/g, "").trim() + " state-" + p.state;
-      card.querySelector(".effective").textContent = p.verdict || "none";
-      card.querySelector(".state").textContent = p.state;
+      card.querySelector(".effective").textContent = p.verdict ? label(p.verdict) : "—";
+      card.querySelector(".state").textContent = label(p.state);
       card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
+      const basis = card.querySelector(".basis");
+      if (basis) {
+        basis.textContent = label(p.basis);
+        basis.classList.toggle("hidden", !p.basis || p.basis === "single");
+        basis.classList.toggle("warn", p.basis === "disputed");
+      }
+      const resp = card.querySelector(".responses");
+      if (resp && p.responses) {
+        resp.classList.toggle("hidden", p.responses.length < 2);
+        resp.textContent = "Reviewers: " + p.responses.map((r) => r[0] + ": " + label(r[1])).join(", ") +
+          (p.basis === "disputed" ? " · they disagree: an adjudicator decides" : "");
+      }
+      const rejected = p.state === "rejected";
+      card.querySelectorAll(".actions button").forEach((b) => {
+        b.disabled = rejected || (b.classList.contains("accept") && !p.machine_verdict);
+      });
+      const note = card.querySelector(".rejected-note");
+      if (note) note.classList.toggle("hidden", !rejected);
     });
+    root.dataset.closed = data.closed ? "yes" : "";
+    const closedNote = document.getElementById("closed-note");
+    if (closedNote) closedNote.classList.toggle("hidden", !data.closed);
+    const closeButton = document.getElementById("close-letter");
+    if (closeButton) {
+      closeButton.disabled = !!data.closed || data.promises.some((p) => p.state !== "rejected");
+    }
     const tbody = document.querySelector("#history tbody");
     if (tbody) {
       tbody.textContent = "";
@@ -186,23 +358,42 @@
       return;
     }
     if (ev.key === "Enter" && t && (t.tagName === "BUTTON" || t.tagName === "A" || t.tagName === "SUMMARY")) return;
+    if (viewerKey(ev)) { ev.preventDefault(); return; }
     const card = cards()[focus];
+    // By the key's place (event.code), not the character it types: the Ukrainian or Russian layout
+    // puts ф, ч, г on the keys of a, x, u, and those must work the same.
     const handlers = {
-      "1": () => card && verdict(card, "fulfilled"),
-      "2": () => card && verdict(card, "in_progress"),
-      "3": () => card && verdict(card, "not_fulfilled"),
-      a: () => card && accept(card),
-      Enter: () => card && accept(card),
-      x: () => card && reject(card),
-      u: undo,
-      j: () => setFocus(focus + 1),
-      k: () => setFocus(focus - 1),
-      n: () => go("next"),
-      p: () => go("prev"),
-      "?": () => toggleKeys(),
+      Digit1: () => card && verdict(card, "fulfilled"),
+      Numpad1: () => card && verdict(card, "fulfilled"),
+      Digit2: () => card && verdict(card, "in_progress"),
+      Numpad2: () => card && verdict(card, "in_progress"),
+      Digit3: () => card && verdict(card, "not_fulfilled"),
+      Numpad3: () => card && verdict(card, "not_fulfilled"),
+      Digit0: closeLetter,
+      Numpad0: closeLetter,
+      KeyA: () => card && accept(card),
+      Enter: () => (allDecided() ? go("next") : card && accept(card)),
+      NumpadEnter: () => (allDecided() ? go("next") : card && accept(card)),
+      KeyF: () => {
+        const flagged = document.querySelector("#fields-form tr.flagged input");
+        if (flagged) flagged.focus(); else say("No field is flagged for checking.");
+      },
+      KeyX: () => card && reject(card),
+      KeyU: undo,
+      KeyJ: () => setFocus(focus + 1),
+      KeyK: () => setFocus(focus - 1),
+      KeyN: () => go("next"),
+      KeyP: () => go("prev"),
       Escape: () => toggleKeys(false),
     };
-    const h = handlers[ev.key];
+    let h = handlers[ev.code];
+    if (!h && (ev.key === "?" || (ev.code === "Slash" && ev.shiftKey))) h = () => toggleKeys();
+    if (!h && !ev.code) {
+      // Some virtual keyboards send no code: fall back to the character.
+      const byKey = { a: "KeyA", x: "KeyX", u: "KeyU", j: "KeyJ", k: "KeyK", n: "KeyN", p: "KeyP" };
+      const code = /^[0-9]$/.test(ev.key) ? "Digit" + ev.key : byKey[ev.key];
+      h = handlers[code];
+    }
     if (h) {
       ev.preventDefault();
       h();
@@ -225,6 +416,22 @@
     el.addEventListener("focus", () => highlight(el.dataset.target, "field"));
     el.addEventListener("mouseenter", () => highlight(el.dataset.target, "field"));
   });
+  // Click a field's row (its name) or a card's evidence: the scan zooms to its box.
+  document.querySelectorAll("#fields-form tr[data-target] th").forEach((th) => {
+    th.addEventListener("click", () => {
+      const target = th.parentElement.dataset.target;
+      const rect = document.querySelector('rect.box.field[data-target="' + target + '"]');
+      if (rect) { highlight(target, "field"); zoomToRect(rect); }
+    });
+  });
+  cards().forEach((card) => {
+    const mark = card.querySelector("mark.evidence");
+    if (!mark) return;
+    mark.addEventListener("click", () => {
+      const rect = document.querySelector('rect.box.evidence[data-target="' + card.dataset.index + '"]');
+      if (rect) zoomToRect(rect);
+    });
+  });
   document.querySelectorAll("rect.box.field").forEach((r) => {
     r.addEventListener("click", () => {
       const input = document.getElementById("field-" + r.dataset.target);
@@ -241,8 +448,27 @@
         () => window.location.reload());
     });
   }
+  const closeButton = document.getElementById("close-letter");
+  if (closeButton) closeButton.addEventListener("click", closeLetter);
   const showKeys = document.getElementById("show-keys");
   if (showKeys) showKeys.addEventListener("click", () => toggleKeys());
 
-  setFocus(0);
+  // Start on the first promise still undecided.
+  const firstOpen = cards().findIndex(undecided);
+  setFocus(firstOpen >= 0 ? firstOpen : 0);
+})();
+
+(function () {
+  // The queue: Enter or o opens the first letter shown.
+  const table = document.getElementById("queue");
+  if (!table) return;
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.tagName === "BUTTON" || t.tagName === "A")) return;
+    if (ev.code === "Enter" || ev.code === "KeyO") {
+      const first = table.querySelector("tbody a.open");
+      if (first) { ev.preventDefault(); window.location.href = first.getAttribute("href"); }
+    }
+  });
 })();

@@ -1,0 +1,130 @@
+"""The stages of one letter, in order: ingest -> text -> fields -> match -> verdict.
+
+:class:`Processor` holds what every letter needs (the promise index, the verdict model),
+built once per worker. It lives here, apart from the batch runner (``pipeline.api``) and the
+executors (``pipeline.executors``), so that both import it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import traceback
+
+from pipeline.errors import LetterError
+from pipeline.schema import Letter, LetterResult, Match, Promise, Status, Update
+from pipeline.settings import Settings
+from pipeline.stages.promise_terms import PromiseTerms
+from pipeline.stages.text import extract_text
+
+log = logging.getLogger("letters")
+
+MAX_ERROR_CHARS = 1000  # a letter's error / review reasons, as stored and shown
+
+
+def join_reasons(reasons: list[str], limit: int = MAX_ERROR_CHARS) -> str:
+    """The reasons as one string of at most ``limit`` characters: whole reasons, then how many more."""
+    out: list[str] = []
+    used = 0
+    for k, r in enumerate(reasons):
+        more = f"… and {len(reasons) - k} more"
+        room_for_more = len(more) + 2 if k < len(reasons) - 1 else 0
+        if used + len(r) + room_for_more > limit:
+            if not out:  # one reason longer than the limit on its own
+                return r[: limit - 1] + "…"
+            out.append(more)
+            break
+        out.append(r)
+        used += len(r) + 2
+    return "; ".join(out)
+
+
+POOR_SCAN = "poor scan"
+NO_MATCH = "no promise matched"
+
+
+class Processor:
+    """Everything one worker needs to process letters: the promise index and the verdict model,
+    loaded once and reused for every letter."""
+
+    def __init__(self, promises: list[Promise], settings: Settings) -> None:
+        from pipeline.stages.match import PromiseIndex
+        from pipeline.stages.verdict import VerdictModel
+
+        self.settings = settings
+        self.index = PromiseIndex.build(promises)
+        self.model = VerdictModel.load(settings.models_dir)
+        self.promises = {p.promise_id: p for p in promises}
+        self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
+
+    def process(self, letter: Letter) -> LetterResult:
+        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
+        from pipeline.stages.fields import extract_fields
+        from pipeline.stages.match import match_letter
+        from pipeline.stages.ocr import page_is_poor
+
+        s = self.settings
+        result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+        t = result.timings
+        try:
+            t0 = time.perf_counter()
+            text = extract_text(letter, s)
+            t["text"] = time.perf_counter() - t0
+            result.text = text
+            t0 = time.perf_counter()
+            fields = extract_fields(text)
+            t["fields"] = time.perf_counter() - t0
+            result.fields = fields
+            t0 = time.perf_counter()
+            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin)
+            t["match"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lang = fields.language.value
+            letter_date = iso_date(fields.letter_date.value)
+            result.updates = [self._update(letter, m, lang, letter_date) for m in matches]
+            t["verdict"] = time.perf_counter() - t0
+        except LetterError as exc:
+            result.status, result.error = Status.FAILED, str(exc)
+            return result
+        except Exception as exc:  # a bug must not lose the batch: record it on the letter
+            log.error("internal error on %s:\n%s", letter.source_file, traceback.format_exc())
+            result.status, result.error = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            return result
+
+        reasons = list(fields.review_reasons)
+        poor = [p.page_no for p in text.pages if p.ocr_confidence is not None and page_is_poor(p, s.ocr)]
+        if poor:
+            reasons.insert(0, f"{POOR_SCAN} (page {', '.join(map(str, poor))})")
+        if not matches:
+            reasons.append(NO_MATCH)
+        for u in result.updates:
+            if u.match.near_tie:
+                alts = ", ".join(pid for pid, _ in u.match.alternatives)
+                reasons.append(f"ambiguous match {u.promise_id} (also {alts})")
+            elif u.suggestion and u.suggestion.confidence < s.verdict_review_below:
+                reasons.append(f"unsure verdict for {u.promise_id} ({u.suggestion.confidence:.2f})")
+        if reasons:
+            result.status, result.error = Status.NEEDS_REVIEW, join_reasons(reasons)
+        return result
+
+    def terms(self, promise_id: str) -> PromiseTerms | None:
+        from pipeline.stages.promise_terms import read_terms
+
+        if promise_id not in self._terms and promise_id in self.promises:
+            self._terms[promise_id] = read_terms(self.promises[promise_id])
+        return self._terms.get(promise_id)
+
+    def _update(self, letter: Letter, match: Match, lang: str | None, letter_date: dt.date | None) -> Update:
+        promise = self.promises.get(match.promise_id)
+        suggestion = self.model.suggest(match.passage, lang, promise=promise, letter_date=letter_date,
+                                        terms=self.terms(match.promise_id))
+        needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
+        return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
+
+
+def iso_date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
