@@ -55,13 +55,21 @@ def fold_homoglyphs(word: str) -> str:
     return word.translate(HOMOGLYPHS)
 
 
-_MIXED = re.compile(r"[^\W\d_]*(?:[A-Za-z][^\W\d_]*[а-яіїєґёА-ЯІЇЄҐЁ]|[а-яіїєґёА-ЯІЇЄҐЁ][^\W\d_]*[A-Za-z])[^\W\d_]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def fold_mixed_words(text: str) -> str:
     """Every word mixing Latin look-alikes into Cyrillic ("інформaції") folded; one character for
-    one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone."""
-    return _MIXED.sub(lambda m: m.group(0).translate(HOMOGLYPHS), text)
+    one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone.
+    (Linear in the text: words are found first, their scripts tested after.)"""
+    if not _LAT.search(text):
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        return w.translate(HOMOGLYPHS) if _LAT.search(w) and _CYR.search(w) else w
+
+    return _LETTERS.sub(fix, text)
 
 
 def fold_latin_token(token: str, cyrillic_context: bool) -> str:
