@@ -180,6 +180,7 @@ def _subject_start(s: str) -> bool:
 
 _DATE_LINE = re.compile(rf"{NUMERO}|\bвих|\bисх|{_DATE}", re.IGNORECASE)
 _CONTACT = re.compile(r"\b(?:тел|факс)|@|\d{5}\s*,", re.IGNORECASE)
+_BLOCK_MAX = 15  # lines of one paragraph OCR broke into short lines, at most
 _NUMBER_ALONE = re.compile(r"^\s*\d[\w./\\-]*\s*$")
 _SALUTATION = re.compile(r"^\s*(?:шановн|уважаем|вельмишановн)", re.IGNORECASE)
 EXECUTOR_MARK = re.compile(r"^[\W_]*(?:вик|исп)(?:\.|онавець|олнитель|онавці)(?!\w)", re.IGNORECASE)
@@ -216,7 +217,7 @@ def find_regions(full_text: str) -> Regions:
         if nxt and not continues:
             # A paragraph OCR broke into short lines: judge the block up to the next blank line.
             block = []
-            for later in all_lines[i + 1 :]:
+            for later in all_lines[i + 1 : i + 1 + _BLOCK_MAX]:  # bounded: linear on hostile text
                 if not later.stripped or _is_header_line(later.stripped):
                     break
                 block.append(later.stripped)

@@ -60,10 +60,16 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 def fold_mixed_words(text: str) -> str:
     """Every word mixing Latin look-alikes into Cyrillic ("інформaції") folded; one character for
-    one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone."""
-    # Word by word, not one regex over the text: a pattern that looks for a Latin and a Cyrillic
-    # letter anywhere in a word backtracks without end on a long run of letters ("а" * 5000).
-    return _LETTERS.sub(lambda m: fold_homoglyphs(m.group(0)), text)
+    one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone.
+    (Linear in the text: words are found first, their scripts tested after.)"""
+    if not _LAT.search(text):
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        return w.translate(HOMOGLYPHS) if _LAT.search(w) and _CYR.search(w) else w
+
+    return _LETTERS.sub(fix, text)
 
 
 def fold_latin_token(token: str, cyrillic_context: bool) -> str:
