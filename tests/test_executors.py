@@ -208,5 +208,5 @@ def test_bench_measures_born_digital_and_stage_timings(batch) -> None:  # noqa: 
     assert res["born"]["pages"] == 6 and res["born"]["born_pages_per_s"] > 0  # five PDFs, one of two pages
     assert res["match"]["letters"] == 5 and 0 < res["match"]["stages_ms_per_letter"] < 10_000
     names = {t["name"] for t in res["targets"]}
-    assert names == {"born_pages_per_s", "stages_ms_per_letter"}
+    assert names == {"born_pages_per_s", "stages_ms_per_letter", "verdict_ms_per_passage"}
     assert "born-digital:" in format_report(res) and "targets:" in format_report(res)
