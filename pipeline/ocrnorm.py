@@ -58,10 +58,14 @@ def fold_homoglyphs(word: str) -> str:
 _MIXED = re.compile(r"[^\W\d_]*(?:[A-Za-z][^\W\d_]*[а-яіїєґёА-ЯІЇЄҐЁ]|[а-яіїєґёА-ЯІЇЄҐЁ][^\W\d_]*[A-Za-z])[^\W\d_]*")
 
 
+_WORD_RUN = re.compile(r"[^\W\d_]+")
+
+
 def fold_mixed_words(text: str) -> str:
     """Every word mixing Latin look-alikes into Cyrillic ("інформaції") folded; one character for
     one, so offsets into ``text`` stay valid. Pure Latin words (e-mail addresses) are left alone."""
-    return _MIXED.sub(lambda m: m.group(0).translate(HOMOGLYPHS), text)
+    # word by word (linear): the mixed-word pattern alone backtracks quadratically on long runs
+    return _WORD_RUN.sub(lambda m: m.group(0).translate(HOMOGLYPHS) if _MIXED.fullmatch(m.group(0)) else m.group(0), text)
 
 
 def fold_latin_token(token: str, cyrillic_context: bool) -> str:
