@@ -128,7 +128,7 @@ _STOP_WORDS = """
 обіцянка зафиксировать речь идти кандидат депутат избиратель виборець встреча зустріч житель мешканець новый
 новий сказать сказати объявить оголосити анонсировать анонсувати время час срок строк каждый кожний такой
 такий совет рада міськрада горсовет вступление должность посада жалоба скаржитися жаловаться родитель
-батько ученик пообещавший обещавший задача завдання вопрос питання весь увесь всех уся ряд один два три
+батько ученик район мікрорайон микрорайон область пообещавший обещавший задача завдання вопрос питання весь увесь всех уся ряд один два три
 """
 
 _DIGITS = re.compile(r"^\d+$")
@@ -292,13 +292,22 @@ _FWD_WHERE = (
     r"для\s+опрацювання|на\s+опрацювання|для\s+рассмотрения|на\s+рассмотрение|для\s+надання\s+відповіді|"
     r"для\s+предоставления\s+ответа|для\s+подготовки\s+ответа|для\s+підготовки\s+відповіді)"
 )
-_NON_ANSWER_RE = re.compile(
+# Forwarding is a non-answer when it is the request that is forwarded: "an MP's appeal was sent
+# to the executive committee in 2012" is history the answer reports.
+_FORWARD_RE = re.compile(
     "|".join(
         [
-            # forwarded
             _FWD + r"[^.;]{0,150}?" + _FWD_WHERE,
             r"(?:за\s+належністю|по\s+принадлежности)\s+(?:\S+\s+){0,3}?" + _FWD,
             r"переадрес\w*",
+        ]
+    ),
+    re.IGNORECASE,
+)
+_THE_REQUEST_RE = re.compile(r"\bваш|запит|запрос|інформаційн\w*\s+запит|лист|письм", re.IGNORECASE)
+_NON_ANSWER_RE = re.compile(
+    "|".join(
+        [
             # the access-to-information law's own forms: forwarded to the proper holder (art. 22),
             # answer term extended (art. 20)
             r"належному\s+розпоряднику",
@@ -362,10 +371,20 @@ _FACT_RE = re.compile(
 )
 
 
+# A sentence that restates the request ("розглянуто Ваш запит щодо ремонту 4 000 км доріг") quotes
+# the question, not an answer: its figures do not make the letter an answer.
+_REQUEST_RE = re.compile(r"запит|запрос|звернен|обращени|заяв[иу]\b", re.IGNORECASE)
+
+
 def is_non_answer(passage_text: str) -> bool:
     """True for text that forwards, refuses, postpones or acknowledges instead of answering."""
     flat = " ".join(passage_text.split())
-    return bool(_NON_ANSWER_RE.search(flat)) and not _FACT_RE.search(flat)
+    sentences = re.split(r"(?<=[.!?;])\s+", flat)
+    if not any(
+        _NON_ANSWER_RE.search(s) or (_FORWARD_RE.search(s) and _THE_REQUEST_RE.search(s)) for s in sentences
+    ):
+        return False
+    return not any(_FACT_RE.search(s) for s in sentences if not _REQUEST_RE.search(s))
 
 
 # --- the index ------------------------------------------------------------------------------
@@ -393,6 +412,7 @@ class PromiseIndex:
     city_prefix: dict[str, list[str]] = field(default_factory=dict)  # key -> cities, to test a token cheaply
     backoff: dict[str, list[int]] = field(default_factory=dict)  # 5-letter start -> plain terms
     terms: list[str] = field(default_factory=list)  # column -> term
+    levels: list[str] = field(default_factory=list)  # per promise: "national" | "region" | "city"
 
     @classmethod
     def build(cls, promises: list[Promise]) -> PromiseIndex:
@@ -475,6 +495,7 @@ class PromiseIndex:
             surname_stems=surname_stems,
             surname_set={st for st in surname_stems if len(st) >= 3},
             offices=[office_kind(p.office) for p in promises],
+            levels=[promise_level(p) for p in promises],
             city_of=[city_norm.get(p.city, "") for p in promises],
             city_keys=all_keys,
             city_norm=city_norm,
@@ -624,7 +645,7 @@ SUBSUMED_OWN_MAX = 0.05  # "no word of its own": under 5 % of the promise's term
 SUBSUMED_RIVAL_MIN = 0.1  # while the best has at least 10 % of its weight the other lacks
 WHOLE_DISCOUNT = 0.85  # the whole letter's topic similarity counts for this much of a passage's
 W_DOMINANCE = 6.0
-DOMINANCE_REL = 0.6  # below 60 % of the passage's best topic similarity the penalty starts
+DOMINANCE_REL = 0.7  # below 70 % of the passage's best topic similarity the penalty starts
 DOMINANCE_MIN_TOPIC = 0.3  # ... when that best is itself a plausible answer
 
 
@@ -634,6 +655,45 @@ _NATIONAL_SENDER = re.compile(
     r"національн\w* поліці|фонд\w* (державного|соціального)|укравтодор|україни\b|украины\b",
     re.IGNORECASE,
 )
+
+
+_REGIONAL_SENDER = re.compile(
+    r"обласн|областн|облдерж|облгос|\bОДА\b|\bОГА\b|(?<!\w)\w{2,20}(?:ській\s+області|ской\s+области)", re.IGNORECASE
+)
+_CITY_SENDER = re.compile(r"міськ|городск|селищн|поселков|сільськ|сельск|районн\w*\s+(?:в|у)\s+місті", re.IGNORECASE)
+
+
+def sender_level(sender_org: str | None, full_text: str = "") -> str:
+    """"national", "region" or "city": the tier of government that sent the letter ("" when unknown).
+
+    A territorial body of a state agency ("Служба автомобільних доріг у … області") answers
+    for its oblast, so it is a regional sender.
+    """
+    head = sender_org or "\n".join(full_text.splitlines()[:3])
+    if _CITY_SENDER.search(head):
+        return "city"
+    if _REGIONAL_SENDER.search(head):
+        return "region"
+    if is_national_sender(sender_org, full_text):
+        return "national"
+    return ""
+
+
+def promise_level(p: Promise) -> str:
+    """"national" for a promise without a city, "region" for an oblast head's or council's, else "city"."""
+    if not p.city:
+        return "national"
+    return "region" if office_kind(p.office) in ("oblast_head", "oblast_council") else "city"
+
+
+# (sender tier, promise tier) -> weight: a regional body answers for oblast promises, rarely
+# for one city's; a state promise is answered by the state's bodies.
+W_LEVEL = {
+    ("region", "city"): -2.0,
+    ("region", "region"): 0.5,
+    ("region", "national"): -1.0,
+    ("city", "region"): -0.5,
+}
 
 
 def is_national_sender(sender_org: str | None, full_text: str = "") -> bool:
@@ -741,6 +801,8 @@ def score_letter(
     # body weakly speaks against it; topic decides.
     sender = fields.sender_org.value if fields is not None else None
     city_feat = np.where(national, W_CITY_MATCH if is_national_sender(sender, full) else W_NATIONAL_LOCAL, city_feat)
+    tier = sender_level(sender, full)
+    level_feat = np.array([W_LEVEL.get((tier, lv), 0.0) for lv in index.levels])
     # Names and offices count in the body and subject only: a politician who signs the
     # letter is not thereby the subject of every passage.
     said = (regions.subject or "") + "\n" + full[regions.body_start : regions.body_end]
@@ -750,11 +812,11 @@ def score_letter(
     office_feat = np.array([W_OFFICE if o in kinds else 0.0 for o in index.offices])
     # One passage answers one question: a promise far weaker on a passage than the passage's
     # best plausible promise is pushed down (two topics of similar strength both survive).
-    plausible = np.where(city_feat >= 0, topic, 0.0)
+    plausible = np.where(city_feat + level_feat >= 0, topic, 0.0)
     best_topic = plausible.max(axis=1, keepdims=True)
     rel = np.divide(topic, best_topic, out=np.ones_like(topic), where=best_topic > 0)
     dominance = np.where(best_topic >= DOMINANCE_MIN_TOPIC, np.maximum(0.0, DOMINANCE_REL - rel), 0.0)
-    prior = city_feat + name_feat + office_feat
+    prior = city_feat + level_feat + name_feat + office_feat
     candidates = None
     if min_score is not None and 0 < min_score < 1:
         # The most a promise can score: its best topic similarity with no penalty at all.

@@ -2,7 +2,8 @@
 
 The letter's regions (letterhead, date/number line, recipient, subject, body,
 signature, executor) come from the one layout model, :mod:`pipeline.layout`. Only the
-body is split: at numbered points ("1.", "2)") and at paragraphs opened by a
+body is split: at numbered points ("1.", "2)"), at points marked by ordinal words
+("Перше. … Друге.", "По-перше", "Во-вторых", "В-третьих", even inside a line) and at paragraphs opened by a
 topic phrase ("Щодо …", "Стосовно …", "Относительно …"). A body without such
 markers is one passage. Every passage keeps its span in ``full_text`` so the
 review screen can highlight it; the passage text is exactly that slice.
@@ -33,6 +34,35 @@ _TOPIC_OPENERS = (
     r"(?:по|на|з)\s+(?:" + _ORDINALS + r")\s+(?:питанн\w*|пункт\w*|вопрос\w*)"
 )
 _TOPIC_RE = re.compile(r"^\s*(?:" + _TOPIC_OPENERS + r")(?!\w)", re.IGNORECASE)
+
+# Points marked by ordinal words: "Перше. … Друге. …", "По-перше, … По-друге, …", "Во-первых, … В-третьих".
+# The adverbs ("по-друге", "во-вторых") mark a point wherever a sentence opens; the bare
+# ordinals ("Друге.", "Второе:") only with a stop after them, since "друге питання" is syntax.
+_APOS = r"['’ʼ]?"
+_ORD_ADVERB = (
+    r"по-?\s?(?:перше|друге|третє|четверте|п" + _APOS + r"яте|шосте|сьоме)|"
+    r"во-?\s?(?:первых|вторых)|в-?\s?(?:третьих|четвертых|пятых|шестых|седьмых)"
+)
+_ORD_BARE = r"(?:перше|друге|третє|четверте|п" + _APOS + r"яте|шосте|первое|второе|третье|четвертое|пятое|шестое)\s*[.:)—–-]"
+_ORDINAL_RE = re.compile(r"(?<!\w)(?:(?:" + _ORD_ADVERB + r")(?!\w)|" + _ORD_BARE + r")", re.IGNORECASE)
+_ORD_KEY = re.compile(r"(перш|перв|друг|втор|трет|четв|п\W?ят|шест|шост|сьом|седьм)", re.IGNORECASE)
+
+
+def _ordinal_cuts(full: str, start: int, end: int) -> list[int]:
+    """Offsets in ``full`` where an ordinal word opens a point; [] unless two different ordinals are found."""
+    cuts: list[int] = []
+    keys: set[str] = set()
+    for m in _ORDINAL_RE.finditer(full, start, end):
+        k = m.start()
+        before = full[start:k].rstrip()
+        # a point opens a line or a sentence (OCR may lose the stop; a capital then says the same)
+        if before and before[-1] not in ".;:!?\n" and not full[k].isupper():
+            continue
+        key = _ORD_KEY.search(m.group(0))
+        if key:
+            keys.add(key.group(1).lower()[:3])
+        cuts.append(k)
+    return cuts if len(keys) >= 2 else []
 
 
 _INTRO_RE = re.compile(
@@ -73,6 +103,7 @@ def segment(text: LetterText, regions: Regions | None = None) -> list[Passage]:
     # A topic phrase can open a sentence in mid-line in typed text, but only at a line start counts here:
     # mid-paragraph "щодо" is ordinary syntax.
     cuts = [ln.start for ln in body_lines if _NUMBERED_RE.match(ln.text) or _TOPIC_RE.match(ln.text)]
+    cuts += _ordinal_cuts(full, regions.body_start, regions.body_end)
     if not cuts:
         cuts = [ln.start for ln in body_lines if _LETTERED_RE.match(ln.text)]
     bounds: list[tuple[int, int]] = []
