@@ -33,7 +33,7 @@ from pipeline.errors import (
     WriteError,
 )
 from pipeline.executors import iter_results
-from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, iso_date, join_reasons
+from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, join_reasons
 from pipeline.review.agreement import agreement_records
 from pipeline.schema import (
     IngestFailure,
@@ -45,6 +45,7 @@ from pipeline.schema import (
 )
 from pipeline.settings import Settings
 from pipeline.stages import ingest
+from pipeline.stages.dates import iso_date
 from pipeline.stages.field_components import FIELD_ERROR
 from pipeline.stages.promise_page import write_promise_records
 from pipeline.stages.promise_terms import read_terms
@@ -61,7 +62,6 @@ __all__ = ["MAX_ERROR_CHARS", "NO_MATCH", "POOR_SCAN", "BatchReport", "Processor
            "join_reasons", "run_batch", "suggest_verdict"]
 
 
-_iso_date = iso_date  # the batch bench imports it from here
 
 
 _SHIPPED_MODEL: dict[str, object] = {}

@@ -15,6 +15,7 @@ import traceback
 from pipeline.errors import LetterError
 from pipeline.schema import Letter, LetterResult, Match, Promise, Status, Update
 from pipeline.settings import Settings
+from pipeline.stages.dates import iso_date
 from pipeline.stages.promise_terms import PromiseTerms
 from pipeline.stages.text import extract_text
 
@@ -121,10 +122,3 @@ class Processor:
                                         terms=self.terms(match.promise_id))
         needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
         return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)
-
-
-def iso_date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None

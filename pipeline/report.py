@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from pipeline.stages.dates import iso_date
 from pipeline.stages.promise_page import STATUSES, PromisePage
 from pipeline.stages.records import atomic_write_text
 from pipeline.store import promises as promise_store
@@ -35,11 +36,8 @@ class ReportData:
 
 
 def quarter(iso: str | None) -> str | None:
-    if not iso:
-        return None
-    try:
-        d = dt.date.fromisoformat(str(iso)[:10])
-    except ValueError:
+    d = iso_date(iso)
+    if d is None:
         return None
     return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
 

@@ -328,7 +328,7 @@ def bench_stages(corpus: Corpus, cfg: BenchConfig, echo: Echo, texts: dict[str, 
     def one(letter: Letter, text: LetterText) -> tuple[float, float, float, float]:
         """CPU seconds of fields, match, verdict (single-threaded, so CPU is the idle machine's
         wall time), and the wall seconds of all three."""
-        from pipeline.api import _iso_date
+        from pipeline.stages.dates import iso_date
 
         w0, t0 = time.perf_counter(), time.process_time()
         fields = extract_fields(text)
@@ -336,7 +336,7 @@ def bench_stages(corpus: Corpus, cfg: BenchConfig, echo: Echo, texts: dict[str, 
         matches = match_letter(text, fields, processor.index, s.match_threshold, s.near_tie_margin)
         t2 = time.process_time()
         for m in matches:
-            processor._update(letter, m, fields.language.value, _iso_date(fields.letter_date.value))
+            processor._update(letter, m, fields.language.value, iso_date(fields.letter_date.value))
         passages[0] += len(matches)
         return t1 - t0, t2 - t1, time.process_time() - t2, time.perf_counter() - w0
 

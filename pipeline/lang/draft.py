@@ -31,6 +31,7 @@ from pipeline.lang.inflect import (
     translate_phrase,
 )
 from pipeline.nlp import morph_analyzer
+from pipeline.stages.dates import iso_date
 
 MARKER = {"uk": "(мовою листа)", "ru": "(на языке письма)"}
 NO_EVIDENCE = {"uk": "речення, що вирішує статус, у листі не виділено", "ru": "предложение, решающее статус, в письме не выделено"}
@@ -130,11 +131,8 @@ def _sources_line(position: str | None, body: str | None, name: str | None, lett
 
 def date_in_words(iso: str | None, lang: str) -> str | None:
     """"2014-11-07" -> "7 листопада 2014" (uk) / "7 ноября 2014" (ru)."""
-    if not iso:
-        return None
-    try:
-        d = dt.date.fromisoformat(str(iso)[:10])
-    except ValueError:
+    d = iso_date(iso)
+    if d is None:
         return None
     return f"{d.day} {lexicon().months[lang][d.month - 1]} {d.year}"
 

@@ -155,6 +155,18 @@ def find_dates(text: str) -> list[DateMatch]:
     return found
 
 
+def iso_date(value: object) -> dt.date | None:
+    """A stored ISO date ("2014-11-07", a date, or an ISO datetime string) as a date; None if empty or bad."""
+    if isinstance(value, dt.date):
+        return value
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
 def parse_date(s: str) -> dt.date | None:
     """The first date in ``s`` in any supported format, or None."""
     try:
