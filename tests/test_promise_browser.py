@@ -5,27 +5,20 @@ with the keyboard (timeline, edit and save the result, copy it)."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from pipeline.report import write_report
 from pipeline.review import auth
-from pipeline.review.app import create_app
 from pipeline.store.db import Database
 from pipeline.store.tables import ReviewRow
 from tests.promisegen import Batch, build_batch
-from tests.test_review import SECRET, _cheap_argon2  # noqa: F401
+from tests.test_review import _cheap_argon2  # noqa: F401
+from tests.test_review_browser import CHROMIUM, CHROMIUM_ARGS, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 PASSWORD = "olena-pass-1"
 
 pytestmark = [
@@ -42,7 +35,7 @@ def test_report_renders_from_disk_with_one_bar_per_quarter_and_verdict(tmp_path:
     batch = build_batch(tmp_path, n_letters=n_letters, seed=seed)
     path = write_report(batch.db_path, tmp_path / "report")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             errors: list[str] = []
@@ -71,12 +64,6 @@ def test_report_renders_from_disk_with_one_bar_per_quarter_and_verdict(tmp_path:
             browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Batch]]:
     batch = build_batch(tmp_path)
@@ -84,20 +71,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Batch]]:
     with db.session() as s:
         auth.add_user(s, "olena", "reviewer", PASSWORD)
     db.close()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(batch.db_path, secret_key=SECRET), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", batch
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve(batch.db_path, default_lang="uk") as base:
+        yield base, batch
 
 
 def test_promise_page_by_keyboard(server: tuple[str, Batch]) -> None:
@@ -105,7 +80,7 @@ def test_promise_page_by_keyboard(server: tuple[str, Batch]) -> None:
 
     base, batch = server
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             context = browser.new_context()
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)

@@ -51,10 +51,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @contextmanager
-def serve(db_path: Path) -> Iterator[str]:
+def serve(db_path: Path, default_lang: str = "en") -> Iterator[str]:
     """The review app on a free local port in a thread, for as long as the block runs."""
     port = _free_port()
-    config = uvicorn.Config(create_app(db_path, secret_key=SECRET, default_lang="en"), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(db_path, secret_key=SECRET, default_lang=default_lang), host="127.0.0.1",
+                            port=port,
                             log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
