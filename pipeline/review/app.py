@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +58,7 @@ from pipeline.review.queries import (
     neighbours,
 )
 from pipeline.schema import FIELD_NAMES
+from pipeline.store import queue as queue_store
 from pipeline.store.db import Database, is_busy
 from pipeline.store.repo import effective_decisions
 from pipeline.store.tables import LetterRow, PageRow, UserRow
@@ -310,6 +311,20 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                       message=str(exc.detail), user=found[1] if found else None)
 
+    def refresh_queue() -> None:
+        """Rebuild queue rows gone stale (letters run or changed since), in a short write of its
+        own. A busy or read-only database shows the rows as they are instead of waiting."""
+        if db.readonly:
+            return
+        try:
+            with db.session() as s:
+                if queue_store.get_setting(s, queue_store.LOGIC_KEY) == queue_store.LOGIC_VERSION \
+                        and queue_store.is_fresh(s):
+                    return  # the common case: nothing to write, no write lock taken
+            db.write(queue_store.refresh_stale, "refreshing the review queue")
+        except (DatabaseBusy, IntegrityError) as exc:  # another process is writing, or refreshed them first
+            log.info("queue rows not refreshed now: %s", exc)
+
     # --- accounts ------------------------------------------------------------------
 
     @app.get("/lang/{code}")
@@ -388,9 +403,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     def queue_page(request: Request) -> Response:
         sess, user = page_user(request)
         filters = QueueFilters.from_params(request.query_params)
+        refresh_queue()
+        page = _int_or_none(request.query_params.get("page")) or 1
         with db.session() as s:
-            queue = build_queue(s, filters)
-            bulk = len(bulk_candidates(s, filters, queue=queue)) if filters.state == "awaiting" else 0
+            queue = build_queue(s, filters, viewer=user.name, page=page, refresh=False)
+            bulk = queue.bulk if filters.state == "awaiting" else 0
         qs = urlencode(filters.params())
         accepted = _int_or_none(request.query_params.get("accepted"))
         nostate = urlencode({k: v for k, v in filters.params().items() if k not in ("state", "needs")})
@@ -409,6 +426,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         csrf_check(request, sess, form)
         filters = QueueFilters.from_params(request.query_params)
         expected = _int_or_none(form.get("expected"))
+        refresh_queue()
         with db.session() as s:
             todo = bulk_candidates(s, filters)
         if expected is not None and expected != len(todo):
@@ -419,8 +437,8 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         for lid, version, pairs in todo:
             items = [DecisionIn("verdict", pid, verdict, note) for pid, verdict in pairs]
             try:
-                db.write(lambda s, lid=lid, version=version, items=items:
-                         save_decisions(s, lid, version, user.name, items, user.role), "bulk accept")
+                db.write(with_queue_row(lid, lambda s, lid=lid, version=version, items=items:
+                                        save_decisions(s, lid, version, user.name, items, user.role)), "bulk accept")
                 done += 1
             except (Conflict, DecisionError):
                 continue  # someone decided it meanwhile: theirs stands
@@ -450,12 +468,13 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     def step(request: Request, letter_id: str, direction: str) -> Response:
         """n / p: the neighbour in the reviewer's (filtered) queue, worked out when asked, so
         opening a letter does not pay for ordering the whole queue."""
-        page_user(request)
         if direction not in ("next", "prev"):
             raise HTTPException(404, "not found")
+        _sess, user = page_user(request)
         filters = QueueFilters.from_params(request.query_params)
+        refresh_queue()
         with db.session() as s:
-            prev_id, next_id = neighbours(s, letter_id, filters)
+            prev_id, next_id = neighbours(s, letter_id, filters, viewer=user.name, refresh=False)
         target = next_id if direction == "next" else prev_id
         path = f"/letters/{target}" if target else "/queue"
         url = _with_query(path, filters)
@@ -536,8 +555,8 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
-            db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes, user.role),
-                     "saving decisions")
+            db.write(with_queue_row(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, changes,
+                                                                          user.role)), "saving decisions")
         except DatabaseBusy:
             raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
         except LettersError as exc:  # read-only database, disk full
@@ -594,7 +613,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
     def _apply(letter_id: str, action: Any) -> Response:
         try:
-            db.write(action, "saving decisions")
+            db.write(with_queue_row(letter_id, action), "saving decisions")
         except DatabaseBusy:
             return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
         except LettersError as exc:  # read-only database, disk full
@@ -636,6 +655,27 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
 
 
 _LETTER_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def with_queue_row(letter_id: str, action: Any) -> Any:
+    """``action`` then the letter's queue row rebuilt, in the same transaction, so the queue never
+    shows a decision's letter in its old state. A clash with another process rebuilding the same
+    row is left to :func:`pipeline.store.queue.refresh_stale` (the decision itself stands)."""
+
+    def run(s: Any) -> Any:
+        fresh = queue_store.is_fresh(s)
+        result = action(s)
+        if s.get_bind().dialect.name == "sqlite":  # one writer at a time: no clash possible
+            queue_store.refresh_letter(s, letter_id, fresh)
+            return result
+        try:
+            with s.begin_nested():
+                queue_store.refresh_letter(s, letter_id, fresh)
+        except IntegrityError:
+            log.info("queue row of %s rebuilt by another process meanwhile", letter_id)
+        return result
+
+    return run
 
 
 def _with_query(path: str, filters: QueueFilters) -> str:
