@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import DatabaseBusy, LettersError
 from pipeline.review import auth, i18n
-from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
+from pipeline.review.agreement import LETTER_KINDS, disputes, scoped_agreement
 from pipeline.review.decisions import (
     ADJUDICATOR_ROLES,
     Conflict,
@@ -243,8 +243,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         log.warning("database busy on %s %s", request.method, request.url.path)
         if request.url.path.startswith("/api/") or request.url.path.endswith(".png"):
             return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
-        return HTMLResponse(f"<!doctype html><title>busy</title><p>{BUSY}</p>", status_code=503,
+        lang = ui_lang(request)
+        return HTMLResponse(f'<!doctype html><html lang="{lang}"><title>busy</title><p>{i18n.translate(lang, BUSY)}</p>', status_code=503,
                             headers={"Retry-After": "2"})
+
+    def tr(request: Request, message: str) -> str:
+        """A server message in the reviewer's interface language."""
+        return i18n.translate(ui_lang(request), message)
+
+    def conflict_text(request: Request, exc: Conflict) -> str:
+        if exc.reviewer:
+            return tr(request, "This letter was changed by %(who)s at %(at)s UTC after you opened it, so your change "
+                               "was NOT saved. Reload the letter to see the current decisions, then decide again.") \
+                % {"who": exc.reviewer, "at": exc.at}
+        return tr(request, "This letter was changed after you opened it, so your change was NOT saved. Reload the "
+                           "letter to see the current decisions, then decide again.")
 
     def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
                **ctx: Any) -> HTMLResponse:
@@ -309,7 +322,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
         found = await run_in_threadpool(session_user, request)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
-                      message=str(exc.detail), user=found[1] if found else None)
+                      message=tr(request, str(exc.detail)), user=found[1] if found else None)
 
     def refresh_queue() -> None:
         """Rebuild queue rows gone stale (letters run or changed since), in a short write of its
@@ -365,7 +378,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         wait = limiter.blocked(name, ip)
         if wait > 0:
             return render(request, "login.html", status_code=429, session=sess, next=next_url, user=None,
-                          error=f"Too many failed logins. Try again in {int(wait // 60) + 1} min.")
+                          error=tr(request, "Too many failed logins. Try again in %(min)d min.") % {"min": int(wait // 60) + 1})
         with db.session() as s:
             row = auth.authenticate(s, name, password)
             user = User(row.id, row.name, row.role) if row else None
@@ -374,7 +387,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             limiter.fail(name, ip)
             log.warning("failed login for %r from %s", name, ip)
             return render(request, "login.html", status_code=401, session=sess, next=next_url, user=None,
-                          error="Wrong name or password.")
+                          error=tr(request, "Wrong name or password."))
         limiter.succeed(name, ip)
         # A new session id and CSRF token at login: a cookie planted before login stays anonymous.
         codec.revoke(sess.sid)
@@ -562,7 +575,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         except LettersError as exc:  # read-only database, disk full
             raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
-            return again(409, "", conflict=exc.message())
+            return again(409, "", conflict=conflict_text(request, exc))
         except DecisionError as exc:
             return again(400, str(exc))
         return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
@@ -598,7 +611,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             items.append(DecisionIn(str(d.get("kind", "")), str(d.get("key", ""))[:64],
                                     value if isinstance(value, str) else None,
                                     note if isinstance(note, str) else None))
-        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
+        return _apply(request, letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
 
     @app.post("/api/letters/{letter_id}/undo")
     async def undo(request: Request, letter_id: str) -> Response:
@@ -609,20 +622,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         sess, user = api_user(request)
         csrf_check(request, sess)
         version = _int(body.get("version"))
-        return _apply(letter_id, lambda s: undo_last(s, letter_id, version, user.name))
+        return _apply(request, letter_id, lambda s: undo_last(s, letter_id, version, user.name))
 
-    def _apply(letter_id: str, action: Any) -> Response:
+    def _apply(request: Request, letter_id: str, action: Any) -> Response:
         try:
             db.write(with_queue_row(letter_id, action), "saving decisions")
         except DatabaseBusy:
-            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+            return JSONResponse({"error": tr(request, BUSY), "busy": True}, status_code=503,
+                                headers={"Retry-After": "2"})
         except LettersError as exc:  # read-only database, disk full
             return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
         except Conflict as exc:
-            return JSONResponse({"error": exc.message(), "conflict": True, "version": exc.current_version},
-                                status_code=409)
+            return JSONResponse({"error": conflict_text(request, exc), "conflict": True,
+                                 "version": exc.current_version}, status_code=409)
         except DecisionError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         with db.session() as s:
@@ -646,9 +660,9 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         sess, user = page_user(request)
         with db.session() as s:
             human = effective_decisions(s)
-            rows = agreement(human)
+            rows, scope = scoped_agreement(s, human)
             open_disputes = sum(1 for (lid, kind, _), d in human.items() if d.disputed and lid and kind in LETTER_KINDS)
-        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes)
+        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes, scope=scope)
 
     add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app
