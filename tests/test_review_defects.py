@@ -41,6 +41,7 @@ from tests.test_review import (
 
 # The fixtures of test_review (a private copy of its database, the app over it).
 _cheap_argon2, _template_db, rdb, app = _base._cheap_argon2, _base._template_db, _base.rdb, _base.app
+_pg_template_db = _base._pg_template_db  # the PostgreSQL case of rdb
 
 LETTER_D = "3d4e5f6071829304"  # a letter that answers no promise
 

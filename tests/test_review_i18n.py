@@ -16,6 +16,7 @@ from tests import test_review as _base
 from tests.test_review import LETTER_A, SECRET, ReviewDb, login
 
 _cheap_argon2, _template_db, rdb = _base._cheap_argon2, _base._template_db, _base.rdb
+_pg_template_db = _base._pg_template_db  # the PostgreSQL case of rdb
 TEMPLATES = Path(i18n.__file__).resolve().parent / "templates"
 
 

@@ -206,14 +206,14 @@ def _order_key(assigned: Assignment | None, viewer: str) -> list[ColumnElement[A
             QueueLetterRow.source_file, QueueLetterRow.letter_id]
 
 
-def _item(row: Any, state: str, mine: int) -> QueueItem:
+def _item(row: Any, state: str, mine: bool) -> QueueItem:
     q: QueueLetterRow = row
     return QueueItem(
         letter_id=q.letter_id, source_file=q.source_file, status=q.status, reasons=q.reasons,
         letter_date=q.letter_date, sender_city=q.sender_city, politicians=list(q.politicians or []),
         cities=list(q.cities or []), promises=q.promises, verdicts=list(q.verdicts or []),
         min_confidence=q.min_confidence, needs_review=q.needs_review, state=state, decided=q.decided,
-        model_versions=list(q.model_versions or []), assigned=mine == 0)
+        model_versions=list(q.model_versions or []), assigned=mine)
 
 
 def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMIT, viewer: str = "",
@@ -247,7 +247,7 @@ def build_queue(session: Session, filters: QueueFilters, limit: int = QUEUE_LIMI
     page = min(max(1, page), pages)
     rows = session.execute(select(QueueLetterRow, state, mine).where(*where).order_by(*_order_key(assigned, viewer))
                            .limit(limit).offset((page - 1) * limit)).all()
-    items = [_item(r[0], r[1], r[2]) for r in rows]
+    items = [_item(r[0], r[1], assigned is not None and r[2] == 0) for r in rows]
     cities = sorted(set(session.scalars(select(QueueTermRow.label).where(QueueTermRow.kind == "city").distinct())))
     politicians = sorted(set(session.scalars(select(QueueTermRow.label)
                                              .where(QueueTermRow.kind == "politician").distinct())))
