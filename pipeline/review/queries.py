@@ -183,7 +183,13 @@ def _filter_clauses(session: Session, f: QueueFilters) -> list[ColumnElement[boo
         out.append(QueueLetterRow.needs_review.is_(True))
     if f.city:
         q = fold(f.city)
-        out.append(has_term("city", QueueTermRow.term.like(_like_prefix(q), escape="\\")) if q else false())
+        if not q:
+            out.append(false())
+        elif session.get_bind().dialect.name == "sqlite":
+            # A range on the binary-ordered index: SQLite's LIKE cannot use it for non-ASCII text.
+            out.append(has_term("city", and_(QueueTermRow.term >= q, QueueTermRow.term < q + "\U0010ffff")))
+        else:
+            out.append(has_term("city", QueueTermRow.term.like(_like_prefix(q), escape="\\")))
     if f.politician:
         # Fuzzy names: matched over the distinct names (the registry's politicians, not the letters),
         # then the letters are found in SQL by those names.

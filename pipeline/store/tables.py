@@ -45,6 +45,8 @@ class LetterRow(Base):
     # Bumped on every human save: the optimistic version check for concurrent reviewers.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    __table_args__ = (Index("ix_letters_queue_stamp", "processed_at", "version"),)  # migration 0005
+
 
 class PageRow(Base):
     __tablename__ = "pages"
@@ -238,7 +240,7 @@ class QueueTermRow(Base):
     responses cover every promise of the letter)."""
 
     __tablename__ = "queue_terms"
-    __table_args__ = (Index("ix_queue_terms_kind_term", "kind", "term"), Index("ix_queue_terms_kind_label", "kind", "label"))
+    __table_args__ = (Index("ix_queue_terms_kind_term", "kind", "term", "letter_id"), Index("ix_queue_terms_kind_label", "kind", "label"))
 
     letter_id: Mapped[str] = mapped_column(ForeignKey("letters.letter_id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -64,8 +64,11 @@ def upgrade() -> None:
         sa.Column('term', sa.String(255), primary_key=True),
         sa.Column('label', sa.Text(), nullable=False),
     )
-    op.create_index('ix_queue_terms_kind_term', 'queue_terms', ['kind', 'term'])
+    # (kind, term, letter_id): a filter finds its letters from the index alone, without the table.
+    op.create_index('ix_queue_terms_kind_term', 'queue_terms', ['kind', 'term', 'letter_id'])
     op.create_index('ix_queue_terms_kind_label', 'queue_terms', ['kind', 'label'])  # the filters' datalists
+    # The queue's fingerprint (count, versions, latest processing) from an index, not the wide letters table.
+    op.create_index('ix_letters_queue_stamp', 'letters', ['processed_at', 'version'])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_letters_text_fts")
         op.execute("ALTER TABLE letters ADD COLUMN text_tsv tsvector "
@@ -84,6 +87,7 @@ def downgrade() -> None:
         op.execute("DROP INDEX IF EXISTS ix_letters_text_tsv")
         op.execute("ALTER TABLE letters DROP COLUMN IF EXISTS text_tsv")
         op.execute("CREATE INDEX ix_letters_text_fts ON letters USING gin (to_tsvector('simple', coalesce(text, '')))")
+    op.drop_index('ix_letters_queue_stamp', 'letters')
     op.drop_index('ix_queue_terms_kind_label', 'queue_terms')
     op.drop_index('ix_queue_terms_kind_term', 'queue_terms')
     op.drop_table('queue_terms')
