@@ -101,8 +101,13 @@ def _local_results(
     if not letters:
         return
     # Even one worker runs in a child process: a hang or a native crash in a PDF or image
-    # library then costs one letter, not the run.
-    yield from _pool_results(letters, processor, max(1, min(workers, len(letters))))
+    # library then costs one letter, not the run. It is forked with the model already loaded,
+    # so it starts in milliseconds. With several workers the rest is loaded before the fork
+    # too (once, shared copy-on-write); one worker loads it lazily, only what its letters need.
+    workers = max(1, min(workers, len(letters)))
+    if workers > 1:
+        processor.warm_up()
+    yield from _pool_results(letters, processor, workers)
 
 
 Work = Callable[["Processor", Letter], LetterResult]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 LANGS = ("uk", "ru")
 
@@ -24,6 +25,8 @@ def get_nlp(lang: str) -> Language:
     """A blank spaCy pipeline for ``lang`` ("uk" or "ru") with the pymorphy3 lemmatizer."""
     if lang not in LANGS:
         raise ValueError(f"unsupported language {lang!r}; expected one of {LANGS}")
+    import spacy  # here, not at the top: importing spaCy costs ~1 s, and only the verdict's tokenizer needs it
+
     nlp = spacy.blank(lang)
     nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3", "overwrite": True})
     nlp.initialize()

@@ -59,6 +59,20 @@ class Processor:
         self.promises = {p.promise_id: p for p in promises}
         self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
 
+    def warm_up(self) -> None:
+        """Load now what the stages otherwise load on their first letter (their modules, both
+        languages' tokenizers and morphology dictionaries). Called in the parent before a pool
+        forks, so every worker, and every worker started again after a death, inherits them
+        instead of spending ~1 s of CPU loading its own copy."""
+        import pipeline.stages.fields
+        import pipeline.stages.match
+        import pipeline.stages.ocr  # noqa: F401 - loaded for the workers
+        from pipeline.nlp import LANGS, get_nlp, morph_analyzer
+
+        for lang in LANGS:
+            get_nlp(lang)
+            morph_analyzer(lang)
+
     def process(self, letter: Letter) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
         from pipeline.stages.fields import extract_fields
