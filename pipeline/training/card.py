@@ -258,5 +258,9 @@ def card_markdown(card: dict[str, Any]) -> str:
     for lib, ver in (card.get("libraries") or {}).items():
         lines.append(f"- {lib} {ver}")
     lines += ["", "## Integrity", "", f"- model file: {card.get('model_file')} ({card.get('model_bytes')} bytes)",
-              f"- model sha256: {card.get('model_sha256')}", f"- card sha256: {card.get('card_sha256')}", ""]
+              f"- model sha256: {card.get('model_sha256')}"]
+    if card.get("runtime_file"):
+        lines += [f"- runtime arrays: {card['runtime_file']} ({card.get('runtime_bytes')} bytes), "
+                  f"sha256 {card.get('runtime_sha256')}"]
+    lines += [f"- card sha256: {card.get('card_sha256')}", ""]
     return "\n".join(lines)
