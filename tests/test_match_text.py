@@ -45,3 +45,19 @@ def test_the_index_is_built_once_per_registry_and_rebuilt_when_it_changes() -> N
     changed = [replace(p, city="Черкаси") if p.promise_id == "RIV-2" else p for p in REGISTRY]
     assert "RIV-2" not in {m.promise_id for m in match_text(changed, text)}
     assert len(api._INDEXES) == 2
+
+
+def test_a_council_adjective_unlike_the_citys_name_finds_the_city_in_running_text() -> None:
+    from pipeline.schema import Promise
+
+    def stops(pid: str, city: str) -> Promise:
+        return Promise(pid, "Іван Коваль", "міський голова", city, None, "Замінити 40 зупинкових павільйонів",
+                       "Міський голова пообіцяв нові зупинкові павільйони.", "uk")
+
+    registry = [stops("BC-1", "Біла Церква"), stops("KR-1", "Кривий Ріг"), stops("KH-1", "Херсон")]
+    uk = match_text(registry, "Згідно з листом Білоцерківської міської ради, встановлено 32 нові зупинкові павільйони.")
+    assert uk[0].promise_id == "BC-1" and uk[0].features["letter_city"] == "Біла Церква"
+    ru_registry = [Promise(p.promise_id, p.politician, p.office, p.city, None, "Заменить 40 остановочных павильонов",
+                           "Городской голова пообещал новые остановочные павильоны.", "ru") for p in registry]
+    ru = match_text(ru_registry, "Как сообщил Криворожский городской совет, установлено 32 новых остановочных павильона.")
+    assert ru[0].promise_id == "KR-1" and ru[0].features["letter_city"] == "Кривий Ріг"
