@@ -221,3 +221,32 @@ def test_review_command_stores_the_overlap(tmp_path: Path) -> None:
     db.close()
     r = CliRunner().invoke(review_command, ["--db", str(path), "--overlap", "1.5"])
     assert r.exit_code == 2 and "1.5" in r.output
+
+
+def test_two_spellings_of_one_politician_on_a_letter_make_one_filter_term(db_url: str) -> None:
+    """Ukrainian and Russian spellings fold to one term; the queue row is built, not refused
+    by the (letter, kind, term) key."""
+    from sqlalchemy import func
+
+    from pipeline.store.tables import PromiseRow, QueueTermRow
+
+    fill(db_url, 10, seed=3)
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            lid = s.scalars(select(MatchRow.letter_id).group_by(MatchRow.letter_id)
+                            .having(func.count() >= 2)).first()
+            assert lid is not None
+            pids = s.scalars(select(MatchRow.promise_id).where(MatchRow.letter_id == lid)).all()[:2]
+            for pid, name in zip(pids, ("Ігор Дмитрук", "Игорь Дмитрук"), strict=True):
+                s.get(PromiseRow, pid).politician = name
+        with db.session() as s:
+            assert queue_store.refresh(s, [lid]) == 1
+        with db.session() as s:
+            terms = s.scalars(select(QueueTermRow.term).where(QueueTermRow.letter_id == lid,
+                                                              QueueTermRow.kind == "politician")).all()
+            assert terms.count("игор дмитрук") == 1
+            found = build_queue(s, QueueFilters(state="all", politician="Дмитрук"), limit=100).items
+            assert lid in {i.letter_id for i in found}
+    finally:
+        db.close()

@@ -235,6 +235,8 @@ def _build(session: Session, ids: list[str]) -> list[_Built]:
         terms |= {("politician", fold(p)[:TERM_MAX], p) for p in politicians}
         terms |= {("verdict", v, v) for v in verdicts if v}
         terms |= {("responder", who[:TERM_MAX], who) for who in responders}
+        # One row per (kind, term): two spellings of a name fold to one term ("Ігор"/"Игорь Дмитрук").
+        terms = set({(k, t): (k, t, label) for k, t, label in sorted(terms)}.values())
         out.append(_Built({
             "letter_id": lid, "source_file": letter.source_file, "status": letter.status,
             "reasons": letter.error or "", "letter_date": eff("letter_date")[:10], "sender_city": city,
