@@ -13,7 +13,7 @@ import time
 import traceback
 
 from pipeline.errors import LetterError
-from pipeline.schema import Letter, LetterResult, Match, Promise, Status, Update
+from pipeline.schema import Letter, LetterResult, LetterText, Match, Promise, Status, Update
 from pipeline.settings import Settings
 from pipeline.stages.dates import iso_date
 from pipeline.stages.promise_terms import PromiseTerms
@@ -59,8 +59,9 @@ class Processor:
         self.promises = {p.promise_id: p for p in promises}
         self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
 
-    def process(self, letter: Letter) -> LetterResult:
-        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
+    def process(self, letter: Letter, text: LetterText | None = None) -> LetterResult:
+        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input.
+        ``text``: the letter's text already read (a long scan OCR'd by page ranges on several workers)."""
         from pipeline.stages.fields import extract_fields
         from pipeline.stages.match import match_letter
         from pipeline.stages.ocr import page_is_poor
@@ -69,9 +70,10 @@ class Processor:
         result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
         t = result.timings
         try:
-            t0 = time.perf_counter()
-            text = extract_text(letter, s)
-            t["text"] = time.perf_counter() - t0
+            if text is None:
+                t0 = time.perf_counter()
+                text = extract_text(letter, s)
+                t["text"] = time.perf_counter() - t0
             result.text = text
             t0 = time.perf_counter()
             fields = extract_fields(text)
