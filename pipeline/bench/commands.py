@@ -129,3 +129,40 @@ def bench_throughput(**kw: Any) -> None:
 def bench_memory(**kw: Any) -> None:
     """Peak RSS of `letters run` on a generated long scanned PDF (--pages, 200 dpi)."""
     _run(("memory",), **_merged(kw))
+
+
+def _run_cluster_section(name: str, kw: dict[str, Any]) -> None:
+    """``dask`` / ``pagesplit``: figures and targets from :mod:`pipeline.bench.cluster`."""
+    from pipeline.bench import cluster
+    from pipeline.bench.run import BenchConfig, resolve_folder
+    from pipeline.settings import from_env
+
+    settings = from_env()
+    if kw["models_dir"]:
+        settings = replace(settings, models_dir=kw["models_dir"])
+    folder = resolve_folder(kw["folder"]) if name == "dask" else Path(kw["folder"])
+    cfg = BenchConfig(folder=folder, promises=kw["promises_path"], settings=settings, repeat=kw["repeat"],
+                      quick=kw["quick"], pages=kw["pages"])
+
+    def echo(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    results = cluster.bench_dask(cfg, echo) if name == "dask" else cluster.bench_pagesplit(cfg, echo)
+    click.echo(cluster.format_section(name, results))
+    if kw["json_path"]:
+        kw["json_path"].write_text(json.dumps({name: results}, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+@bench.command("dask")
+@_options
+def bench_dask(**kw: Any) -> None:
+    """Speed-up of 2 Dask workers over 1 on the folder's scanned letters, on clusters started with
+    the Dask CLI (`dask scheduler`, `dask worker`) on free local ports, stopped afterwards."""
+    _run_cluster_section("dask", _merged(kw))
+
+
+@bench.command("pagesplit")
+@_options
+def bench_pagesplit(**kw: Any) -> None:
+    """Speed-up of --workers 2 over 1 on one generated --pages-page scanned PDF, read by page ranges."""
+    _run_cluster_section("pagesplit", _merged(kw))
