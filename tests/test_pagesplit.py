@@ -154,3 +154,19 @@ def test_ranges_are_joined_in_page_order_and_a_given_up_letter_is_not_recorded_t
     dead = LetterResult(long.letter_id, long.sha256, long.source_file, Status.FAILED, letter=long, error="worker died")
     out = list(reassemble(iter([pieces[0], dead, *pieces[1:]]), processor))
     assert [r.error for r in out] == ["worker died"]
+
+
+@pytest.mark.slow
+def test_bench_pagesplit_reports_the_speed_up_and_checks_the_text(inbox, tmp_path: Path) -> None:  # noqa: ANN001
+    from pipeline.bench.cluster import TARGETS, bench_pagesplit, format_section
+    from pipeline.bench.run import BenchConfig
+
+    _, registry, settings = inbox
+    cfg = BenchConfig(folder=tmp_path, promises=registry, settings=settings, pages=PAGES, workdir=tmp_path / "work")
+    res = bench_pagesplit(cfg, lambda _: None)
+    assert res["pages"] == PAGES and res["same_text"] and res["one_letter"]
+    assert {r["pages"] for r in res["runs"].values()} == {PAGES} and not any(r["failed"] for r in res["runs"].values())
+    assert res["pagesplit_speedup"] == round(res["runs"]["1"]["seconds"] / res["runs"]["2"]["seconds"], 3)
+    [row] = res["targets"]
+    assert row["name"] == "pagesplit_speedup" and row["target"] == f">= {TARGETS['pagesplit_speedup'][2]:g}"
+    assert "pagesplit: 6-page scanned PDF" in format_section("pagesplit", res)

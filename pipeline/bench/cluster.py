@@ -317,3 +317,13 @@ def format_section(name: str, res: dict[str, Any]) -> str:
     for t in res.get("targets", []):
         lines.append(f"  {'met   ' if t['met'] else 'MISSED'} {t['description']}: {t['value']:g} (target {t['target']})")
     return "\n".join(lines)
+
+
+def dask_section(ctx: Any) -> dict[str, Any]:
+    """``bench_dask`` as a section of ``pipeline.bench.run`` (``ctx``: its BenchContext)."""
+    return bench_dask(ctx.cfg, ctx.echo)
+
+
+def pagesplit_section(ctx: Any) -> dict[str, Any]:
+    """``bench_pagesplit`` as a section of ``pipeline.bench.run`` (``ctx``: its BenchContext)."""
+    return bench_pagesplit(ctx.cfg, ctx.echo)
