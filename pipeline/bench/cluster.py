@@ -30,7 +30,7 @@ from pipeline.errors import LettersError
 from pipeline.schema import Letter
 
 if TYPE_CHECKING:
-    from pipeline.bench.run import BenchConfig
+    from pipeline.bench.run import BenchConfig, Corpus
 
 Echo = Callable[[str], None]
 
@@ -236,7 +236,7 @@ def _timed_run(src: Path, promises: Path, out: Path, settings: Any, workers: int
             "failed": report.counts.get("failed", 0), "load": _load()}
 
 
-def bench_dask(cfg: BenchConfig, echo: Echo) -> dict[str, Any]:
+def bench_dask(cfg: BenchConfig, echo: Echo, corpus: Corpus | None = None) -> dict[str, Any]:
     """``run_batch --dask tcp://…`` on the folder's scanned letters: a CLI cluster of 1 worker against one of 2.
 
     Both clusters are up during the whole measurement (idle workers cost next to nothing) and
@@ -247,7 +247,7 @@ def bench_dask(cfg: BenchConfig, echo: Echo) -> dict[str, Any]:
     from pipeline.bench.run import QUICK_LETTERS, load_corpus
 
     out: dict[str, Any] = {"load_before": _load()}
-    corpus = load_corpus(cfg, echo)
+    corpus = corpus or load_corpus(cfg, echo)  # the bench's, when it has read the folder already
     letters = corpus.scanned[:QUICK_LETTERS] if cfg.quick else corpus.scanned
     if not letters:
         return {"skipped": "no scanned letters"}
@@ -321,7 +321,7 @@ def format_section(name: str, res: dict[str, Any]) -> str:
 
 def dask_section(ctx: Any) -> dict[str, Any]:
     """``bench_dask`` as a section of ``pipeline.bench.run`` (``ctx``: its BenchContext)."""
-    return bench_dask(ctx.cfg, ctx.echo)
+    return bench_dask(ctx.cfg, ctx.echo, ctx.corpus)
 
 
 def pagesplit_section(ctx: Any) -> dict[str, Any]:
