@@ -303,17 +303,21 @@ def bench_pagesplit(cfg: BenchConfig, echo: Echo) -> dict[str, Any]:
     return out
 
 
+def summary_line(name: str, res: dict[str, Any]) -> str:
+    """The section's figures in one line (``run.format_report`` prints it)."""
+    runs = ", ".join(f"{n} worker(s) {r['seconds']} s" for n, r in res["runs"].items())
+    if name == "dask":
+        return (f"dask: {res['letters']} scanned letters on a CLI cluster, best of {res['rounds']} rounds: "
+                f"{runs}; speed-up x{res['dask_speedup']} (load {res['load_before']} -> {res['load_after']})")
+    return (f"pagesplit: {res['pages']}-page scanned PDF: {runs}; speed-up x{res['pagesplit_speedup']}; "
+            f"same text {res['same_text']}, one letter {res['one_letter']} (load {res['load_before']} -> {res['load_after']})")
+
+
 def format_section(name: str, res: dict[str, Any]) -> str:
     if "skipped" in res:
         return f"{name}: skipped ({res['skipped']})"
-    runs = ", ".join(f"{n} worker(s) {r['seconds']} s" for n, r in res["runs"].items())
-    lines = [f"load average before {res['load_before']}, after {res['load_after']} ({res['cpus']} cores)"]
-    if name == "dask":
-        lines.append(f"dask: {res['letters']} scanned letters on a CLI cluster, best of {res['rounds']} rounds: "
-                     f"{runs}; speed-up x{res['dask_speedup']}")
-    else:
-        lines.append(f"pagesplit: {res['pages']}-page scanned PDF: {runs}; speed-up x{res['pagesplit_speedup']}; "
-                     f"same text {res['same_text']}, one letter {res['one_letter']}")
+    lines = [f"load average before {res['load_before']}, after {res['load_after']} ({res['cpus']} cores)",
+             summary_line(name, res)]
     for t in res.get("targets", []):
         lines.append(f"  {'met   ' if t['met'] else 'MISSED'} {t['description']}: {t['value']:g} (target {t['target']})")
     return "\n".join(lines)
