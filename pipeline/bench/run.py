@@ -672,12 +672,13 @@ def format_report(results: dict[str, Any]) -> str:
     if mem and "pages" in mem:
         lines.append(f"memory: {mem['pages']}-page scanned PDF: peak {mem['peak_rss_mb']} MB PSS over the processes "
                      f"({mem['peak_rss_sum_mb']} MB RSS summed), {mem['seconds']} s ({mem['s_per_page']} s/page)")
+    shown = {"startup", "scanpage", "ten", "registry", "ocr", "born", "match", "throughput", "memory"}
     for name in ("dask", "pagesplit"):
-        if name in results and "runs" in results[name]:
+        if isinstance(results.get(name), dict) and "runs" in results[name]:
             from pipeline.bench.cluster import summary_line
 
             lines.append(summary_line(name, results[name]))
-    shown = {"startup", "scanpage", "ten", "registry", "ocr", "born", "match", "throughput", "memory", "dask", "pagesplit"}
+            shown.add(name)
     for section, value in results.items():
         if not isinstance(value, dict):
             continue
