@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import LetterError, LettersError
+from pipeline.pagesplit import PageRange, PagesResult, finish_letter, plan, read_range, reassemble, split
 from pipeline.processor import Processor
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
@@ -104,13 +105,20 @@ def _local_results(
     # library then costs one letter, not the run. It is forked with the model already loaded,
     # so it starts in milliseconds. With several workers the rest is loaded before the fork
     # too (once, shared copy-on-write); one worker loads it lazily, only what its letters need.
-    workers = max(1, min(workers, len(letters)))
+    # With several, a long scan is read by page ranges across them and put back together here.
+    tasks = plan(letters, workers) if workers > 1 else list(letters)
+    workers = max(1, min(workers, len(tasks)))
     if workers > 1:
         processor.warm_up()
-    yield from _pool_results(letters, processor, workers)
+    yield from reassemble(_pool_results(tasks, processor, workers), processor)
 
 
 Work = Callable[["Processor", Letter], LetterResult]
+Task = Letter | PageRange  # what a pool worker is given: a whole letter, or pages of a long scan
+
+
+def _letter_of(task: Task) -> Letter:
+    return task.letter if isinstance(task, PageRange) else task
 
 
 def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
@@ -147,9 +155,9 @@ def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
         if letter is None:
             return
         try:
-            result = work(processor, letter)
+            result = read_range(letter, processor.settings) if isinstance(letter, PageRange) else work(processor, letter)
         except Exception as exc:  # Processor.process never raises for bad input; this is a bug
-            result = failed_result(letter, f"internal error: {type(exc).__name__}: {exc}")
+            result = failed_result(_letter_of(letter), f"internal error: {type(exc).__name__}: {exc}")
         try:
             conn.send(result)
         except OSError:  # the parent was killed: nobody to tell
@@ -160,7 +168,7 @@ def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
 class _Worker:
     proc: BaseProcess
     conn: Connection
-    letter: Letter | None = None  # the letter it is working on
+    letter: Task | None = None  # the letter (or page range) it is working on
     started: float = 0.0  # when it got that letter (time.monotonic)
 
     def stop(self) -> None:
@@ -205,8 +213,8 @@ def _start_worker(ctx: BaseContext, processor: Processor, work: Work) -> _Worker
 
 
 def _pool_results(
-    letters: list[Letter], processor: Processor, workers: int, work: Work = _process_letter
-) -> Iterator[LetterResult]:
+    letters: list[Task], processor: Processor, workers: int, work: Work = _process_letter
+) -> Iterator[LetterResult | PagesResult]:
     """A pool of worker processes, one letter in flight per worker.
 
     Unlike concurrent.futures.ProcessPoolExecutor, whose pool breaks as a whole when one
@@ -216,7 +224,7 @@ def _pool_results(
     and the other workers carry on undisturbed. ``work`` is a seam for tests.
     """
     ctx = _pool_context()
-    queue: deque[Letter] = deque(letters)
+    queue: deque[Task] = deque(letters)
     deaths: dict[str, int] = {}
     idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
     pool = [_start_worker(ctx, processor, work) for _ in range(workers)]
@@ -239,7 +247,7 @@ def _pool_results(
             busy = [w.started + limit - time.monotonic() for w in pool if w.letter is not None]
             timeout = max(0.0, min(busy)) if busy and limit > 0 else None
             ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=timeout))
-            done: list[LetterResult] = []
+            done: list[LetterResult | PagesResult] = []
             for i, w in enumerate(pool):
                 if w.letter is not None and limit > 0 and w.conn not in ready and time.monotonic() - w.started > limit:
                     letter = w.letter
@@ -247,7 +255,7 @@ def _pool_results(
                     pool[i] = _start_worker(ctx, processor, work)
                     log.warning("stopped %s after %g s", letter.source_file, limit)
                     done.append(failed_result(
-                        letter, f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
+                        _letter_of(letter), f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
             for i, w in enumerate(pool):
                 if w.conn not in ready and w.proc.sentinel not in ready:
                     continue
@@ -273,7 +281,7 @@ def _pool_results(
                 deaths[letter.letter_id] = n = deaths.get(letter.letter_id, 0) + 1
                 log.warning("worker died (exit code %s) on %s (%d time(s))", code, letter.source_file, n)
                 if n >= MAX_WORKER_DEATHS:
-                    done.append(failed_result(letter, f"worker process died on this letter {n} times (exit code {code})"))
+                    done.append(failed_result(_letter_of(letter), f"worker process died on this letter {n} times (exit code {code})"))
                 else:
                     queue.appendleft(letter)  # first in line for the fresh worker
             feed()  # before the caller writes these results: workers never wait on our database
@@ -298,15 +306,31 @@ def fingerprint(promises: list[Promise], settings: Settings) -> str:
     return h.hexdigest()[:16]
 
 
-def _dask_process(letter: Letter, promises: list[Promise], settings: Settings, key: str) -> LetterResult:
-    """One letter on a Dask worker (module-level so workers import it by name)."""
-    _single_thread_ocr()
+def _dask_processor(promises: list[Promise], settings: Settings, key: str) -> Processor:
+    """This worker's Processor for the run: built by its first task, reused by the later ones."""
     with _DASK_LOCK:  # a worker with several threads builds it once, not once per thread
         processor = _DASK_PROCESSORS.get(key)
         if processor is None:
             _DASK_PROCESSORS.clear()  # a long-lived worker keeps only the current run's Processor in memory
             processor = _DASK_PROCESSORS[key] = _processor(promises, settings)
-    return processor.process(letter)
+    return processor
+
+
+def _dask_process(letter: Letter, promises: list[Promise], settings: Settings, key: str) -> LetterResult:
+    """One letter on a Dask worker (module-level so workers import it by name)."""
+    _single_thread_ocr()
+    return _dask_processor(promises, settings, key).process(letter)
+
+
+def _dask_pages(part: PageRange, settings: Settings) -> PagesResult:
+    """One page range of a long scan on a Dask worker: no Processor needed, only the pages."""
+    _single_thread_ocr()
+    return read_range(part, settings)
+
+
+def _dask_finish(letter: Letter, promises: list[Promise], settings: Settings, key: str, *parts: PagesResult) -> LetterResult:
+    """A long scan's ranges (Dask hands them over as this task's inputs) joined and finished as one letter."""
+    return finish_letter(_dask_processor(promises, settings, key), letter, list(parts))
 
 
 def _dask_client(address: str, workers: int) -> tuple[Any, Any]:
@@ -349,7 +373,8 @@ def _dask_results(
         return
     client, cluster = _dask_client(address, max(workers, 1))
     try:
-        n_workers = max(len(client.scheduler_info().get("workers", {})), workers, 1)
+        present = len(client.scheduler_info().get("workers", {}))
+        n_workers = max(present, workers, 1)
         key = fingerprint(promises, settings)
         # Ship the registry once, as one object, to every worker; tasks then refer to it by future.
         [promises_f] = client.scatter([promises], broadcast=True, hash=False)
@@ -357,10 +382,17 @@ def _dask_results(
         by_key: dict[str, Letter] = {}
 
         def submit(letter: Letter) -> Any:
-            fut = client.submit(
-                _dask_process, letter, promises_f, settings, key,
-                key=f"letter-{letter.letter_id}-{run}", retries=2, pure=False,
-            )
+            parts = split(letter, present)  # a long scan: its page ranges on every worker, then one task joins them
+            if parts:
+                pages = [client.submit(_dask_pages, part, settings, key=f"pages-{part.key}-{run}", retries=2, pure=False)
+                         for part in parts]
+                fut = client.submit(_dask_finish, letter, promises_f, settings, key, *pages,
+                                    key=f"letter-{letter.letter_id}-{run}", retries=2, pure=False)
+            else:
+                fut = client.submit(
+                    _dask_process, letter, promises_f, settings, key,
+                    key=f"letter-{letter.letter_id}-{run}", retries=2, pure=False,
+                )
             by_key[fut.key] = letter
             return fut
 

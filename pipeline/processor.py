@@ -94,8 +94,9 @@ class Processor:
             get_nlp(lang)
             morph_analyzer(lang)
 
-    def process(self, letter: Letter) -> LetterResult:
-        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
+    def process(self, letter: Letter, text: LetterText | None = None) -> LetterResult:
+        """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input.
+        ``text``: the letter's text already read (a long scan OCR'd by page ranges on several workers)."""
         from pipeline.stages.fields import extract_fields
         from pipeline.stages.ocr import page_is_poor
 
@@ -103,9 +104,10 @@ class Processor:
         result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
         t = result.timings
         try:
-            t0 = time.perf_counter()
-            text = extract_text(letter, s)
-            t["text"] = time.perf_counter() - t0
+            if text is None:
+                t0 = time.perf_counter()
+                text = extract_text(letter, s)
+                t["text"] = time.perf_counter() - t0
             result.text = text
             t0 = time.perf_counter()
             fields = extract_fields(text)

@@ -565,6 +565,14 @@ SECTIONS: dict[str, Section] = {
     "registry": Section("pipeline.bench.process:bench_registry",
                         "registry scale: fields + match + verdict with 10,000 and 100,000 promises",
                         "Fields + match + verdict ms per letter with 10,000 and 100,000 invented promises.", corpus=False),
+    "dask": Section("pipeline.bench.cluster:dask_section",
+                    "dask: 2 workers vs 1 on clusters started with the Dask CLI, on the scanned letters",
+                    "Speed-up of 2 Dask workers over 1 (`dask scheduler` + `dask worker` on free local ports) "
+                    "on the folder's scanned letters."),
+    "pagesplit": Section("pipeline.bench.cluster:pagesplit_section",
+                         "pagesplit: a long scanned PDF read by page ranges, --workers 2 vs 1",
+                         "Speed-up of --workers 2 over 1 on one generated --pages-page scanned PDF read by page ranges.",
+                         corpus=False),
 }
 
 
@@ -665,6 +673,12 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append(f"memory: {mem['pages']}-page scanned PDF: peak {mem['peak_rss_mb']} MB PSS over the processes "
                      f"({mem['peak_rss_sum_mb']} MB RSS summed), {mem['seconds']} s ({mem['s_per_page']} s/page)")
     shown = {"startup", "scanpage", "ten", "registry", "ocr", "born", "match", "throughput", "memory"}
+    for name in ("dask", "pagesplit"):
+        if isinstance(results.get(name), dict) and "runs" in results[name]:
+            from pipeline.bench.cluster import summary_line
+
+            lines.append(summary_line(name, results[name]))
+            shown.add(name)
     for section, value in results.items():
         if not isinstance(value, dict):
             continue

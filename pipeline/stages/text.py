@@ -27,6 +27,7 @@ from pipeline.stages import ocr_cache
 from pipeline.stages.ocr_cache import page_cache_key
 
 PageCallback = Callable[[PageText], None]
+PageSpan = tuple[int, int | None]  # first, last page (1-based, inclusive); last None: to the end
 
 
 @dataclasses.dataclass
@@ -125,8 +126,12 @@ def has_real_text(words: list[dict], min_chars: int) -> bool:
     return letters >= min_chars and "(cid:" not in text[:2000] and letters / max(len(text), 1) > 0.4
 
 
-def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[PageText | PageImage]:
-    """Yield each PDF page as text-layer PageText, or as a PageImage to OCR."""
+def _pdf_pages(
+    path: Path, settings: Settings, file_sha: str = "", pages: PageSpan | None = None
+) -> Iterator[PageText | PageImage]:
+    """Yield each PDF page as text-layer PageText, or as a PageImage to OCR; only pages
+    ``first..last`` (1-based, inclusive; last None: to the end) when ``pages`` is given,
+    the others are not touched."""
     import pdfplumber
     import pypdfium2 as pdfium
     from pdfminer.pdfdocument import PDFPasswordIncorrect
@@ -145,7 +150,8 @@ def _pdf_pages(path: Path, settings: Settings, file_sha: str = "") -> Iterator[P
             raise UnreadableFile("PDF has no pages")
         if n_pages > settings.limits.max_pages:
             raise TooLarge(f"PDF has {n_pages} pages, over the limit of {settings.limits.max_pages}")
-        for i in range(n_pages):
+        span = range(n_pages) if pages is None else range(pages[0] - 1, min(pages[1] or n_pages, n_pages))
+        for i in span:
             page = None
             try:
                 page = pdf.pages[i]
@@ -469,16 +475,19 @@ def _named_load(load: Callable[[], Image.Image], prefix: str) -> Callable[[], Im
     return named
 
 
-def iter_pages(letter: Letter, settings: Settings) -> Iterator[PageText | PageImage]:
-    """Every page of a letter, in order, across its files."""
-    page_no = 1
+def iter_pages(letter: Letter, settings: Settings, pages: PageSpan | None = None) -> Iterator[PageText | PageImage]:
+    """Every page of a letter, in order, across its files; with ``pages`` (first, last), only
+    those pages of a one-file PDF letter (a page-range task of a long scan)."""
+    if pages is not None and (len(letter.files) != 1 or letter.kind != FileKind.PDF):
+        raise ValueError("a page range is only for a letter of one PDF file")
+    page_no = pages[0] if pages else 1
     for src in letter.files:
         # a letter of several page images: say which one is bad
         prefix = f"{src.rel_path}: " if len(letter.files) > 1 else ""
         try:
             _check_unchanged(src)
             if src.kind == FileKind.PDF:
-                for item in _pdf_pages(src.path, settings, src.sha256):
+                for item in _pdf_pages(src.path, settings, src.sha256, pages):
                     item.page_no = page_no
                     page_no += 1
                     yield item
@@ -527,6 +536,34 @@ def extract_text(
     if not pages:
         raise UnreadableFile("no pages found in the file")
     return LetterText(letter_id=letter.letter_id, pages=pages)
+
+
+def extract_pages(letter: Letter, settings: Settings, first: int, last: int | None,
+                  ocr: Callable[[PageImage, Settings], PageText] | None = None) -> list[PageText]:
+    """Pages ``first..last`` (None: to the end) of a one-PDF letter (a page-range task of a long scan), word spans
+    still relative to each page: :func:`text_of_pages` joins the ranges into the letter's text."""
+    ocr = ocr or ocr_page_image
+    pages: list[PageText] = []
+    for item in iter_pages(letter, settings, (first, last)):
+        if isinstance(item, PageImage):
+            page = ocr(item, settings)
+            page.page_no = item.page_no
+        else:
+            page = item
+        pages.append(page)
+    return pages
+
+
+def text_of_pages(letter_id: str, pages: list[PageText]) -> LetterText:
+    """Pages read apart, put in page order and rebased onto the full text as :func:`extract_text` does."""
+    out: list[PageText] = []
+    offset = 0
+    for page in sorted(pages, key=lambda p: p.page_no):
+        out.append(_rebase(page, offset))
+        offset += len(page.text) + 1  # the form feed between pages
+    if not out:
+        raise UnreadableFile("no pages found in the file")
+    return LetterText(letter_id=letter_id, pages=out)
 
 
 def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
