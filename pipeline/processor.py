@@ -50,11 +50,12 @@ class Processor:
     loaded once and reused for every letter."""
 
     def __init__(self, promises: list[Promise], settings: Settings) -> None:
-        from pipeline.stages.match import PromiseIndex
+        from pipeline.stages.match import PromiseIndex, Ranker
         from pipeline.stages.verdict import VerdictModel
 
         self.settings = settings
         self.index = PromiseIndex.build(promises)
+        self.ranker = Ranker.load(settings.models_dir)  # refused loudly (ModelError) if its card does not verify
         self.model = VerdictModel.load(settings.models_dir)
         self.promises = {p.promise_id: p for p in promises}
         self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
@@ -78,7 +79,7 @@ class Processor:
             t["fields"] = time.perf_counter() - t0
             result.fields = fields
             t0 = time.perf_counter()
-            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin)
+            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin, self.ranker)
             t["match"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lang = fields.language.value
