@@ -135,7 +135,7 @@ def _context(passages: list[str], promise: Promise, letter_date: dt.date | None,
     level = promise_level(promise)
     r = rng.random()
     if level == "national":
-        tier, city = ("national", "Київ") if r < 0.7 else ("", None) if r < 0.9 else ("region", promise.city or None)
+        tier, city = ("national", "Київ") if r < 0.75 else ("", None)
     elif level == "region":
         tier, city = ("region", promise.city) if r < 0.75 else ("city", promise.city) if r < 0.9 else ("", None)
     else:
@@ -392,7 +392,15 @@ def train(models_dir: Path = DEFAULT_MODELS_DIR, seed: int = 0, writers_dir: Pat
         "cv": cv,
         "final_fit_seconds": round(time.perf_counter() - t0, 1),
     }
-    return save_model(model, Path(models_dir) / MODEL_NAME / version, card)
+    out = save_model(model, Path(models_dir) / MODEL_NAME / version, card)
+    # card.md's generic layout lists only the verdict model's metrics: add the ranker's own
+    extra = ["", "## Ranker: cross-validation (out-of-fold, by letter)", ""]
+    extra += [f"- {k}: {v}" for k, v in cv.items()]
+    extra += ["", "## Ranker: coefficients (logit per unit of each feature)", "", f"- intercept: {card['intercept']}"]
+    extra += [f"- {k}: {v}" for k, v in card["coefficients"].items()]
+    with (out / "card.md").open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(extra) + "\n")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
