@@ -192,9 +192,24 @@ def cities_in_text(text: str, index: PromiseIndex) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=200_000)
-def _promise_topics(title: str, description: str) -> frozenset[str]:
-    return topic_keys(title) or topic_keys(description)
+@dataclass(frozen=True)
+class PromiseStatic:
+    """What the features need of one promise, computed once (most of a big registry never is)."""
+
+    grams: frozenset[str]  # character 4-grams of the title's own words
+    topics: frozenset[str]  # taxonomy topics of the title (of the description when the title has none)
+    numbers: frozenset[str]  # object numbers ("№ 5")
+    years: frozenset[str]  # years of the title
+
+
+def promise_static(index: PromiseIndex, j: int) -> PromiseStatic:
+    p = index.promises[j]
+    grams: set[str] = set()
+    for w in index.title_words[j]:
+        if len(w) >= 3:
+            grams |= _word_grams(w.lower())
+    return PromiseStatic(frozenset(grams), topic_keys(p.title) or topic_keys(p.description),
+                         object_numbers(p.title + " " + p.description), years(p.title))
 
 
 def _subsumed(index: PromiseIndex, cands: np.ndarray, topic: np.ndarray, plausible: np.ndarray,
@@ -326,13 +341,10 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
             row[:, F["office"]] = 1.0
         if ctx.letter_date and p.said_on and ctx.letter_date < p.said_on:
             row[:, F["letter_before_promise"]] = 1.0
-        tg: set[str] = set()
-        for w in index.title_words[j]:
-            if len(w) >= 3:
-                tg |= _word_grams(w.lower())
-        pt = _promise_topics(p.title, p.description)
-        pn = object_numbers(p.title + " " + p.description)
-        py = years(p.title)
+        st = index.static.get(j)
+        if not isinstance(st, PromiseStatic):
+            st = index.static[j] = promise_static(index, j)
+        tg, pt, pn, py = st.grams, st.topics, st.numbers, st.years
         for i in range(n_pass):
             if tg:
                 row[i, F["char_ngram"]] = len(tg & grams[i]) / len(tg)

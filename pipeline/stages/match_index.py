@@ -250,6 +250,7 @@ class PromiseIndex:
     levels: list[str] = field(default_factory=list)  # per promise: "national" | "region" | "city"
     title_words: list[tuple[str, ...]] = field(default_factory=list)  # per promise: title words, no name/city
     coverage_title: sparse.csr_matrix | None = None  # promises x terms, idf weights of the title's terms, rows sum to 1
+    static: dict[int, object] = field(default_factory=dict, repr=False)  # per promise, filled on first ranking
 
     @classmethod
     def build(cls, promises: list[Promise]) -> PromiseIndex:
