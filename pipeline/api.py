@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -39,6 +39,7 @@ from pipeline.schema import (
     IngestFailure,
     LetterResult,
     LetterText,
+    Match,
     Promise,
     Status,
     VerdictSuggestion,
@@ -59,12 +60,54 @@ from pipeline.store.tables import RunRow, utcnow
 log = logging.getLogger("letters")
 
 __all__ = ["MAX_ERROR_CHARS", "NO_MATCH", "POOR_SCAN", "BatchReport", "Processor", "export_records",
-           "join_reasons", "run_batch", "suggest_verdict"]
+           "join_reasons", "match_text", "run_batch", "suggest_verdict"]
 
 
 
 
 _SHIPPED_MODEL: dict[str, object] = {}
+
+# Indexes built by match_text, keyed by the registry they were built for (the last few kept:
+# an analyst's session matches many texts against one or two registries).
+_INDEXES: OrderedDict[tuple[Promise, ...], Any] = OrderedDict()
+_INDEXES_KEPT = 4
+
+
+def _index_for(promises: tuple[Promise, ...]) -> Any:
+    from pipeline.stages.match import PromiseIndex
+
+    with _INDEX_LOCK:
+        index = _INDEXES.get(promises)
+        if index is not None:
+            _INDEXES.move_to_end(promises)
+            return index
+    index = PromiseIndex.build(list(promises))
+    with _INDEX_LOCK:
+        _INDEXES[promises] = index
+        while len(_INDEXES) > _INDEXES_KEPT:
+            _INDEXES.popitem(last=False)
+    return index
+
+
+_INDEX_LOCK = threading.Lock()
+
+
+def match_text(promises: list[Promise], text: str, settings: Settings | None = None) -> list[Match]:
+    """The promises a plain text answers, best first: a council letter's text, or a retelling
+    pasted by an analyst ("Лист секретаря … міської ради повідомив, що …"); no scan or
+    letterhead needed. Scored exactly as the batch scores a letter (fields, then matching,
+    then each promise's own passage); the index is built on the first call for a registry
+    and reused for the next texts matched against the same list.
+    """
+    from pipeline.processor import match_promises
+    from pipeline.schema import PageText, TextSource
+    from pipeline.stages.fields import extract_fields
+
+    if not text or not text.strip():
+        return []
+    index = _index_for(tuple(promises))
+    letter_text = LetterText("text", [PageText(1, text, TextSource.TEXT_LAYER, 0.0, 0.0)])
+    return match_promises(letter_text, extract_fields(letter_text), index, settings or Settings())
 
 
 def suggest_verdict(promise: Promise, text: str, as_of: dt.date | None = None, lang: str | None = None,

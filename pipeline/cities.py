@@ -11,7 +11,7 @@ Adjectives are compared by stem (ending stripped), so any case or gender form
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -39,6 +39,12 @@ class CityLexicon:
     by_name: dict[str, str]  # any name spelling -> uk nominative
     by_adj: dict[str, str]  # adjective stem -> uk nominative (city councils)
     by_oblast_adj: dict[str, str]  # oblast adjective stem -> oblast centre
+    spellings: dict[str, tuple[str, ...]] = field(default_factory=dict)  # uk nominative -> every name and adjective
+
+    def forms_of(self, city: str) -> tuple[str, ...]:
+        """Every spelling of ``city`` the list knows (its names and council adjectives, uk and ru),
+        lower case; empty for a place not in the list."""
+        return self.spellings.get(self.by_name.get(norm_word(city), city), ())
 
     def city_of_name(self, name: str) -> str | None:
         return self.by_name.get(norm_word(name))
@@ -60,6 +66,7 @@ def city_lexicon() -> CityLexicon:
     by_name: dict[str, str] = {}
     by_adj: dict[str, str] = {}
     by_oblast: dict[str, str] = {}
+    spellings: dict[str, list[str]] = {}
     rows = [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
     for row in rows[1:]:  # rows[0] is the column header
         row = row + [""] * (6 - len(row))
@@ -73,7 +80,10 @@ def city_lexicon() -> CityLexicon:
         for adj in oblast_adj.split(","):
             if adj.strip():
                 by_oblast.setdefault(adj_stem(adj), uk)
-    return CityLexicon(by_name, by_adj, by_oblast)
+        forms = [norm_word(w) for w in [uk, *ru.split(","), *old.split(","), *uk_adj.split(","), *ru_adj.split(",")]
+                 if w.strip()]
+        spellings.setdefault(uk, []).extend(forms)
+    return CityLexicon(by_name, by_adj, by_oblast, {c: tuple(dict.fromkeys(f)) for c, f in spellings.items()})
 
 
 # --- the sender's city ------------------------------------------------------------------------

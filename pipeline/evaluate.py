@@ -143,6 +143,7 @@ def evaluate_run(gold_dir: Path, out_dir: Path, models_dir: Path | None = None,
     if empty:
         unmatched = [g for g in empty if not any(k[0] == g for k in ours_pairs)]
         result["no_promise_unmatched"] = round(len(unmatched) / len(empty), 3)
+    result["passages"] = passage_figures(gold, updates, id_to_gold)
     both = [(gold_pairs[k], ours_pairs[k]) for k in gold_pairs if k in ours_pairs and ours_pairs[k]]
     result["verdict_on_matched"] = {
         "pairs": len(both),
@@ -180,6 +181,75 @@ def evaluate_run(gold_dir: Path, out_dir: Path, models_dir: Path | None = None,
     return result
 
 
+EVIDENCE_FUZZ = 90  # partial-ratio %: the gold sentence found in OCR'd text, a few characters misread
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").replace("ʼ", "'").split())
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    from rapidfuzz import fuzz
+
+    h, n = _folded(haystack), _folded(needle)
+    return bool(n) and (n in h or fuzz.partial_ratio(n, h) >= EVIDENCE_FUZZ)
+
+
+def passage_figures(gold: dict[str, dict[str, Any]], updates: pd.DataFrame, id_to_gold: dict[str, str]) -> dict[str, Any]:
+    """How the letters were cut and shared out among promises, on the gold pairs we matched.
+
+    - evidence_in_passage: the gold evidence lies inside the passage given to its promise;
+    - evidence_chosen: our evidence sentence is the gold one (either holds the other);
+    - shared_evidence: pairs whose evidence sentence is also another promise's in the same letter;
+    - top1_passage: of our matched passages, those whose best promise is one the letter answers;
+    - top1_letter: of the letters that answer a promise, those whose best match is one of them.
+    """
+    gold_sets = {gid: {p["promise_id"] for p in g.get("promises", [])} for gid, g in gold.items()}
+    evidence = {(gid, p["promise_id"]): p.get("evidence") or "" for gid, g in gold.items() for p in g.get("promises", [])}
+    in_passage: list[bool] = []
+    chosen: list[bool] = []
+    shared = 0
+    best_in_passage: dict[tuple[str, object], tuple[float, str]] = {}
+    best_in_letter: dict[str, tuple[float, str]] = {}
+    spans: dict[str, list[tuple[object, object]]] = defaultdict(list)
+    rows = [u for u in updates.to_dict("records") if id_to_gold.get(u["letter_id"]) in gold]
+    for u in rows:
+        if u.get("evidence_start") is not None and not pd.isna(u.get("evidence_start")):
+            spans[u["letter_id"]].append((u["evidence_start"], u["evidence_end"]))
+    for u in rows:
+        gid = id_to_gold[u["letter_id"]]
+        score = float(u["match_score"]) if u.get("match_score") is not None and not pd.isna(u["match_score"]) else 0.0
+        key = (gid, u.get("passage_index"))
+        if key not in best_in_passage or score > best_in_passage[key][0]:
+            best_in_passage[key] = (score, u["promise_id"])
+        if gid not in best_in_letter or score > best_in_letter[gid][0]:
+            best_in_letter[gid] = (score, u["promise_id"])
+        ev = evidence.get((gid, u["promise_id"]))
+        if ev is None:
+            continue
+        in_passage.append(_contains(str(u.get("passage") or ""), ev))
+        ours = str(u.get("evidence") or "")
+        chosen.append(bool(ours) and (_contains(ours, ev) or _contains(ev, ours)))
+        own = (u.get("evidence_start"), u.get("evidence_end"))
+        if own[0] is not None and not pd.isna(own[0]) and spans[u["letter_id"]].count(own) > 1:
+            shared += 1
+
+    def share(v: list[bool]) -> float | None:
+        return round(sum(v) / len(v), 3) if v else None
+
+    with_promises = [gid for gid, ids in gold_sets.items() if ids]
+    return {
+        "pairs": len(in_passage),
+        "evidence_in_passage": share(in_passage),
+        "evidence_chosen": share(chosen),
+        "shared_evidence": shared,
+        "passages": len(best_in_passage),
+        "top1_passage": share([pid in gold_sets[gid] for (gid, _), (_, pid) in best_in_passage.items()]),
+        "letters": len(with_promises),
+        "top1_letter": share([gid in best_in_letter and best_in_letter[gid][1] in gold_sets[gid] for gid in with_promises]),
+    }
+
+
 def _promise_langs(gold_dir: Path) -> dict[str, str]:
     path = gold_dir / "promises.csv"
     if not path.exists():
@@ -198,6 +268,19 @@ def format_evaluation(r: dict[str, Any]) -> str:
         lines.append(f"  {group:<11} P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}  (tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
     if "no_promise_unmatched" in r:
         lines.append(f"  no-promise letters left unmatched: {r['no_promise_unmatched']:.3f}")
+    if r.get("passages"):
+        ps = r["passages"]
+
+        def pct(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.3f}"
+
+        lines += [
+            f"  top-1 per passage: {pct(ps['top1_passage'])} ({ps['passages']} matched passages);"
+            f" top-1 per letter: {pct(ps['top1_letter'])} ({ps['letters']} letters answering a promise)",
+            f"  gold evidence inside its promise's passage: {pct(ps['evidence_in_passage'])};"
+            f" our evidence is the gold one: {pct(ps['evidence_chosen'])} ({ps['pairs']} matched pairs);"
+            f" evidence shared by two promises: {ps['shared_evidence']}",
+        ]
     v = r.get("verdict_on_matched", {})
     lines += ["", f"verdicts on correctly matched pairs: macro-F1 {v.get('macro_f1', 0):.3f}, accuracy {v.get('accuracy', 0):.3f} ({v.get('pairs', 0)} pairs)"]
     if "verdict_given_gold" in r:

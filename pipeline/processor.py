@@ -11,13 +11,17 @@ import datetime as dt
 import logging
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 from pipeline.errors import LetterError
-from pipeline.schema import Letter, LetterResult, Match, Promise, Status, Update
+from pipeline.schema import Letter, LetterFields, LetterResult, LetterText, Match, Promise, Status, Update
 from pipeline.settings import Settings
 from pipeline.stages.dates import iso_date
 from pipeline.stages.promise_terms import PromiseTerms
 from pipeline.stages.text import extract_text
+
+if TYPE_CHECKING:
+    from pipeline.stages.match import PromiseIndex, Ranker
 
 log = logging.getLogger("letters")
 
@@ -45,6 +49,23 @@ POOR_SCAN = "poor scan"
 NO_MATCH = "no promise matched"
 
 
+def lang_of(fields: LetterFields) -> str:
+    value = fields.language.value
+    return value if value in ("uk", "ru") else "uk"
+
+
+def match_promises(text: LetterText, fields: LetterFields, index: PromiseIndex, settings: Settings,
+                   ranker: Ranker | None = None) -> list[Match]:
+    """The promises a letter answers, best first, each with a passage of its own: the batch and
+    :func:`pipeline.api.match_text` both match through here."""
+    from pipeline.stages.assign import index_scorer, split_shared_passages
+    from pipeline.stages.match import match_letter
+
+    matches = match_letter(text, fields, index, settings.match_threshold, settings.near_tie_margin, ranker)
+    matches = split_shared_passages(matches, index_scorer(index, lang_of(fields)))
+    return sorted(matches, key=lambda m: -m.score)
+
+
 class Processor:
     """Everything one worker needs to process letters: the promise index and the verdict model,
     loaded once and reused for every letter."""
@@ -63,7 +84,6 @@ class Processor:
     def process(self, letter: Letter) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
         from pipeline.stages.fields import extract_fields
-        from pipeline.stages.match import match_letter
         from pipeline.stages.ocr import page_is_poor
 
         s = self.settings
@@ -79,7 +99,7 @@ class Processor:
             t["fields"] = time.perf_counter() - t0
             result.fields = fields
             t0 = time.perf_counter()
-            matches = match_letter(text, fields, self.index, s.match_threshold, s.near_tie_margin, self.ranker)
+            matches = match_promises(text, fields, self.index, s, self.ranker)
             t["match"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lang = fields.language.value

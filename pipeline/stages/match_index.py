@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 from scipy import sparse
 
+from pipeline.cities import city_lexicon
 from pipeline.lexicons import lexicon_list
 from pipeline.nlp import detect_language, morph_analyzer, words
 from pipeline.ocrnorm import NUMBER_SIGN_NUMBER, fold_homoglyphs
@@ -170,6 +171,14 @@ def city_keys(city: str) -> tuple[str, ...]:
         if ch == "и" and i > 0:
             for alt in ("о", "е"):
                 keys.add(stem[:i] + alt + stem[i + 1 : k])
+    # The council's adjective is not always the name's stem ("Біла Церква" -> "Білоцерківської",
+    # "Кривий Ріг" -> "Криворізької"), nor the Russian name ("Белая Церковь"): the city list knows both.
+    for form in city_lexicon().forms_of(city):
+        if " " in form:
+            continue  # a two-word name: its longest word is the stem above
+        fk = skel(form).rstrip("аеиоуяйь")
+        if len(fk) >= 6:
+            keys.add(fk[:5])
     return tuple(sorted(keys))
 
 

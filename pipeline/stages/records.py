@@ -28,7 +28,9 @@ _LETTER_TYPES = {
     "pages": pa.int32(),
     "ocr_confidence": pa.float64(),
 }
-_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64()}
+_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64(),
+                 **{c: pa.int64() for c in ("passage_index", "passage_start", "passage_end", "evidence_start",
+                                            "evidence_end")}}
 _AGREEMENT_TYPES = {"items": pa.int64(), "agreed": pa.int64(), "observed": pa.float64(), "kappa": pa.float64()}
 _DECISION_TYPES = {"review_id": pa.int64(), "machine_confidence": pa.float64(), "undoes": pa.int64(),
                    "in_force": pa.bool_()}

@@ -61,7 +61,8 @@ LETTER_COLUMNS = (
     "error",
 )
 UPDATE_COLUMNS = ("letter_id", "promise_id", "match_score", "verdict", "confidence", "evidence", "review_state",
-                  "as_of", "explanation", "reviewer", "decided_at", "machine_verdict", "machine_confidence")
+                  "as_of", "explanation", "reviewer", "decided_at", "machine_verdict", "machine_confidence",
+                  "passage_index", "passage_start", "passage_end", "evidence_start", "evidence_end", "passage")
 # decisions.*: every review row as written (undo rows and undone rows included, rejected matches too).
 DECISION_COLUMNS = ("review_id", "letter_id", "kind", "key", "action", "machine_value", "human_value",
                     "machine_confidence", "reviewer", "decided_at", "note", "model_version", "undoes", "in_force")
@@ -422,6 +423,13 @@ def update_records(session: Session, letter_ids: Iterable[str] | None = None) ->
                 "decided_at": decided_at,
                 "machine_verdict": m.verdict,
                 "machine_confidence": m.confidence,
+                # where in the letter's text (text/<letter_id>.txt) the passage and the evidence are
+                "passage_index": m.passage_index,
+                "passage_start": m.passage_start,
+                "passage_end": m.passage_end,
+                "evidence_start": m.evidence_start,
+                "evidence_end": m.evidence_end,
+                "passage": m.passage_text,
             }
         )
     # Pairs a reviewer added that the machine did not suggest.
