@@ -38,11 +38,13 @@ from pipeline.taxonomy import topic_keys
 
 # The order is the model's column order; the card stores it and loading refuses another.
 FEATURES: tuple[str, ...] = (
+    "title_coverage",  # share of the promise title's idf-weighted terms the passage has (not diluted by other topics)
     "lemma_cosine",  # tf-idf cosine of passage and promise
     "whole_letter_gain",  # how much more of the promise the whole answer has than this point
     "char_ngram",  # share of the promise title's character 4-grams in the passage (OCR-robust)
     "city_same",  # the letter's city is the promise's
     "city_other",  # the letter's city is known and is another one
+    "city_unknown",  # the letter's city is not known (a plain text, a retelling): neither for nor against
     "city_in_text",  # the promise's city is named in the body (any case: "Полтавської")
     "city_in_text_other",  # the body names registry cities, not this promise's
     "national_by_state_body",  # a promise without a city, a ministry or agency writes
@@ -302,6 +304,7 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
     cos = cosine_all[:, cands]
     topic_rows = topic_all[:, cands]
     topic = topic_rows[:n_pass]
+    vals[:, :, F["title_coverage"]] = coverage_all[:n_pass, cands]
     vals[:, :, F["lemma_cosine"]] = cos[:n_pass]
     if multi:
         vals[:, :, F["whole_letter_gain"]] = np.maximum(0.0, topic_rows[n_pass][None, :] - topic)
@@ -321,6 +324,8 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
         pc = index.city_of[j]
         if ctx.city and pc:
             row[:, F["city_same" if is_same[j] else "city_other"]] = 1.0
+        elif not ctx.city:
+            row[:, F["city_unknown"]] = 1.0
         if pc and pc in body_cities:
             row[:, F["city_in_text"]] = 1.0
         elif body_cities:

@@ -37,6 +37,7 @@ FEATURE_TEXT: dict[str, str] = {
     "char_ngram": "similar spelling",
     "city_same": "same city",
     "city_other": "another city",
+    "city_unknown": "city not known",
     "city_in_text": "city named in the text",
     "city_in_text_other": "another city named in the text",
     "national_by_state_body": "national promise, state body writes",
