@@ -62,6 +62,10 @@ def check(feature: str) -> str:
 def test_lemma_cosine_and_char_ngrams(index: PromiseIndex) -> None:
     c = ctx(SCHOOL2)
     assert value(index, c, "SCH2", check("lemma_cosine")) > value(index, c, "BUS", "lemma_cosine")
+    assert value(index, c, "SCH2", check("title_coverage")) > 0.7 > value(index, c, "BUS", "title_coverage")
+    # a paragraph on two topics: the sentence on the promise is not diluted by the other one
+    mixed = ctx("Закуплено нові тролейбуси для маршрутів міста. " + SCHOOL2)
+    assert value(index, mixed, "SCH2", check("sentence_cosine")) > value(index, mixed, "SCH2", "lemma_cosine")
     # OCR noise (a lost letter, Latin look-alikes) keeps most character 4-grams
     noisy = ctx("У 2017 році відремонтовано покрiвлю шкoли № 2")
     assert value(index, noisy, "SCH2", check("char_ngram")) > 0.5
@@ -79,6 +83,8 @@ def test_city_same_other_and_running_text(index: PromiseIndex) -> None:
     c = ctx(SCHOOL2)
     assert value(index, c, "SCH2", check("city_same")) == 1.0
     assert value(index, c, "POL", check("city_other")) == 1.0
+    unknown = ctx(SCHOOL2, city=None)
+    assert value(index, unknown, "POL", check("city_unknown")) == 1.0 and value(index, c, "POL", "city_unknown") == 0
     # the city only in running text, in the genitive: "Полтавської міської ради"
     g = ctx(SCHOOL2, city=None, said="На запит до Полтавської міської ради повідомляємо")
     assert value(index, g, "POL", check("city_in_text")) == 1.0

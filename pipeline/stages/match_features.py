@@ -40,6 +40,7 @@ from pipeline.taxonomy import topic_keys
 FEATURES: tuple[str, ...] = (
     "title_coverage",  # share of the promise title's idf-weighted terms the passage has (not diluted by other topics)
     "lemma_cosine",  # tf-idf cosine of passage and promise
+    "sentence_cosine",  # the best tf-idf cosine of one sentence of the passage (a paragraph on two topics)
     "whole_letter_gain",  # how much more of the promise the whole answer has than this point
     "char_ngram",  # share of the promise title's character 4-grams in the passage (OCR-robust)
     "city_same",  # the letter's city is the promise's
@@ -167,6 +168,7 @@ def char_grams(text: str) -> set[str]:
 _NUMBERS = NUMBER_SIGN_NUMBER
 
 
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[«\"(А-ЯІЇЄҐA-Z0-9])|\n\s*\n")
 _YEAR = re.compile(r"(?<!\d)(?:19[89]\d|20[0-4]\d)(?!\d)")
 
 
@@ -310,6 +312,22 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
         vals[:, :, F["whole_letter_gain"]] = np.maximum(0.0, topic_rows[n_pass][None, :] - topic)
         vals[:, :, F["multi_point"]] = 1.0
 
+    # One sentence may answer the promise while the rest of the paragraph is about another.
+    sent_of: list[int] = []
+    sentences: list[str] = []
+    for i, t in enumerate(ctx.passages):
+        for sent in _SENTENCE.split(t):
+            if len(sent) >= 20:
+                sentences.append(sent)
+                sent_of.append(i)
+    if sentences:
+        _, s_tfidf, _ = index.vectorise(sentences, ctx.lang)
+        s_cos = np.asarray(s_tfidf.dot(index.tfidf[cands].T).todense())
+        owner = np.array(sent_of)
+        for i in range(n_pass):
+            rows = s_cos[owner == i]
+            if len(rows):
+                vals[i, :, F["sentence_cosine"]] = rows.max(axis=0)
     grams = [char_grams(t) for t in ctx.passages]
     numbers = [object_numbers(t) for t in ctx.passages]
     p_years = [years(t) for t in ctx.passages]

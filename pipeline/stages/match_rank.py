@@ -33,6 +33,7 @@ WHOLE_LETTER_SHOWN = 0.5  # logit the whole answer must add for the match to be 
 FEATURE_TEXT: dict[str, str] = {
     "title_coverage": "shares the promise's words",
     "lemma_cosine": "similar wording",
+    "sentence_cosine": "a sentence on it",
     "whole_letter_gain": "the whole answer covers it",
     "char_ngram": "similar spelling",
     "city_same": "same city",

@@ -219,7 +219,7 @@ def build_training(seed: int = 0, writers_dir: Path = WRITERS_DIR, distractors: 
         passages = [rows[k]["passage"] for k in ks]
         answers = [{row_of[row_pid[k]]} for k in ks]
         mates = [k for k in singles_by_city.get(promise.city, []) if k != ks[0] and row_pid[k] != row_pid[ks[0]]]
-        if len(ks) == 1 and mates and rng.random() < 0.1:  # two promises answered in one unmarked paragraph
+        if len(ks) == 1 and mates and rng.random() < 0.2:  # two promises answered in one unmarked paragraph
             other = rng.choice(mates)
             passages = [passages[0] + " " + rows[other]["passage"]]
             answers = [answers[0] | {row_of[row_pid[other]]}]
@@ -315,7 +315,7 @@ def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
 # passage never makes it less likely to answer it. Fitted freely, correlated similarity features
 # share their weight arbitrarily and one can come out negative, which then penalises a paragraph
 # on two topics (each promise gets part of it).
-NON_NEGATIVE = ("title_coverage", "lemma_cosine", "char_ngram", "whole_letter_gain", "topic_overlap", "lead",
+NON_NEGATIVE = ("title_coverage", "lemma_cosine", "sentence_cosine", "char_ngram", "whole_letter_gain", "topic_overlap", "lead",
                 "number_same", "year_same", "city_same", "surname")
 
 
