@@ -101,8 +101,13 @@ def _local_results(
     if not letters:
         return
     # Even one worker runs in a child process: a hang or a native crash in a PDF or image
-    # library then costs one letter, not the run.
-    yield from _pool_results(letters, processor, max(1, min(workers, len(letters))))
+    # library then costs one letter, not the run. It is forked with the model already loaded,
+    # so it starts in milliseconds. With several workers the rest is loaded before the fork
+    # too (once, shared copy-on-write); one worker loads it lazily, only what its letters need.
+    workers = max(1, min(workers, len(letters)))
+    if workers > 1:
+        processor.warm_up()
+    yield from _pool_results(letters, processor, workers)
 
 
 Work = Callable[["Processor", Letter], LetterResult]
@@ -110,6 +115,13 @@ Work = Callable[["Processor", Letter], LetterResult]
 
 def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
     return processor.process(letter)
+
+
+def _warm_up(processor: Processor) -> None:
+    try:
+        processor.warm_up(("uk",))  # the other language, if a letter needs it, on its first use
+    except Exception:  # only an early load: the letter that needs it loads it again and records the error
+        log.debug("warm-up failed", exc_info=True)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -124,6 +136,9 @@ def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
     # finally blocks: a running Tesseract is killed and its temporary page files are removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _single_thread_ocr()
+    # What the parent did not load before forking (one worker: see _local_results) is loaded
+    # beside the first letter: while Tesseract reads a scan, this process only waits for it.
+    threading.Thread(target=_warm_up, args=(processor,), name="warm-up", daemon=True).start()
     while True:
         try:
             letter = conn.recv()

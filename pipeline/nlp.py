@@ -7,10 +7,12 @@ dictionaries come from the pymorphy3-dicts-uk / -ru packages).
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 LANGS = ("uk", "ru")
 
@@ -19,11 +21,21 @@ _RU_ONLY = set("ыэъёЫЭЪЁ")
 _WORD = re.compile(r"[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*", re.UNICODE)
 
 
-@cache
+_NLP_LOCK = threading.Lock()  # a worker builds them in a warm-up thread while its first letter is read
+
+
 def get_nlp(lang: str) -> Language:
     """A blank spaCy pipeline for ``lang`` ("uk" or "ru") with the pymorphy3 lemmatizer."""
+    with _NLP_LOCK:  # built once, even when two threads ask at the same time
+        return _build_nlp(lang)
+
+
+@cache
+def _build_nlp(lang: str) -> Language:
     if lang not in LANGS:
         raise ValueError(f"unsupported language {lang!r}; expected one of {LANGS}")
+    import spacy  # here, not at the top: importing spaCy costs ~1 s, and only the verdict's tokenizer needs it
+
     nlp = spacy.blank(lang)
     nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3", "overwrite": True})
     nlp.initialize()

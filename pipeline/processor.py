@@ -81,6 +81,21 @@ class Processor:
         self.promises = {p.promise_id: p for p in promises}
         self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
 
+    def warm_up(self, langs: tuple[str, ...] = ("uk", "ru")) -> None:
+        """Load now what the stages otherwise load on their first letter (their modules, the
+        languages' tokenizers and morphology dictionaries). Called in the parent before a pool
+        forks, so every worker, and every worker started again after a death, inherits them
+        instead of spending ~1 s of CPU loading its own copy; and by a lone worker in a thread
+        beside its first letter, whose OCR leaves the CPU to it (see pipeline.executors)."""
+        import pipeline.stages.fields
+        import pipeline.stages.match
+        import pipeline.stages.ocr  # noqa: F401 - loaded for the workers
+        from pipeline.nlp import get_nlp, morph_analyzer
+
+        for lang in langs:
+            get_nlp(lang)
+            morph_analyzer(lang)
+
     def process(self, letter: Letter) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input."""
         from pipeline.stages.fields import extract_fields

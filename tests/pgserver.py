@@ -94,6 +94,19 @@ class PgServer:
         return self.url(name)
 
 
+    def clone_database(self, template_url: str) -> str:
+        """A new database copied from ``template_url``'s (PostgreSQL's CREATE DATABASE … TEMPLATE:
+        a file copy, much faster than building the fixture again). The template must have no
+        open connections."""
+        import psycopg
+
+        template = template_url.rsplit("/", 1)[1]
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
+
 def start_server() -> PgServer:
     bindir = find_bindir()
     if bindir is None:

@@ -117,13 +117,34 @@ def _hold_sqlite_write_lock(path: Path, seconds: float, started: threading.Event
     conn.close()
 
 
-def test_writer_retries_a_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
-    path = tmp_path / "letters.db"
-    db = Database(path, busy_timeout_s=0.2, write_retries=6)
-    started = threading.Event()
-    holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 1.5, started))
+def _hold_pg_table_locks(url: str, seconds: float, started: threading.Event) -> None:
+    """What another writer (a long import, a backup restoring) does on PostgreSQL: it holds the
+    tables' exclusive locks in an open transaction."""
+    import psycopg
+
+    from pipeline.store.db import database_url
+
+    conninfo = database_url(url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("LOCK TABLE promises, runs IN ACCESS EXCLUSIVE MODE")
+        started.set()
+        time.sleep(seconds)
+        conn.rollback()
+
+
+def _hold_lock(db_url: str, seconds: float, started: threading.Event) -> threading.Thread:
+    if "://" in db_url:
+        holder = threading.Thread(target=_hold_pg_table_locks, args=(db_url, seconds, started))
+    else:
+        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(Path(db_url), seconds, started))
     holder.start()
-    started.wait(5)
+    assert started.wait(10)
+    return holder
+
+
+def test_writer_retries_a_lock_held_past_the_busy_timeout(db_url: str) -> None:
+    db = Database(db_url, busy_timeout_s=0.2, write_retries=6)
+    holder = _hold_lock(db_url, 1.5, threading.Event())
     try:
         n = db.write(lambda s: repo.upsert_promises(s, [Promise("P-1", "Х", "голова", "Рівне", None, "Ремонт", "", "uk")]))
     finally:
@@ -134,20 +155,16 @@ def test_writer_retries_a_lock_held_past_the_busy_timeout(tmp_path: Path) -> Non
     db.close()
 
 
-def test_writer_reports_a_lock_that_never_ends_clearly(tmp_path: Path) -> None:
-    path = tmp_path / "letters.db"
-    db = Database(path, busy_timeout_s=0.1, write_retries=2)
-    started = threading.Event()
-    holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 4.0, started))
-    holder.start()
-    started.wait(5)
+def test_writer_reports_a_lock_that_never_ends_clearly(db_url: str) -> None:
+    db = Database(db_url, busy_timeout_s=0.1, write_retries=2)
+    holder = _hold_lock(db_url, 4.0, threading.Event())
     try:
         with pytest.raises(DatabaseBusy) as info:
             db.write(lambda s: s.add(RunRow(run_id="r1", input_dir="x", report={})), "starting the run")
     finally:
         holder.join()
     msg = str(info.value)
-    assert "\n" not in msg and "locked by another writer" in msg and str(path) in msg and "starting the run" in msg
+    assert "\n" not in msg and "locked by another writer" in msg and db.name in msg and "starting the run" in msg
     db.close()
 
 
@@ -171,8 +188,8 @@ def test_registry_upsert_writes_only_changed_promises_in_short_chunks(db_url: st
     db.close()
 
 
-def test_registry_upsert_commits_each_chunk_on_its_own(tmp_path: Path) -> None:
-    db = Database(tmp_path / "letters.db")
+def test_registry_upsert_commits_each_chunk_on_its_own(db_url: str) -> None:
+    db = Database(db_url)
     commits: list[int] = []
     event.listen(db.engine, "commit", lambda conn: commits.append(1))
     promises = [Promise(f"P-{i}", "Петро", "голова", "Рівне", None, f"Обіцянка {i}", "", "uk") for i in range(1200)]

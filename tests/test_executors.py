@@ -208,5 +208,41 @@ def test_bench_measures_born_digital_and_stage_timings(batch) -> None:  # noqa: 
     assert res["born"]["pages"] == 6 and res["born"]["born_pages_per_s"] > 0  # five PDFs, one of two pages
     assert res["match"]["letters"] == 5 and 0 < res["match"]["stages_ms_per_letter"] < 10_000
     names = {t["name"] for t in res["targets"]}
-    assert names == {"born_pages_per_s", "stages_ms_per_letter", "verdict_ms_per_passage"}
+    assert names == {"born_pages_per_s"}
     assert "born-digital:" in format_report(res) and "targets:" in format_report(res)
+
+
+@pytest.mark.slow
+def test_bench_startup_runs_letters_as_a_user_does(batch) -> None:  # noqa: ANN001
+    from pipeline.bench.run import BenchConfig, format_report, run_bench
+
+    letters, _, settings = batch
+    folder = letters[0].files[0].path.parent
+    res = run_bench(BenchConfig(folder=folder, settings=settings, quick=True), ("startup", "scanpage"),
+                    echo=lambda _: None)
+    st, sp = res["startup"], res["scanpage"]
+    assert st["startup_born_s"] > 0 and st["help_s"] > 0 and st["startup_born_pss_mb"] > 0
+    assert sp["file"] == SCAN and sp["raw_s"] > 0 and sp["scan_page_ratio"] > 0
+    names = {t["name"] for t in res["targets"]}
+    assert {"startup_born_s", "help_s", "scan_page_ratio"} <= names
+    report = format_report(res)
+    assert "start-up: one born-digital letter" in report and "one scanned page (scan.jpg)" in report
+
+
+def bench_answer(ctx) -> dict:  # noqa: ANN001 - a section registered by the test below
+    return {"dask_speedup": 2.0, "letters": len(ctx.corpus.born)}
+
+
+def test_a_bench_section_is_one_registration(batch, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from pipeline.bench import run as bench_run
+
+    letters, _, settings = batch
+    monkeypatch.setitem(bench_run.SECTIONS, "dask", bench_run.Section(
+        "tests.test_executors:bench_answer", "a registered section", "help"))
+    res = bench_run.run_bench(bench_run.BenchConfig(folder=letters[0].files[0].path.parent, settings=settings),
+                              ("dask",), echo=lambda _: None)
+    assert res["dask"] == {"dask_speedup": 2.0, "letters": 5}
+    assert [t["name"] for t in res["targets"]] == ["dask_speedup"] and res["targets"][0]["met"]
+    assert "dask: dask_speedup 2.0, letters 5" in bench_run.format_report(res)
+    with pytest.raises(bench_run.UsageError, match="unknown bench section"):
+        bench_run.run_bench(bench_run.BenchConfig(folder=letters[0].files[0].path.parent), ("nope",))

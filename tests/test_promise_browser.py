@@ -105,7 +105,7 @@ def test_promise_page_by_keyboard(server: tuple[str, Batch]) -> None:
             target = expected[1] if len(expected) > 1 else expected[0]
             page.keyboard.press("Enter")
             page.wait_for_url(re.compile(f".*/promises/{target}$"))
-            expect(page.locator("#status")).to_have_text("in progress")
+            expect(page.locator("#status")).to_have_text("виконується")  # the Ukrainian interface: labels, not codes
             items = page.locator("#timeline li.tl")
             assert items.count() >= 1
             expect(items.first).to_have_class(re.compile(r"\bfocused\b"))
@@ -120,11 +120,11 @@ def test_promise_page_by_keyboard(server: tuple[str, Batch]) -> None:
             expect(area).to_be_focused()
             area.fill("Згідно з листом, відредаговано рецензентом.")
             page.keyboard.press("Control+Enter")
-            expect(page.locator("#flash")).to_have_text("saved result draft")
-            expect(page.locator("#result_draft .draft-by")).to_have_text("edited by olena")
+            expect(page.locator("#flash")).to_have_text("збережено: чернетка результату")
+            expect(page.locator("#result_draft .draft-by")).to_have_text("редагував(ла) olena")
             page.keyboard.press("Escape")
             page.keyboard.press("c")
-            expect(page.locator("#flash")).to_contain_text("copied result draft")
+            expect(page.locator("#flash")).to_contain_text("скопійовано: чернетка результату")
             assert page.evaluate("() => navigator.clipboard.readText()") == "Згідно з листом, відредаговано рецензентом."
             page.reload()
             expect(page.locator("#result_draft textarea")).to_have_value("Згідно з листом, відредаговано рецензентом.")

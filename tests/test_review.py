@@ -202,19 +202,38 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> ReviewDb:
     return build_review_db(tmp_path_factory.mktemp("review_template"))
 
 
-@pytest.fixture
-def rdb(_template_db: ReviewDb, tmp_path: Path) -> ReviewDb:
-    """A private copy of the fixture database (built once: argon2 hashing and migrations cost ~1 s)."""
-    path = tmp_path / "review.db"
-    shutil.copyfile(_template_db.path, path)
+@pytest.fixture(scope="session")
+def _pg_template_db(pg_server, tmp_path_factory: pytest.TempPathFactory) -> ReviewDb:  # noqa: ANN001
+    """The same fixture database on the session's PostgreSQL server, built once and cloned per test."""
+    return build_review_db(tmp_path_factory.mktemp("review_pg_template"), url=pg_server.create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def rdb(request: pytest.FixtureRequest, _template_db: ReviewDb, tmp_path: Path) -> ReviewDb:
+    """A private copy of the fixture database (built once: argon2 hashing and migrations cost ~1 s),
+    on SQLite (a copy of the file) and on PostgreSQL (a database cloned from a template)."""
+    path: Path | str
+    if request.param == "sqlite":
+        path = tmp_path / "review.db"
+        shutil.copyfile(_template_db.path, path)
+        template = _template_db
+    else:
+        template = request.getfixturevalue("_pg_template_db")
+        path = request.getfixturevalue("pg_server").clone_database(str(template.path))
     for name in ("scan_a.png", "scan_b.png"):
-        shutil.copyfile(_template_db.tmp / name, tmp_path / name)
+        shutil.copyfile(template.tmp / name, tmp_path / name)
     db = Database(path)
     with db.session() as s:
         for letter in s.scalars(select(LetterRow)):
             letter.source_paths = [str(tmp_path / Path(p).name) for p in letter.source_paths]
     db.close()
     return ReviewDb(path, tmp_path / "scan_a.png", tmp_path)
+
+
+def sqlite_only(rdb: ReviewDb) -> None:
+    """Skip a test about the SQLite file itself (a key file beside it, its permissions)."""
+    if "://" in str(rdb.path):
+        pytest.skip("about the SQLite file; the PostgreSQL case has no file")
 
 
 @pytest.fixture
@@ -626,6 +645,7 @@ def test_exports_show_confirmed_corrected_and_picked_alternatives(app, rdb: Revi
 
 
 def test_secret_key_file_keeps_sessions_across_restarts(rdb: ReviewDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_only(rdb)
     monkeypatch.delenv(auth.SECRET_ENV, raising=False)
     c = client(create_app(rdb.path))
     login(c, "alice")

@@ -41,6 +41,7 @@ from tests.test_review import (
 
 # The fixtures of test_review (a private copy of its database, the app over it).
 _cheap_argon2, _template_db, rdb, app = _base._cheap_argon2, _base._template_db, _base.rdb, _base.app
+_pg_template_db = _base._pg_template_db  # the PostgreSQL case of rdb
 
 LETTER_D = "3d4e5f6071829304"  # a letter that answers no promise
 
@@ -292,3 +293,14 @@ def test_fields_conflict_keeps_note_and_shows_the_other_value(app, rdb: ReviewDb
     assert "Петро Ковальчук" in now[:200] and "alice" in now[:200]  # alice's value is shown beside it
     assert 'data-posted="yes"' in r.text  # the script then replaces the POST in the history
     assert [x.reviewer for x in reviews(rdb)] == ["alice"]
+
+
+# --- 12. the scan comes first: the first page image is fetched at high priority, the rest lazily -----
+
+
+def test_first_page_image_is_fetched_first(app, rdb: ReviewDb) -> None:  # noqa: ANN001
+    c = client(app)
+    login(c, "alice")
+    html = c.get(f"/letters/{LETTER_A}").text
+    first = re.search(r'<img src="/letters/[0-9a-f]{16}/pages/1\.png"[^>]*>', html).group(0)
+    assert 'fetchpriority="high"' in first and 'loading="lazy"' not in first

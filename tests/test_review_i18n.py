@@ -16,18 +16,21 @@ from tests import test_review as _base
 from tests.test_review import LETTER_A, SECRET, ReviewDb, login
 
 _cheap_argon2, _template_db, rdb = _base._cheap_argon2, _base._template_db, _base.rdb
+_pg_template_db = _base._pg_template_db  # the PostgreSQL case of rdb
 TEMPLATES = Path(i18n.__file__).resolve().parent / "templates"
 
 
 def test_every_message_has_a_ukrainian_translation() -> None:
-    wanted = set(i18n.LABELS.values())
+    # Labels, the server's flash and error messages, the page scripts' messages, every template string.
+    wanted = set(i18n.LABELS.values()) | set(i18n.MESSAGES) | set(i18n.JS_MESSAGES)
     for t in TEMPLATES.glob("*.html"):
         with t.open("rb") as fh:
-            wanted |= {msg for _, _, msg, _ in babel_extract(fh, ("_", "gettext"), [], {})}
+            for _, _, msg, _ in babel_extract(fh, ("_", "gettext", "ngettext"), [], {}):
+                wanted.add(msg if isinstance(msg, str) else msg[0])  # (singular, plural | None, ...) for calls with arguments
     with (i18n.LOCALE_DIR / "uk" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh, locale="uk")
-    have = {m.id: m.string for m in catalog if m.id}
-    missing = sorted(w for w in wanted if not have.get(w))
+    have = {(m.id if isinstance(m.id, str) else m.id[0]): m.string for m in catalog if m.id}
+    missing = sorted(w for w in wanted if not (have.get(w) if isinstance(have.get(w), str) else all(have.get(w) or [""])))
     assert not missing, missing
     assert not list(i18n.LOCALE_DIR.rglob("*.mo"))  # compiled at start, never committed
     assert i18n.label("uk", "in_progress") == "виконується" and i18n.label("en", "in_progress") == "in progress"

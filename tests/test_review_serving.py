@@ -34,14 +34,33 @@ def _login(c: httpx.Client) -> str:
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', c.get("/queue").text).group(1)
 
 
-def test_locked_database_answers_busy_and_static_files_stay_served(tmp_path: Path) -> None:
-    rdb = build_review_db(tmp_path)
+class _Locker:
+    """Another program (a batch) holding the write lock: SQLite's, or PostgreSQL's table locks."""
+
+    def __init__(self, db: str | Path) -> None:
+        if "://" in str(db):
+            import psycopg
+
+            from pipeline.store.db import database_url
+
+            self.conn = psycopg.connect(database_url(db).replace("postgresql+psycopg://", "postgresql://"))
+            self.conn.execute("LOCK TABLE letters, reviews IN EXCLUSIVE MODE")  # reads go on, writes wait
+        else:
+            self.conn = sqlite3.connect(db, timeout=0)
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def test_locked_database_answers_busy_and_static_files_stay_served(db_url: str, tmp_path: Path) -> None:
+    rdb = build_review_db(tmp_path, url=db_url if "://" in db_url else None)
     with serve(rdb.path) as base, httpx.Client(base_url=base, follow_redirects=False, timeout=60) as c:
         token = _login(c)
         version = c.get(f"/api/letters/{LETTER_B}").json()["version"]
-        # Another program (a batch) holds SQLite's write lock.
-        locker = sqlite3.connect(rdb.path, timeout=0)
-        locker.execute("BEGIN IMMEDIATE")
+        c.get("/queue")  # the queue rows are built before the lock: the save alone meets it
+        locker = _Locker(rdb.path)
         try:
             answer: dict[str, object] = {}
 
@@ -67,8 +86,7 @@ def test_locked_database_answers_busy_and_static_files_stay_served(tmp_path: Pat
             assert "busy" in answer["body"]["error"] and answer["retry"] == "2"
             assert answer["seconds"] < 4  # about 2 s, not SQLite's 30 s default (a bound, not a benchmark)
         finally:
-            locker.rollback()
-            locker.close()
+            locker.release()
         r = c.post(f"/api/letters/{LETTER_B}/decisions", headers={"X-CSRF-Token": token},
                    json={"version": version, "decisions": [{"kind": "verdict", "key": "P-PARK", "value": "in_progress"}]})
         assert r.status_code == 200  # saved once the lock is gone

@@ -17,6 +17,7 @@ from tests import test_review as _base
 from tests.test_review import LETTER_A, LETTER_B, ReviewDb, client, decide, login, reviews, version_of
 
 _cheap_argon2, _template_db, rdb, app = _base._cheap_argon2, _base._template_db, _base.rdb, _base.app
+_pg_template_db = _base._pg_template_db  # the PostgreSQL case of rdb
 JUDY = "judy-pass-4444"
 
 

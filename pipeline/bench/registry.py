@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.schema import Promise
+from pipeline.schema import Letter, LetterText, Promise
 from pipeline.settings import Settings
 
 # Invented topics (nouns of public works and their objects), not from any letter.
@@ -86,34 +86,82 @@ def measure(promises: list[Promise], letters: list, settings: Settings) -> dict[
     }
 
 
-def run(n_promises: int, n_letters: int, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
+def write_letters(inbox: Path, n_letters: int) -> tuple[list, list[tuple[str, str]]]:
+    """``n_letters`` born-digital test letters in ``inbox`` (each on one topic in one city), and their
+    (city, topic) pairs; returns the ingested letters and the pairs."""
     from pipeline.samplegen import write_text_pdf
     from pipeline.stages import ingest
 
+    inbox.mkdir(parents=True, exist_ok=True)
+    cities = _cities()
+    pairs = []
+    for i in range(n_letters):
+        city = cities[i % len(cities)]
+        obj = _OBJECTS[i % len(_OBJECTS)]
+        topic = f"ремонту {obj}"
+        pairs.append((city, topic))
+        write_text_pdf([[f"{city.upper()} МІСЬКА РАДА", "ВИКОНАВЧИЙ КОМІТЕТ", "",
+                         f"{10 + i % 18:02d}.09.2017 № 01-{i + 1}/2017", "", "ГО «Прозорий контроль»", "",
+                         f"Щодо {topic} у місті {city}.",
+                         f"Роботи з {topic} завершено, об'єкт введено в експлуатацію.", "",
+                         "Міський голова          Іван ПЕТРЕНКО"]], inbox / f"letter-{i}.pdf")
+    return ingest.discover(inbox, Settings().limits).letters, pairs
+
+
+def _small(pairs: list[tuple[str, str]]) -> list[Promise]:
+    return [Promise(f"S-{k}", "Петро Іваненко", "міський голова", c, None, t.capitalize(),
+                    f"Обіцянка щодо {t} у місті {c}", "uk") for k, (c, t) in enumerate(pairs)]
+
+
+def run(n_promises: int, n_letters: int, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
     settings = Settings() if models_dir is None else Settings(models_dir=models_dir)
     with tempfile.TemporaryDirectory(prefix="letters-bench-registry-") as tmp:
-        inbox = Path(tmp) / "in"
-        inbox.mkdir()
-        cities = _cities()
-        pairs = []
-        for i in range(n_letters):
-            city = cities[i % len(cities)]
-            obj = _OBJECTS[i % len(_OBJECTS)]
-            topic = f"ремонту {obj}"
-            pairs.append((city, topic))
-            write_text_pdf([[f"{city.upper()} МІСЬКА РАДА", "ВИКОНАВЧИЙ КОМІТЕТ", "",
-                             f"{10 + i % 18:02d}.09.2017 № 01-{i + 1}/2017", "", "ГО «Прозорий контроль»", "",
-                             f"Щодо {topic} у місті {city}.",
-                             f"Роботи з {topic} завершено, об'єкт введено в експлуатацію.", "",
-                             "Міський голова          Іван ПЕТРЕНКО"]], inbox / f"letter-{i}.pdf")
-        letters = ingest.discover(inbox, settings.limits).letters
+        letters, pairs = write_letters(Path(tmp) / "in", n_letters)
         from pipeline.api import Processor
 
         Processor([], settings).process(letters[0])  # warm-up: imports, model and lexicons loaded once
-        small = [Promise(f"S-{k}", "Петро Іваненко", "міський голова", c, None, t.capitalize(),
-                         f"Обіцянка щодо {t} у місті {c}", "uk") for k, (c, t) in enumerate(pairs)]
+        small = _small(pairs)
         return {"small": measure(small, letters, settings),
                 "big": measure(small + big_registry(n_promises - len(small), pairs), letters, settings)}
+
+
+def stage_ms(sizes: tuple[int, ...], n_letters: int, settings: Settings, rounds: int = 2) -> dict[str, dict[str, float]]:
+    """For each registry size: the Processor's build seconds and the fields + match + verdict CPU
+    milliseconds per letter (mean over ``rounds`` passes after a warm-up pass; single-threaded, so
+    the idle machine's wall time), on born-digital letters whose city holds a crowd of near-tie
+    promises on the letter's own topic (the matcher's worst case)."""
+    from pipeline.api import Processor
+    from pipeline.stages.dates import iso_date
+    from pipeline.stages.fields import extract_fields
+    from pipeline.stages.match import match_letter
+    from pipeline.stages.text import extract_text
+
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="letters-bench-registry-") as tmp:
+        letters, pairs = write_letters(Path(tmp) / "in", n_letters)
+        texts = [(letter, extract_text(letter, settings)) for letter in letters]
+        for n in sizes:
+            t0, c0 = time.perf_counter(), time.process_time()
+            proc = Processor(_small(pairs) + big_registry(n - len(pairs), pairs), settings)
+            build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+
+            def one(letter: Letter, text: LetterText, proc: Processor = proc) -> tuple[float, int]:
+                c0 = time.process_time()
+                fields = extract_fields(text)
+                matches = match_letter(text, fields, proc.index, settings.match_threshold, settings.near_tie_margin)
+                for m in matches:
+                    proc._update(letter, m, fields.language.value, iso_date(fields.letter_date.value))
+                return time.process_time() - c0, len(matches)
+
+            for letter, text in texts:  # warm-up: lazy loads and the promises' terms are start-up, not per letter
+                one(letter, text)
+            timed = [one(letter, text) for _ in range(rounds) for letter, text in texts]
+            stages = [t for t, _ in timed]
+            out[str(n)] = {"promises": n, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 2),
+                           "ms_per_letter": round(1000 * sum(stages) / len(stages), 2),
+                           "ms_max": round(1000 * max(stages), 2), "matches_max": max(k for _, k in timed)}
+            del proc
+    return out
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -1,13 +1,15 @@
 """Benchmark: the review queue over many letters (10,000 by default).
 
-    python -m pipeline.bench.review_queue [--letters 10000] [--db PATH]
+    python -m pipeline.bench.review_queue [--letters 10000] [--db POSTGRESQL_URL | --no-pg]
 
-Fills a new SQLite database (or the PostgreSQL URL given with --db, which must be empty) with
-invented letters: two promises matched per letter on average, six fields, some flagged for
+Fills new databases on both backends, a SQLite file and PostgreSQL (the empty database given
+with --db, else a throwaway server started the way the tests start one, tests/pgserver.py),
+with invented letters: two promises matched per letter on average, six fields, some flagged for
 review and some already decided by two reviewers; then times, through the app over HTTP (in
 process), the queue page unfiltered, with a surname filter, a city prefix, a full-text search,
 the letter screen and ``n``. Prints the median of repeated requests next to the 100-letter
-figures: the ratio is what to watch.
+figures (the ratio is what to watch), per backend. The first queue request, which builds the
+queue rows of letters inserted behind the app's back, is timed apart ("queue rows built").
 """
 
 from __future__ import annotations
@@ -100,35 +102,78 @@ def measure(db_url: str | Path, repeats: int) -> dict[str, float]:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     c.post("/login", data={"name": "bench", "password": "bench-password-1", "csrf_token": token, "next": "/queue"})
     first = f"{0:016x}"
+    t0 = time.perf_counter()
+    assert c.get("/queue").status_code == 200
+    built = (time.perf_counter() - t0) * 1000
     return {
+        "queue rows built": built,
         "queue": _median_ms(c, "/queue", repeats),
         "queue, surname": _median_ms(c, "/queue?politician=Гнатюк", repeats),
         "queue, city prefix": _median_ms(c, "/queue?city=Зелен", repeats),
         "queue, full text": _median_ms(c, "/queue?text=водогону%20лікарні", repeats),
+        "queue, all filters": _median_ms(c, "/queue?state=all&needs=1&verdict=fulfilled&city=Зелен&politician=Гнатюк"
+                                            "&date_from=2024-02-01&date_to=2024-11-30&text=ремонт", repeats),
+        "queue, page 20": _median_ms(c, "/queue?state=all&page=20", repeats),
         "letter screen": _median_ms(c, f"/letters/{first}", repeats),
         "n (next letter)": _median_ms(c, f"/letters/{first}/next", repeats),
         "agreement page": _median_ms(c, "/stats", repeats),
     }
 
 
+def _backend(label: str, small: str | Path, big: str | Path, letters: int, repeats: int) -> None:
+    fill(small, 100)
+    t0 = time.perf_counter()
+    fill(big, letters)
+    print(f"{label}: filled {letters} letters in {time.perf_counter() - t0:.1f} s")
+    base = measure(small, repeats)
+    found = measure(big, repeats)
+    print(f"{label + ' request':<26}{'100 letters':>14}{f'{letters} letters':>18}{'ratio':>8}")
+    for k, v in found.items():
+        print(f"{k:<26}{base[k]:>11.1f} ms{v:>15.1f} ms{v / base[k]:>8.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--letters", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--db", default=None, help="an empty PostgreSQL URL (default: a new SQLite file)")
+    ap.add_argument("--db", default=None, help="an empty PostgreSQL database URL (default: a throwaway server)")
+    ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        small = Path(tmp) / "small.db"
-        fill(small, 100)
-        big: str | Path = args.db or Path(tmp) / "big.db"
-        t0 = time.perf_counter()
-        fill(big, args.letters)
-        print(f"filled {args.letters} letters in {time.perf_counter() - t0:.1f} s")
-        base = measure(small, args.repeats)
-        found = measure(big, args.repeats)
-    print(f"{'request':<22}{'100 letters':>14}{f'{args.letters} letters':>18}{'ratio':>8}")
-    for k, v in found.items():
-        print(f"{k:<22}{base[k]:>11.1f} ms{v:>15.1f} ms{v / base[k]:>8.1f}")
+        _backend("SQLite", Path(tmp) / "small.db", Path(tmp) / "big.db", args.letters, args.repeats)
+        if args.no_pg:
+            return
+        if args.db:
+            from pipeline.store.db import database_url
+
+            # The 100-letter baseline goes to a second database beside the given one.
+            small_url = _sibling_database(database_url(args.db))
+            _backend("PostgreSQL", small_url, args.db, args.letters, args.repeats)
+            return
+        try:
+            from tests import pgserver  # the tests' throwaway server: run from the repository's root
+        except ImportError:
+            raise SystemExit("PostgreSQL: give --db postgresql://… (tests/pgserver.py is not importable here)") from None
+        server = pgserver.start_server()
+        try:
+            _backend("PostgreSQL", server.create_database(), server.create_database(), args.letters, args.repeats)
+        finally:
+            server.stop()
+
+
+def _sibling_database(url: str) -> str:
+    """A new database on the server of ``url`` (named after it), for the small baseline."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    name = f"{u.database}_bench_small"
+    engine = create_engine(u, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return u.set(database=name).render_as_string(hide_password=False)
 
 
 if __name__ == "__main__":

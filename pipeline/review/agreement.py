@@ -82,8 +82,30 @@ def agreement(human: dict[tuple[str, str, str], Decision]) -> list[AgreementRow]
     return rows
 
 
+@dataclass
+class AgreementScope:
+    """Which letters the figures are over: with the overlap setting on, only the letters assigned
+    to two reviewers (a planned sample, not the letters two people happened to open)."""
+
+    overlap: float | None  # the share set, or None: every letter two reviewers answered
+    letters: int  # letters in scope that two reviewers both answered
+
+
+def scoped_agreement(session: Session, human: dict[tuple[str, str, str], Decision] | None = None,
+                     ) -> tuple[list[AgreementRow], AgreementScope]:
+    """Kappa rows over the overlapped letters when the overlap setting is on, else over all."""
+    from pipeline.store import queue
+
+    human = effective_decisions(session) if human is None else human
+    assigned = queue.assignment(session)
+    if assigned is not None:
+        human = {k: d for k, d in human.items() if assigned.is_overlapped(k[0])}
+    both = {k[0] for k, d in human.items() if k[1] == "verdict" and len([v for _, v in d.responses if v]) >= 2}
+    return agreement(human), AgreementScope(queue.get_overlap(session) if assigned else None, len(both))
+
+
 def agreement_records(session: Session) -> list[dict[str, object]]:
-    return [r.record() for r in agreement(effective_decisions(session))]
+    return [r.record() for r in scoped_agreement(session)[0]]
 
 
 @dataclass

@@ -28,13 +28,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import DatabaseBusy, LettersError
 from pipeline.review import auth, i18n
-from pipeline.review.agreement import LETTER_KINDS, agreement, disputes
+from pipeline.review.agreement import LETTER_KINDS, disputes, scoped_agreement
 from pipeline.review.decisions import (
     ADJUDICATOR_ROLES,
     Conflict,
@@ -58,6 +58,7 @@ from pipeline.review.queries import (
     neighbours,
 )
 from pipeline.schema import FIELD_NAMES
+from pipeline.store import queue as queue_store
 from pipeline.store.db import Database, is_busy
 from pipeline.store.repo import effective_decisions
 from pipeline.store.tables import LetterRow, PageRow, UserRow
@@ -242,8 +243,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         log.warning("database busy on %s %s", request.method, request.url.path)
         if request.url.path.startswith("/api/") or request.url.path.endswith(".png"):
             return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
-        return HTMLResponse(f"<!doctype html><title>busy</title><p>{BUSY}</p>", status_code=503,
+        lang = ui_lang(request)
+        return HTMLResponse(f'<!doctype html><html lang="{lang}"><title>busy</title><p>{i18n.translate(lang, BUSY)}</p>', status_code=503,
                             headers={"Retry-After": "2"})
+
+    def tr(request: Request, message: str) -> str:
+        """A server message in the reviewer's interface language."""
+        return i18n.translate(ui_lang(request), message)
+
+    def conflict_text(request: Request, exc: Conflict) -> str:
+        if exc.reviewer:
+            return tr(request, "This letter was changed by %(who)s at %(at)s UTC after you opened it, so your change "
+                               "was NOT saved. Reload the letter to see the current decisions, then decide again.") \
+                % {"who": exc.reviewer, "at": exc.at}
+        return tr(request, "This letter was changed after you opened it, so your change was NOT saved. Reload the "
+                           "letter to see the current decisions, then decide again.")
 
     def render(request: Request, name: str, status_code: int = 200, session: auth.SessionData | None = None,
                **ctx: Any) -> HTMLResponse:
@@ -308,7 +322,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
         found = await run_in_threadpool(session_user, request)
         return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
-                      message=str(exc.detail), user=found[1] if found else None)
+                      message=tr(request, str(exc.detail)), user=found[1] if found else None)
+
+    def refresh_queue() -> None:
+        """Rebuild queue rows gone stale (letters run or changed since), in a short write of its
+        own. A busy or read-only database shows the rows as they are instead of waiting."""
+        if db.readonly:
+            return
+        try:
+            with db.session() as s:
+                if queue_store.get_setting(s, queue_store.LOGIC_KEY) == queue_store.LOGIC_VERSION \
+                        and queue_store.is_fresh(s):
+                    return  # the common case: nothing to write, no write lock taken
+            db.write(queue_store.refresh_stale, "refreshing the review queue")
+        except (DatabaseBusy, IntegrityError) as exc:  # another process is writing, or refreshed them first
+            log.info("queue rows not refreshed now: %s", exc)
 
     # --- accounts ------------------------------------------------------------------
 
@@ -350,7 +378,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         wait = limiter.blocked(name, ip)
         if wait > 0:
             return render(request, "login.html", status_code=429, session=sess, next=next_url, user=None,
-                          error=f"Too many failed logins. Try again in {int(wait // 60) + 1} min.")
+                          error=tr(request, "Too many failed logins. Try again in %(min)d min.") % {"min": int(wait // 60) + 1})
         with db.session() as s:
             row = auth.authenticate(s, name, password)
             user = User(row.id, row.name, row.role) if row else None
@@ -359,7 +387,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             limiter.fail(name, ip)
             log.warning("failed login for %r from %s", name, ip)
             return render(request, "login.html", status_code=401, session=sess, next=next_url, user=None,
-                          error="Wrong name or password.")
+                          error=tr(request, "Wrong name or password."))
         limiter.succeed(name, ip)
         # A new session id and CSRF token at login: a cookie planted before login stays anonymous.
         codec.revoke(sess.sid)
@@ -388,9 +416,11 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     def queue_page(request: Request) -> Response:
         sess, user = page_user(request)
         filters = QueueFilters.from_params(request.query_params)
+        refresh_queue()
+        page = _int_or_none(request.query_params.get("page")) or 1
         with db.session() as s:
-            queue = build_queue(s, filters)
-            bulk = len(bulk_candidates(s, filters, queue=queue)) if filters.state == "awaiting" else 0
+            queue = build_queue(s, filters, viewer=user.name, page=page, refresh=False)
+            bulk = queue.bulk if filters.state == "awaiting" else 0
         qs = urlencode(filters.params())
         accepted = _int_or_none(request.query_params.get("accepted"))
         nostate = urlencode({k: v for k, v in filters.params().items() if k not in ("state", "needs")})
@@ -409,6 +439,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         csrf_check(request, sess, form)
         filters = QueueFilters.from_params(request.query_params)
         expected = _int_or_none(form.get("expected"))
+        refresh_queue()
         with db.session() as s:
             todo = bulk_candidates(s, filters)
         if expected is not None and expected != len(todo):
@@ -419,8 +450,8 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         for lid, version, pairs in todo:
             items = [DecisionIn("verdict", pid, verdict, note) for pid, verdict in pairs]
             try:
-                db.write(lambda s, lid=lid, version=version, items=items:
-                         save_decisions(s, lid, version, user.name, items, user.role), "bulk accept")
+                db.write(with_queue_row(lid, lambda s, lid=lid, version=version, items=items:
+                                        save_decisions(s, lid, version, user.name, items, user.role)), "bulk accept")
                 done += 1
             except (Conflict, DecisionError):
                 continue  # someone decided it meanwhile: theirs stands
@@ -450,12 +481,13 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
     def step(request: Request, letter_id: str, direction: str) -> Response:
         """n / p: the neighbour in the reviewer's (filtered) queue, worked out when asked, so
         opening a letter does not pay for ordering the whole queue."""
-        page_user(request)
         if direction not in ("next", "prev"):
             raise HTTPException(404, "not found")
+        _sess, user = page_user(request)
         filters = QueueFilters.from_params(request.query_params)
+        refresh_queue()
         with db.session() as s:
-            prev_id, next_id = neighbours(s, letter_id, filters)
+            prev_id, next_id = neighbours(s, letter_id, filters, viewer=user.name, refresh=False)
         target = next_id if direction == "next" else prev_id
         path = f"/letters/{target}" if target else "/queue"
         url = _with_query(path, filters)
@@ -536,14 +568,14 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         if not changes:
             return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
         try:
-            db.write(lambda s: save_decisions(s, letter_id, version, user.name, changes, user.role),
-                     "saving decisions")
+            db.write(with_queue_row(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, changes,
+                                                                          user.role)), "saving decisions")
         except DatabaseBusy:
             raise HTTPException(503, BUSY, headers={"Retry-After": "2"}) from None
         except LettersError as exc:  # read-only database, disk full
             raise HTTPException(503, f"not saved: {exc}") from None
         except Conflict as exc:
-            return again(409, "", conflict=exc.message())
+            return again(409, "", conflict=conflict_text(request, exc))
         except DecisionError as exc:
             return again(400, str(exc))
         return RedirectResponse(_with_query(f"/letters/{letter_id}", filters), status_code=303)
@@ -579,7 +611,7 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
             items.append(DecisionIn(str(d.get("kind", "")), str(d.get("key", ""))[:64],
                                     value if isinstance(value, str) else None,
                                     note if isinstance(note, str) else None))
-        return _apply(letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
+        return _apply(request, letter_id, lambda s: save_decisions(s, letter_id, version, user.name, items, user.role))
 
     @app.post("/api/letters/{letter_id}/undo")
     async def undo(request: Request, letter_id: str) -> Response:
@@ -590,20 +622,21 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         sess, user = api_user(request)
         csrf_check(request, sess)
         version = _int(body.get("version"))
-        return _apply(letter_id, lambda s: undo_last(s, letter_id, version, user.name))
+        return _apply(request, letter_id, lambda s: undo_last(s, letter_id, version, user.name))
 
-    def _apply(letter_id: str, action: Any) -> Response:
+    def _apply(request: Request, letter_id: str, action: Any) -> Response:
         try:
-            db.write(action, "saving decisions")
+            db.write(with_queue_row(letter_id, action), "saving decisions")
         except DatabaseBusy:
-            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "2"})
+            return JSONResponse({"error": tr(request, BUSY), "busy": True}, status_code=503,
+                                headers={"Retry-After": "2"})
         except LettersError as exc:  # read-only database, disk full
             return JSONResponse({"error": f"not saved: {exc}"}, status_code=503)
         except NotFound:
             raise HTTPException(404, "no such letter") from None
         except Conflict as exc:
-            return JSONResponse({"error": exc.message(), "conflict": True, "version": exc.current_version},
-                                status_code=409)
+            return JSONResponse({"error": conflict_text(request, exc), "conflict": True,
+                                 "version": exc.current_version}, status_code=409)
         except DecisionError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         with db.session() as s:
@@ -627,15 +660,36 @@ def create_app(db_path: str | Path, *, secret_key: str | None = None, readonly: 
         sess, user = page_user(request)
         with db.session() as s:
             human = effective_decisions(s)
-            rows = agreement(human)
+            rows, scope = scoped_agreement(s, human)
             open_disputes = sum(1 for (lid, kind, _), d in human.items() if d.disputed and lid and kind in LETTER_KINDS)
-        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes)
+        return render(request, "stats.html", session=sess, user=user, rows=rows, disputes=open_disputes, scope=scope)
 
     add_promise_routes(app, db, render, page_user, api_user, check_csrf)
     return app
 
 
 _LETTER_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def with_queue_row(letter_id: str, action: Any) -> Any:
+    """``action`` then the letter's queue row rebuilt, in the same transaction, so the queue never
+    shows a decision's letter in its old state. A clash with another process rebuilding the same
+    row is left to :func:`pipeline.store.queue.refresh_stale` (the decision itself stands)."""
+
+    def run(s: Any) -> Any:
+        fresh = queue_store.is_fresh(s)
+        result = action(s)
+        if s.get_bind().dialect.name == "sqlite":  # one writer at a time: no clash possible
+            queue_store.refresh_letter(s, letter_id, fresh)
+            return result
+        try:
+            with s.begin_nested():
+                queue_store.refresh_letter(s, letter_id, fresh)
+        except IntegrityError:
+            log.info("queue row of %s rebuilt by another process meanwhile", letter_id)
+        return result
+
+    return run
 
 
 def _with_query(path: str, filters: QueueFilters) -> str:

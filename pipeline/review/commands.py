@@ -44,8 +44,13 @@ def _read_password(password_stdin: bool) -> str:
               help="Serve HTTPS with this certificate (PEM); needs --tls-key.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The private key (PEM) of --tls-cert.")
+@click.option("--overlap", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Assign the letters to the reviewers (role reviewer), this share of them to two, so agreement "
+                   "is measured on a planned sample; each reviewer's queue shows their letters first. Kept in "
+                   "the database for every app process; e.g. --overlap 0.2.")
+@click.option("--no-overlap", is_flag=True, help="Stop assigning letters (remove the --overlap setting).")
 def review(db_path: str, host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str,
-           tls_cert: Path | None, tls_key: Path | None) -> None:
+           tls_cert: Path | None, tls_key: Path | None, overlap: float | None, no_overlap: bool) -> None:
     """Start the reviewer web app on the database.
 
     Create accounts first with `letters users add`. The session key comes from
@@ -72,12 +77,32 @@ def review(db_path: str, host: str, port: int, proxy_headers: bool, forwarded_al
     readonly = database_is_read_only(db_path)
     if readonly:
         click.echo(f"note: {db_path} is read-only: letters can be read, decisions cannot be saved", err=True)
+    if overlap is not None or no_overlap:
+        if overlap is not None and no_overlap:
+            raise UsageError("--overlap and --no-overlap exclude each other")
+        if readonly:
+            raise UsageError("the overlap setting is kept in the database, which is read-only here")
+        set_review_overlap(db_path, None if no_overlap else overlap)
     app = create_app(db_path, readonly=readonly)
     scheme = "https" if tls_cert else "http"
     click.echo(f"review app on {scheme}://{host}:{port}/ (Ctrl+C to stop)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None, server_header=False,
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
+
+
+def set_review_overlap(db_path: str, share: float | None) -> None:
+    """Store the reviewer overlap setting (None: no assignment) in the database."""
+    from pipeline.store import queue
+    from pipeline.store.db import Database
+
+    db = Database(db_path)
+    try:
+        db.write(lambda s: queue.set_overlap(s, share), "saving the overlap setting")
+    finally:
+        db.close()
+    click.echo("reviewer overlap: " + ("off" if share is None else f"{share:.0%} of the letters to two reviewers"),
+               err=True)
 
 
 @click.group("users")

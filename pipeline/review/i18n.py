@@ -30,7 +30,40 @@ LABELS = {
     "signatory_name": "signatory", "signatory_position": "signatory's position", "language": "language",
     "addressee": "addressee", "subject": "subject", "executor": "executor",
     "reviewer": "reviewer", "adjudicator": "adjudicator", "admin": "admin",
+    "undecided": "undecided", "no_answer": "no answer", "human": "human", "machine": "machine",
+    "accept": "accept", "correct": "correct", "undo": "undo", "adjudicate": "adjudication",
+    "field": "field", "verdict": "verdict", "match": "match", "letter": "letter",
+    "result_draft": "result draft", "sources_draft": "sources draft",
 }
+
+# Messages the server sends outside the templates (flash and error texts), translated when sent.
+MESSAGES = (
+    "Too many failed logins. Try again in %(min)d min.",
+    "Wrong name or password.",
+    "The database is busy (another program is writing to it): not saved. Try again in a moment.",
+    "This letter was changed by %(who)s at %(at)s UTC after you opened it, so your change was NOT saved. "
+    "Reload the letter to see the current decisions, then decide again.",
+    "This letter was changed after you opened it, so your change was NOT saved. "
+    "Reload the letter to see the current decisions, then decide again.",
+    "The date range was reversed; showing %(start)s to %(end)s.",
+    "no such letter", "no such page", "login required", "not found",
+    "missing or wrong CSRF token; reload the page",
+    "the adjudication queue is for adjudicators and admins",
+)
+
+# Messages of the page scripts (app.js, promise.js); "{name}" marks a value the script fills in.
+JS_MESSAGES = (
+    "Reload the letter first: it changed since you opened it.",
+    "Conflict: this letter changed.", "You tried: {what}.",
+    "Your session ended. Log in again (your last change was not saved).",
+    "Not saved ({status}).", "Saved: {what}.", "Network error: not saved ({what}).",
+    "This match was rejected (not this promise): press u to undo before judging it.",
+    "This letter has promises to judge: decide or reject them first.", "Already closed.",
+    "Letter done: press Enter or n for the next letter.", "No suggestion to accept: choose 1, 2 or 3.",
+    "by {name} at {at}", "Reviewers:", "No field is flagged for checking.", "Type or pick a promise id first.",
+    "edited by {name}", "machine draft", "not saved", "saved {kind}", "not undone", "edit undone",
+    "copied {kind} ({num} characters)", "undoes",
+)
 
 
 @cache
@@ -65,6 +98,13 @@ def label(lang: str, code: object) -> str:
     return translations(lang).gettext(LABELS[text])
 
 
+def translate(lang: str, message: str) -> str:
+    """``message`` in ``lang`` (the English source text when the catalogue has no entry)."""
+    return translations(lang).gettext(message)
+
+
 def js_labels(lang: str) -> dict[str, str]:
-    """Every label in ``lang``, for the page script's redraws."""
-    return {code: label(lang, code) for code in LABELS}
+    """Every label and page-script message in ``lang``, for the page scripts."""
+    out = {code: label(lang, code) for code in LABELS}
+    out.update({m: translate(lang, m) for m in JS_MESSAGES})
+    return out

@@ -23,11 +23,19 @@ OCR_CACHE_VERSION = "1"
 
 @lru_cache(maxsize=1)
 def _tesseract_version() -> str:
-    try:
-        import pytesseract
+    """The version as pytesseract.get_tesseract_version() spells it ("5.3.0"), so cache keys stay
+    the same, read without importing pytesseract (which imports pandas: ~1 s in every worker)."""
+    import string
 
-        return str(pytesseract.get_tesseract_version())
-    except Exception:  # no tesseract: nothing will be cached anyway
+    from packaging.version import parse
+
+    from pipeline.engines.tesseract import version
+
+    try:
+        raw = version()
+        word = raw.lstrip(string.printable[10:]).partition(" ")[0].partition("-")[0]
+        return str(parse(word))
+    except Exception:  # no tesseract, or a version string nobody can read: nothing will be cached anyway
         return "unknown"
 
 

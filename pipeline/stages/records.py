@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -84,6 +83,8 @@ def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], col
     table = _table(rows, columns, types)
     parquet_path, csv_path = out_dir / f"{name}.parquet", out_dir / f"{name}.csv"
     atomic_write(parquet_path, lambda tmp: pq.write_table(table, tmp))
+    import pandas as pd  # here: importing pandas costs ~0.5 s, and only the CSV writer needs it
+
     frame = pd.DataFrame({c: table.column(c).to_pylist() for c in columns}, columns=list(columns))
     atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
     return parquet_path, csv_path

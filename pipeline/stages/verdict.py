@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import ModelError
 from pipeline.nlp import LANGS, detect_language, get_nlp, morph_analyzer
@@ -36,6 +34,7 @@ from pipeline.schema import Passage, Promise, Verdict, VerdictSuggestion
 
 if TYPE_CHECKING:
     from pipeline.stages.promise_terms import PromiseTerms
+    from pipeline.stages.verdict_runtime import RuntimeModel
 
 MODEL_NAME = "verdict"
 LABELS = (Verdict.FULFILLED.value, Verdict.IN_PROGRESS.value, Verdict.NOT_FULFILLED.value)
@@ -172,45 +171,15 @@ def raw_features(text: str) -> str:
     return _SPACE.sub(" ", _DIGITS.sub("0", text.lower())).strip()
 
 
-class VerdictFeatures(TransformerMixin, BaseEstimator):
-    """Stateless: each passage (a str, or a (text, lang) pair) -> [lemma features, raw text]."""
+def __getattr__(name: str) -> object:
+    # The two scikit-learn classes of the state model live in verdict_estimators, so that the
+    # batch (which runs the model from its arrays, see verdict_runtime) never imports
+    # scikit-learn; skops finds them here by the names saved in the model file.
+    if name in ("VerdictFeatures", "CompactTfidfVectorizer"):
+        from pipeline.stages import verdict_estimators
 
-    def __init__(self, neg_scope: int = NEG_SCOPE) -> None:
-        self.neg_scope = neg_scope
-
-    def fit(self, X: object, y: object = None) -> VerdictFeatures:  # noqa: N803 - sklearn naming
-        return self
-
-    def transform(self, X: object) -> np.ndarray:  # noqa: N803
-        rows = []
-        for item in X:  # type: ignore[attr-defined]
-            text, lang = (item, None) if isinstance(item, str) else (str(item[0]), item[1])
-            rows.append((lemma_features(text, lang, self.neg_scope), raw_features(text)))
-        return np.array(rows, dtype=object).reshape(len(rows), 2)
-
-
-class CompactTfidfVectorizer(TfidfVectorizer):
-    """TfidfVectorizer whose saved state holds the vocabulary as one string array.
-
-    skops writes a dict entry by entry into its JSON schema (~1 KB per term),
-    which made a 15k-term model 16 MB; as an array it is a single .npy blob.
-    """
-
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())  # object.__getstate__ may return the live __dict__
-        vocab = state.pop("vocabulary_", None)
-        if vocab is not None:
-            terms = sorted(vocab, key=vocab.__getitem__)
-            state["vocabulary_terms_"] = np.array(terms, dtype=str)
-        state.pop("stop_words_", None)  # terms cut by min_df/max_features: introspection only
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        terms = state.pop("vocabulary_terms_", None)
-        if terms is not None:
-            state["vocabulary_"] = {str(t): i for i, t in enumerate(terms.tolist())}
-        super().__setstate__(state)
+        return getattr(verdict_estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- runtime model ----------------------------------------------------------------
@@ -260,21 +229,29 @@ def newest_version_dir(models_dir: Path) -> Path:
 class VerdictModel:
     """A loaded, verified verdict model: the state model and the combiner."""
 
-    def __init__(self, parts: object, card: dict, path: Path | None = None) -> None:
-        if not isinstance(parts, dict) or "state" not in parts or "combiner" not in parts:
-            raise ModelError("verdict model file holds no state model and combiner (an older format?); "
-                             "retrain it with `letters train`")
-        self.state = parts["state"]
-        self.combiner = parts["combiner"]
+    def __init__(self, parts: object, card: dict, path: Path | None = None,
+                 runtime: RuntimeModel | None = None) -> None:
         self.card = card
         self.path = path
         self.version: str = str(card.get("version", "unversioned"))
-        self.state_classes: list[str] = [str(c) for c in self.state.classes_]  # type: ignore[attr-defined]
-        self.classes: list[str] = [str(c) for c in self.combiner.classes_]  # type: ignore[attr-defined]
+        self.runtime = runtime  # the fitted arrays, run without scikit-learn (the batch's way)
+        if runtime is not None:
+            self.state = self.combiner = None
+            self.state_classes: list[str] = list(runtime.state_classes)
+            self.classes: list[str] = list(runtime.combiner_classes)
+            n_in = runtime.combiner_coef.shape[1]
+        else:
+            if not isinstance(parts, dict) or "state" not in parts or "combiner" not in parts:
+                raise ModelError("verdict model file holds no state model and combiner (an older format?); "
+                                 "retrain it with `letters train`")
+            self.state = parts["state"]
+            self.combiner = parts["combiner"]
+            self.state_classes = [str(c) for c in self.state.classes_]  # type: ignore[attr-defined]
+            self.classes = [str(c) for c in self.combiner.classes_]  # type: ignore[attr-defined]
+            n_in = getattr(self.combiner, "n_features_in_", len(COMBINER_FEATURES))
         for name, classes in (("state model", self.state_classes), ("combiner", self.classes)):
             if set(classes) != set(LABELS):
                 raise ModelError(f"verdict {name} classes {classes} are not {list(LABELS)}")
-        n_in = getattr(self.combiner, "n_features_in_", len(COMBINER_FEATURES))
         if n_in != len(COMBINER_FEATURES):
             raise ModelError(f"verdict combiner expects {n_in} features, this code gives {len(COMBINER_FEATURES)}; "
                              "retrain it with `letters train`")
@@ -282,19 +259,26 @@ class VerdictModel:
     @classmethod
     def load(cls, models_dir: Path) -> VerdictModel:
         """Load the newest version under ``models_dir/verdict/``; ModelError if missing or not trusted."""
-        from pipeline.training.card import load_model
-
-        path = newest_version_dir(models_dir)
-        parts, card = load_model(path)
-        return cls(parts, card, path)
+        return cls.load_dir(newest_version_dir(models_dir))
 
     @classmethod
-    def load_dir(cls, model_dir: Path) -> VerdictModel:
-        """Load one specific version directory."""
-        from pipeline.training.card import load_model
+    def load_dir(cls, model_dir: Path, runtime: bool = True) -> VerdictModel:
+        """Load one specific version directory, verified against its card.
 
-        parts, card = load_model(Path(model_dir))
-        return cls(parts, card, Path(model_dir))
+        ``runtime``: from the fitted arrays in ``runtime.npz`` when the card lists them (quick,
+        no scikit-learn); else, or with ``runtime=False``, the scikit-learn objects from skops."""
+        from pipeline.training.card import load_model, runtime_file, verify
+
+        model_dir = Path(model_dir)
+        if runtime:
+            card = verify(model_dir)
+            path = runtime_file(model_dir, card)
+            if path is not None:
+                from pipeline.stages.verdict_runtime import load_runtime
+
+                return cls(None, card, model_dir, runtime=load_runtime(path))
+        parts, card = load_model(model_dir)
+        return cls(parts, card, model_dir)
 
     def state_proba(self, texts: list[str], lang: str | None = None) -> np.ndarray:
         """State probabilities (columns in ``self.state_classes`` order) of passages read alone.
@@ -303,6 +287,9 @@ class VerdictModel:
         through joblib even with one job, which costs more than the model
         itself for a single passage. Same numbers as ``pipeline.predict_proba``.
         """
+        if getattr(self, "runtime", None) is not None:
+            rows = [(lemma_features(t, lang, self.runtime.neg_scope), raw_features(t)) for t in texts]
+            return self.runtime.state_proba(np.array(rows, dtype=object).reshape(len(rows), 2))
         from scipy import sparse
         from sklearn import config_context
 
@@ -318,6 +305,8 @@ class VerdictModel:
         """Verdict probabilities (``self.classes`` order) from state probabilities and comparison features."""
         rows = [combiner_row(dict(zip(self.state_classes, s, strict=True)), c)
                 for s, c in zip(state, comparisons, strict=True)]
+        if getattr(self, "runtime", None) is not None:
+            return self.runtime.combine_proba(np.array(rows, dtype=float))
         return self.combiner.predict_proba(np.array(rows, dtype=float))  # type: ignore[attr-defined]
 
     def predict_proba(self, texts: list[str], lang: str | None = None) -> np.ndarray:

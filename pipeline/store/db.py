@@ -122,6 +122,10 @@ def make_engine(db: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S, reado
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s, readonly))
         return engine
     try:
+        if url.startswith("postgresql+psycopg://"):
+            # PostgreSQL waits for a lock as long as SQLite's busy timeout, then fails with
+            # lock_not_available (55P03), which the writer retries and reports as DatabaseBusy.
+            return create_engine(url, connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}"})
         return create_engine(url)
     except Exception as exc:  # unknown dialect, missing driver, bad URL
         raise StoreError(f"cannot use the database {describe(db)}: {exc}") from None

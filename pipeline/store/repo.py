@@ -91,6 +91,12 @@ def upsert_promises(session: Session, promises: Iterable[Promise],
         if old is None:
             session.add(row)
         n += 1
+    if n:
+        # A promise's politician or city shows in the queue rows of its letters: rebuild those.
+        from pipeline.store import queue
+
+        session.flush()
+        queue.refresh(session, queue.letters_of_promises(session, [p.promise_id for p in promises]))
     return n
 
 
@@ -262,6 +268,10 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
                 explanation=sug.explanation if sug else None,
             )
         )
+    session.flush()
+    from pipeline.store import queue  # the queue row follows the new machine output at once
+
+    queue.refresh(session, [lid])
 
 
 def _jsonable(value: object) -> object:

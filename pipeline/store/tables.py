@@ -45,6 +45,8 @@ class LetterRow(Base):
     # Bumped on every human save: the optimistic version check for concurrent reviewers.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    __table_args__ = (Index("ix_letters_queue_stamp", "processed_at", "version"),)  # migration 0005
+
 
 class PageRow(Base):
     __tablename__ = "pages"
@@ -196,3 +198,60 @@ class OcrCacheRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     page: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QueueLetterRow(Base):
+    """One letter as the review queue sees it, kept in step with the letter, its matches and its
+    reviews (``pipeline.store.queue``), so ordering, filters, counts and pages are one SQL query.
+    The ``*_mark`` columns say which inputs it was built from, to find rows gone stale."""
+
+    __tablename__ = "queue_letters"
+    __table_args__ = (Index("ix_queue_letters_order", "order_needs", "order_conf", "source_file", "letter_id"),)
+
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.letter_id", ondelete="CASCADE"), primary_key=True)
+    source_file: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    letter_date: Mapped[str] = mapped_column(String(10), default="", index=True)  # effective, ISO or ""
+    sender_city: Mapped[str] = mapped_column(Text, default="")
+    politicians: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    verdicts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    model_versions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    promises: Mapped[int] = mapped_column(Integer, default=0)
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    min_confidence: Mapped[float | None] = mapped_column(Float)
+    order_conf: Mapped[float] = mapped_column(Float)  # min_confidence, 2.0 without one: no suggestion last
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    order_needs: Mapped[int] = mapped_column(Integer)  # 0: needs review (first), 1: not
+    state: Mapped[str] = mapped_column(String(16), index=True)  # awaiting | reviewed | failed | none
+    touched: Mapped[bool] = mapped_column(Boolean, default=False)  # some human decision in force
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)  # every machine pair has verdict + confidence
+    bucket: Mapped[int] = mapped_column(Integer)  # from the letter id: reviewer assignment and overlap
+    version: Mapped[int] = mapped_column(Integer)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    review_mark: Mapped[int] = mapped_column(Integer, default=0)  # the letter's highest review id
+    match_mark: Mapped[int] = mapped_column(Integer, default=0)  # its highest match id
+
+
+class QueueTermRow(Base):
+    """What the queue filters on, one row per value: kind "city" (folded name, label as written),
+    "politician" (folded full name), "verdict" (effective verdict), "responder" (a reviewer whose own
+    responses cover every promise of the letter)."""
+
+    __tablename__ = "queue_terms"
+    __table_args__ = (Index("ix_queue_terms_kind_term", "kind", "term", "letter_id"), Index("ix_queue_terms_kind_label", "kind", "label"))
+
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.letter_id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    term: Mapped[str] = mapped_column(String(255), primary_key=True)
+    label: Mapped[str] = mapped_column(Text, default="")
+
+
+class SettingRow(Base):
+    """Settings kept in the database, shared by every app process (e.g. the reviewer overlap)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pipeline.errors import ModelError
 MODEL_FILE = "model.skops"
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
+RUNTIME_FILE = "runtime.npz"  # the fitted arrays, see pipeline.stages.verdict_runtime
 
 # Libraries whose major.minor must match between training and loading: a
 # different scikit-learn or numpy may unpickle into subtly different objects,
@@ -86,8 +88,12 @@ def _card_digest(card: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def save_model(model: object, out_dir: Path, card: dict[str, Any]) -> Path:
-    """Dump ``model`` with skops into ``out_dir`` and write card.json/card.md beside it."""
+def save_model(model: object, out_dir: Path, card: dict[str, Any],
+               runtime_writer: Callable[[Any, Path], Path] | None = None) -> Path:
+    """Dump ``model`` with skops into ``out_dir`` and write card.json/card.md beside it.
+
+    ``runtime_writer(model, path)``: also write the model's arrays for the quick runtime
+    (``runtime.npz``), hashed on the card like the model file."""
     import skops.io as sio
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,10 +112,38 @@ def save_model(model: object, out_dir: Path, card: dict[str, Any]) -> Path:
     card["model_sha256"] = sha256_file(model_path)
     card["model_bytes"] = model_path.stat().st_size
     card["libraries"] = library_versions()
+    if runtime_writer is not None:
+        _add_runtime_to_card(card, runtime_writer(model, out_dir / RUNTIME_FILE))
+    _write_card(out_dir, card)
+    return out_dir
+
+
+def _add_runtime_to_card(card: dict[str, Any], path: Path) -> None:
+    card["runtime_file"] = path.name
+    card["runtime_sha256"] = sha256_file(path)
+    card["runtime_bytes"] = path.stat().st_size
+    card["runtime_of_model_sha256"] = card["model_sha256"]  # made from this very model file
+
+
+def _write_card(out_dir: Path, card: dict[str, Any]) -> None:
     card["card_sha256"] = _card_digest(card)
     (out_dir / CARD_JSON).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out_dir / CARD_MD).write_text(card_markdown(card), encoding="utf-8")
-    return out_dir
+
+
+def add_runtime(model_dir: Path, runtime_writer: Callable[[Any, Path], Path]) -> Path:
+    """Write ``runtime.npz`` for an already saved model (loaded and verified with skops first)
+    and record it on the card; the model file itself is left as it is."""
+    model, card = load_model(model_dir)
+    _add_runtime_to_card(card, runtime_writer(model, model_dir / RUNTIME_FILE))
+    _write_card(model_dir, card)
+    return model_dir / RUNTIME_FILE
+
+
+def runtime_file(model_dir: Path, card: dict[str, Any]) -> Path | None:
+    """The verified card's runtime file, or None when the model has none (then skops is used)."""
+    name = card.get("runtime_file")
+    return model_dir / str(name) if name else None
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
@@ -139,6 +173,16 @@ def verify(model_dir: Path) -> dict[str, Any]:
             f"model file {model_path} does not match its card (sha256 {actual[:12]}… != "
             f"{str(card.get('model_sha256'))[:12]}…); it was modified or replaced"
         )
+    if card.get("runtime_file"):
+        runtime = model_dir / str(card["runtime_file"])
+        if not runtime.is_file():
+            raise ModelError(f"model runtime file missing: {runtime}")
+        actual = sha256_file(runtime)
+        if actual != card.get("runtime_sha256") or card.get("runtime_of_model_sha256") != card.get("model_sha256"):
+            raise ModelError(
+                f"model runtime file {runtime} does not match its card (sha256 {actual[:12]}… != "
+                f"{str(card.get('runtime_sha256'))[:12]}…); it was modified or replaced"
+            )
     trained = card.get("libraries") or {}
     installed = library_versions()
     mismatched = [
@@ -214,5 +258,9 @@ def card_markdown(card: dict[str, Any]) -> str:
     for lib, ver in (card.get("libraries") or {}).items():
         lines.append(f"- {lib} {ver}")
     lines += ["", "## Integrity", "", f"- model file: {card.get('model_file')} ({card.get('model_bytes')} bytes)",
-              f"- model sha256: {card.get('model_sha256')}", f"- card sha256: {card.get('card_sha256')}", ""]
+              f"- model sha256: {card.get('model_sha256')}"]
+    if card.get("runtime_file"):
+        lines += [f"- runtime arrays: {card['runtime_file']} ({card.get('runtime_bytes')} bytes), "
+                  f"sha256 {card.get('runtime_sha256')}"]
+    lines += [f"- card sha256: {card.get('card_sha256')}", ""]
     return "\n".join(lines)

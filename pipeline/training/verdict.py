@@ -40,6 +40,7 @@ from pipeline.stages.verdict import (
     VerdictFeatures,
     VerdictModel,
 )
+from pipeline.stages.verdict_runtime import write_runtime
 from pipeline.training.card import save_model
 
 CORPUS_PATH = Path(__file__).resolve().parent / "data" / "verdict_passages.jsonl"
@@ -272,7 +273,7 @@ def train_and_save(models_dir: Path, extra_examples: list[dict] | None = None, g
     if gold_dir is not None:
         card["gold"] = evaluate_on_gold(model, Path(gold_dir))
         card["gold"].pop("items", None)
-    save_model(parts, out_dir, card)
+    save_model(parts, out_dir, card, runtime_writer=write_runtime)
     return out_dir
 
 

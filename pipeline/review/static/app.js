@@ -22,6 +22,8 @@
 
   const labels = JSON.parse(root.dataset.labels || "{}");
   const label = (code) => (code && labels[code]) || code || "";
+  // A message in the interface language; {name} parts are filled from vals.
+  const T = (msg, vals) => Object.entries(vals || {}).reduce((t, [k, v]) => t.replace("{" + k + "}", v), labels[msg] || msg);
   const cards = () => Array.from(document.querySelectorAll(".card"));
   let focus = 0;
 
@@ -181,24 +183,24 @@
 
   function queue(path, makeBody, what, after) {
     if (blocked) {
-      say("Reload the letter first: it changed since you opened it.", true);
+      say(T("Reload the letter first: it changed since you opened it."), true);
       return busy;
     }
     busy = busy.then(() =>
       post(path, makeBody()).then(({ resp, data }) => {
         if (resp.status === 409) {
-          showConflict((data.error || "Conflict: this letter changed.") + " (You tried: " + what + ".)");
+          showConflict((data.error || T("Conflict: this letter changed.")) + " (" + T("You tried: {what}.", { what: what }) + ")");
         } else if (resp.status === 401) {
-          say("Your session ended. Log in again (your last change was not saved).", true);
+          say(T("Your session ended. Log in again (your last change was not saved)."), true);
         } else if (!resp.ok) {
-          say(data.error || "Not saved (" + resp.status + ").", true);
+          say(data.error || T("Not saved ({status}).", { status: resp.status }), true);
         } else {
           setVersion(data.version);
           redraw(data);
-          say("Saved: " + what + ".");
+          say(T("Saved: {what}.", { what: what }));
           if (after) after(data);
         }
-      }).catch(() => say("Network error: not saved (" + what + ").", true))
+      }).catch(() => say(T("Network error: not saved ({what}).", { what: what }), true))
     );
     return busy;
   }
@@ -217,7 +219,7 @@
 
   function judgeable(card) {
     if (card.classList.contains("state-rejected")) {
-      say("This match was rejected (not this promise): press u to undo before judging it.", true);
+      say(T("This match was rejected (not this promise): press u to undo before judging it."), true);
       return false;
     }
     return true;
@@ -225,8 +227,8 @@
 
   function closeLetter() {
     const live = cards().filter((c) => !c.classList.contains("state-rejected"));
-    if (live.length) { say("This letter has promises to judge: decide or reject them first.", true); return; }
-    if (root.dataset.closed) { say("Already closed."); return; }
+    if (live.length) { say(T("This letter has promises to judge: decide or reject them first."), true); return; }
+    if (root.dataset.closed) { say(T("Already closed.")); return; }
     decide([{ kind: "letter", key: "status", value: "no_promise", note: null }], "closed: no promise in this letter");
   }
 
@@ -242,7 +244,7 @@
       const j = (focus + k) % cs.length;
       if (undecided(cs[j])) { setFocus(j); return; }
     }
-    if (cs.length) say("Letter done: press Enter or n for the next letter.");
+    if (cs.length) say(T("Letter done: press Enter or n for the next letter."));
   }
 
   function allDecided() {
@@ -259,7 +261,7 @@
   function accept(card) {
     if (!judgeable(card)) return;
     const mv = card.dataset.machineVerdict;
-    if (!mv) { say("No suggestion to accept: choose 1, 2 or 3.", true); return; }
+    if (!mv) { say(T("No suggestion to accept: choose 1, 2 or 3."), true); return; }
     const pid = card.dataset.promiseId;
     decide([{ kind: "verdict", key: pid, value: mv, note: takeNote(card) }], "accept " + mv + " for " + pid, advance);
   }
@@ -295,7 +297,7 @@
       card.className = card.className.replace(/\bstate-\S+/g, "").trim() + " state-" + p.state;
       card.querySelector(".effective").textContent = p.verdict ? label(p.verdict) : "—";
       card.querySelector(".state").textContent = label(p.state);
-      card.querySelector(".by").textContent = p.by ? "by " + p.by + " at " + p.at : "";
+      card.querySelector(".by").textContent = p.by ? T("by {name} at {at}", { name: p.by, at: p.at }) : "";
       const basis = card.querySelector(".basis");
       if (basis) {
         basis.textContent = label(p.basis);
@@ -305,7 +307,7 @@
       const resp = card.querySelector(".responses");
       if (resp && p.responses) {
         resp.classList.toggle("hidden", p.responses.length < 2);
-        resp.textContent = "Reviewers: " + p.responses.map((r) => r[0] + ": " + label(r[1])).join(", ") +
+        resp.textContent = T("Reviewers:") + " " + p.responses.map((r) => r[0] + ": " + label(r[1])).join(", ") +
           (p.basis === "disputed" ? " · they disagree: an adjudicator decides" : "");
       }
       const rejected = p.state === "rejected";
@@ -328,7 +330,7 @@
       data.history.forEach((h) => {
         const tr = document.createElement("tr");
         tr.className = "action-" + h.action;
-        const what = h.action + " " + h.kind + " " + h.key + (h.undoes ? " (undoes #" + h.undoes + ")" : "");
+        const what = h.action + " " + h.kind + " " + h.key + (h.undoes ? " (" + T("undoes") + " #" + h.undoes + ")" : "");
         [h.id, h.at, h.reviewer, what, h.machine || "", h.human || "", h.note || ""].forEach((v) => {
           const td = document.createElement("td");
           td.textContent = String(v); // textContent: reviewer notes are never parsed as HTML
@@ -376,7 +378,7 @@
       NumpadEnter: () => (allDecided() ? go("next") : card && accept(card)),
       KeyF: () => {
         const flagged = document.querySelector("#fields-form tr.flagged input");
-        if (flagged) flagged.focus(); else say("No field is flagged for checking.");
+        if (flagged) flagged.focus(); else say(T("No field is flagged for checking."));
       },
       KeyX: () => card && reject(card),
       KeyU: undo,
@@ -443,7 +445,7 @@
   if (addButton && addInput) {
     addButton.addEventListener("click", () => {
       const pid = addInput.value.trim();
-      if (!pid) { say("Type or pick a promise id first.", true); return; }
+      if (!pid) { say(T("Type or pick a promise id first."), true); return; }
       decide([{ kind: "match", key: pid, value: "added", note: null }], "add promise " + pid,
         () => window.location.reload());
     });

@@ -39,6 +39,9 @@
   const flash = document.getElementById("flash");
   const conflictBox = document.getElementById("conflict");
   const keysHelp = document.getElementById("keys");
+  const labels = JSON.parse(root.dataset.labels || "{}");
+  // A message in the interface language; {name} parts are filled from vals.
+  const T = (msg, vals) => Object.entries(vals || {}).reduce((t, [k, v]) => t.replace("{" + k + "}", v), labels[msg] || msg);
 
   function say(text, isError) {
     flash.textContent = text;
@@ -66,7 +69,7 @@
     b.dataset.reviewId = state.review_id == null ? "" : String(state.review_id);
     area(state.kind).value = state.text;
     b.querySelector(".machine-draft").textContent = state.machine;
-    b.querySelector(".draft-by").textContent = state.by ? "edited by " + state.by : "machine draft";
+    b.querySelector(".draft-by").textContent = state.by ? T("edited by {name}", { name: state.by }) : T("machine draft");
     b.querySelector(".undo-draft").disabled = state.review_id == null;
   }
 
@@ -92,9 +95,9 @@
       conflictBox.classList.remove("hidden");
       return;
     }
-    if (!res.ok) { say(res.data.error || "not saved", true); return; }
+    if (!res.ok) { say(res.data.error || T("not saved"), true); return; }
     show(res.data);
-    say("saved " + kind.replace("_", " "));
+    say(T("saved {kind}", { kind: T(kind) }));
   }
 
   async function undo(kind) {
@@ -107,9 +110,9 @@
       conflictBox.classList.remove("hidden");
       return;
     }
-    if (!res.ok) { say(res.data.error || "not undone", true); return; }
+    if (!res.ok) { say(res.data.error || T("not undone"), true); return; }
     show(res.data);
-    say("edit undone");
+    say(T("edit undone"));
   }
 
   async function copy(kind) {
@@ -124,7 +127,7 @@
       a.blur();
     }
     root.dataset.copied = kind;
-    say("copied " + kind.replace("_", " ") + " (" + text.length + " characters)");
+    say(T("copied {kind} ({num} characters)", { kind: T(kind), num: text.length }));
   }
 
   document.querySelectorAll(".draft").forEach((b) => {

@@ -1,0 +1,118 @@
+"""Start-up stays cheap: what `letters --help` and a batch import, and what a pool loads once.
+
+Checked through ``sys.modules`` and load counts in fresh interpreters, not by timing
+(the figures themselves are in ``letters bench startup``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.samplegen import REGISTRY_HEADER, load_sample_data, write_text_pdf
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("sklearn", "skops", "scipy.stats", "spacy", "pandas", "sqlalchemy", "pyarrow", "pymorphy3", "numpy")
+
+
+def _python(code: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Three born-digital letters of the invented samples and their registry."""
+    folder = tmp_path_factory.mktemp("startup")
+    data = load_sample_data()
+    (folder / "in").mkdir()
+    for item in data["letters"][:3]:
+        write_text_pdf(item["pages"], folder / "in" / f"{item['letter_id']}.pdf")
+    registry = folder / "promises.csv"
+    with registry.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(REGISTRY_HEADER)
+        w.writerows([p[k] for k in REGISTRY_HEADER] for p in data["promises"])
+    return folder / "in", registry
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from pipeline.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    loaded = set(_python(code))
+    assert "pipeline.cli" in loaded and "click" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in {h.split(".")[0] for h in HEAVY})
+    assert heavy == []
+
+
+def test_a_batch_never_imports_scikit_learn(inbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """The verdict model runs from its arrays: `letters run` works with scikit-learn, skops and
+    scipy.stats made unimportable (in the parent and so in its forked worker), and every
+    letter still gets its verdicts."""
+    folder, registry = inbox
+    out = tmp_path / "out"
+    code = (
+        "import sys, json, contextlib, io\n"
+        "for name in ('sklearn', 'skops', 'skops.io', 'scipy.stats'):\n"
+        "    sys.modules[name] = None  # any import of these now raises ImportError\n"
+        "from pipeline.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(sys.argv[1:])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print(json.dumps(sorted(m for m in sys.modules if sys.modules[m] is not None)))\n"
+    )
+    loaded = set(_python(code, "run", str(folder), "--promises", str(registry), "--out", str(out), "--workers", "1"))
+    assert {"pandas", "sqlalchemy", "pipeline.stages.verdict"} <= loaded  # it did run and write the records
+    with (out / "letters.csv").open(encoding="utf-8") as f:
+        letters = list(csv.DictReader(f))
+    assert len(letters) == 3 and not [r for r in letters if r["status"] == "failed"]
+    with (out / "updates.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(r["verdict"] in ("fulfilled", "in_progress", "not_fulfilled") for r in rows)
+
+
+def test_a_pool_loads_the_model_and_the_tokenizers_once(inbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two workers fork from a parent that loaded the model and both languages' tokenizers:
+    no worker loads its own (each load is logged with the pid that did it)."""
+    folder, registry = inbox
+    log = tmp_path / "loads.txt"
+    code = (
+        "import os, sys, json\n"
+        "from pathlib import Path\n"
+        "import spacy\n"
+        "from pipeline.stages import verdict\n"
+        "log = Path(sys.argv[1])\n"
+        "def logged(name, f):\n"
+        "    def g(*a, **k):\n"
+        "        with log.open('a') as fh:\n"
+        "            fh.write(f'{name} {os.getpid()}\\n')\n"
+        "        return f(*a, **k)\n"
+        "    return g\n"
+        "verdict.VerdictModel.load_dir = classmethod(logged('model', verdict.VerdictModel.load_dir.__func__))\n"
+        "spacy.blank = logged('spacy', spacy.blank)\n"
+        "from pipeline.api import run_batch\n"
+        "from pipeline.settings import from_env\n"
+        "r = run_batch(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), None, from_env(), 2, False)\n"
+        "print(json.dumps({'pid': os.getpid(), 'letters': r.letters, 'counts': r.counts}))\n"
+    )
+    res = _python(code, str(log), str(folder), str(registry), str(tmp_path / "out"))
+    assert res["letters"] == 3 and not res["counts"].get("failed")
+    loads = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(name for name, _ in loads) == ["model", "spacy", "spacy"]  # the model, then uk and ru
+    assert {int(pid) for _, pid in loads} == {res["pid"]}  # all in the parent, none in a worker
