@@ -72,22 +72,25 @@ def newest_version_dir(models_dir: Path) -> Path:
 
 
 class Ranker:
-    """A loaded, verified ranker: coefficients over :data:`FEATURES`."""
+    """A loaded, verified ranker: coefficients over :data:`FEATURES`.
 
-    def __init__(self, model: object, card: dict, path: Path | None = None) -> None:
+    Run from the card's ``runtime.npz`` (the fitted coefficients as numpy arrays, hashed on the
+    card), so a batch never imports scikit-learn or skops; ``model.skops`` is the reference copy.
+    """
+
+    def __init__(self, coef: np.ndarray, intercept: float, card: dict, path: Path | None = None) -> None:
         names = card.get("features")
         if names != list(FEATURES):
             raise ModelError(f"match ranker {path} was trained on features {names}, this code computes "
                              f"{list(FEATURES)}; retrain it with `letters train-ranker`")
-        coef = getattr(model, "coef_", None)
-        if coef is None or np.asarray(coef).shape != (1, len(FEATURES)):
+        coef = np.asarray(coef, dtype=float).reshape(-1)
+        if coef.shape != (len(FEATURES),):
             raise ModelError(f"match ranker {path} holds no binary model over {len(FEATURES)} features")
-        self.model = model
         self.card = card
         self.path = path
         self.version: str = str(card.get("version", "unversioned"))
-        self.coef = np.asarray(coef, dtype=float)[0]
-        self.intercept = float(np.asarray(model.intercept_)[0])  # type: ignore[attr-defined]
+        self.coef = coef
+        self.intercept = float(intercept)
 
     @classmethod
     def load(cls, models_dir: Path) -> Ranker:
@@ -97,14 +100,28 @@ class Ranker:
         the shipped ranker; a ranker that is there but does not verify is refused.
         """
         from pipeline.settings import DEFAULT_MODELS_DIR
-        from pipeline.training.card import load_model
+        from pipeline.training.card import runtime_file, verify
 
         base = Path(models_dir) / MODEL_NAME
         path = newest_version_dir(models_dir if base.is_dir() else DEFAULT_MODELS_DIR)
-        model, card = load_model(path)
+        card = verify(path)  # card self-hash, model and runtime file hashes, library versions
         if card.get("name") != MODEL_NAME:
             raise ModelError(f"{path} is not a match ranker (card name {card.get('name')!r})")
-        return cls(model, card, path)
+        runtime = runtime_file(path, card)
+        if runtime is not None:
+            try:
+                with np.load(runtime, allow_pickle=False) as arrays:
+                    coef, intercept = arrays["coef"], float(arrays["intercept"])
+            except (OSError, KeyError, ValueError) as exc:
+                raise ModelError(f"match ranker runtime file unreadable: {runtime}: {exc}") from exc
+            return cls(coef, intercept, card, path)
+        from pipeline.training.card import load_model
+
+        model, card = load_model(path)
+        coef = getattr(model, "coef_", None)
+        if coef is None:
+            raise ModelError(f"match ranker {path} holds no coefficients")
+        return cls(np.asarray(coef), float(np.asarray(model.intercept_)[0]), card, path)  # type: ignore[attr-defined]
 
     def logit(self, values: np.ndarray) -> np.ndarray:
         return values @ self.coef + self.intercept
