@@ -211,6 +211,23 @@ def train(db_path: str | None, gold_dir: Path | None, models_dir: Path | None, s
     out.print(f"model written to {path}", highlight=False)
 
 
+@main.command("train-ranker")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write models/ranker/<version>/ (default: the project's models/).")
+@click.option("--seed", type=int, default=0, help="Seed of the simulated letter contexts and hard negatives.")
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds, by letter (1: none).")
+def train_ranker(models_dir: Path | None, seed: int, folds: int) -> None:
+    """Train the match ranker on the project's (promise, passage) pairs and hard negatives; save it with a card."""
+    from pipeline.settings import DEFAULT_MODELS_DIR
+    from pipeline.training.ranker import train as train_match_ranker
+
+    path = train_match_ranker(models_dir or DEFAULT_MODELS_DIR, seed, folds=folds)
+    card = path / "card.md"
+    if card.exists():
+        out.print(card.read_text(encoding="utf-8"), highlight=False, markup=False)
+    out.print(f"ranker written to {path}", highlight=False)
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
 def samples(out_dir: Path) -> None:

@@ -21,7 +21,7 @@ from pipeline.stages.promise_terms import PromiseTerms
 from pipeline.stages.text import extract_text
 
 if TYPE_CHECKING:
-    from pipeline.stages.match import PromiseIndex
+    from pipeline.stages.match import PromiseIndex, Ranker
 
 log = logging.getLogger("letters")
 
@@ -54,13 +54,14 @@ def lang_of(fields: LetterFields) -> str:
     return value if value in ("uk", "ru") else "uk"
 
 
-def match_promises(text: LetterText, fields: LetterFields, index: PromiseIndex, settings: Settings) -> list[Match]:
+def match_promises(text: LetterText, fields: LetterFields, index: PromiseIndex, settings: Settings,
+                   ranker: Ranker | None = None) -> list[Match]:
     """The promises a letter answers, best first, each with a passage of its own: the batch and
     :func:`pipeline.api.match_text` both match through here."""
     from pipeline.stages.assign import index_scorer, split_shared_passages
     from pipeline.stages.match import match_letter
 
-    matches = match_letter(text, fields, index, settings.match_threshold, settings.near_tie_margin)
+    matches = match_letter(text, fields, index, settings.match_threshold, settings.near_tie_margin, ranker)
     matches = split_shared_passages(matches, index_scorer(index, lang_of(fields)))
     return sorted(matches, key=lambda m: -m.score)
 
@@ -70,11 +71,12 @@ class Processor:
     loaded once and reused for every letter."""
 
     def __init__(self, promises: list[Promise], settings: Settings) -> None:
-        from pipeline.stages.match import PromiseIndex
+        from pipeline.stages.match import PromiseIndex, Ranker
         from pipeline.stages.verdict import VerdictModel
 
         self.settings = settings
         self.index = PromiseIndex.build(promises)
+        self.ranker = Ranker.load(settings.models_dir)  # refused loudly (ModelError) if its card does not verify
         self.model = VerdictModel.load(settings.models_dir)
         self.promises = {p.promise_id: p for p in promises}
         self._terms: dict[str, PromiseTerms] = {}  # read on first use: a big registry is mostly never matched
@@ -114,7 +116,7 @@ class Processor:
             t["fields"] = time.perf_counter() - t0
             result.fields = fields
             t0 = time.perf_counter()
-            matches = match_promises(text, fields, self.index, s)
+            matches = match_promises(text, fields, self.index, s, self.ranker)
             t["match"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lang = fields.language.value
