@@ -141,6 +141,8 @@ class Processor:
             if u.match.near_tie:
                 alts = ", ".join(pid for pid, _ in u.match.alternatives)
                 reasons.append(f"ambiguous match {u.promise_id} (also {alts})")
+            elif u.match.score < s.match_review_below:
+                reasons.append(f"unsure match {u.promise_id} ({u.match.score:.2f})")
             elif u.suggestion and u.suggestion.confidence < s.verdict_review_below:
                 reasons.append(f"unsure verdict for {u.promise_id} ({u.suggestion.confidence:.2f})")
         if reasons:
@@ -158,5 +160,6 @@ class Processor:
         promise = self.promises.get(match.promise_id)
         suggestion = self.model.suggest(match.passage, lang, promise=promise, letter_date=letter_date,
                                         terms=self.terms(match.promise_id))
-        needs = match.near_tie or suggestion.confidence < self.settings.verdict_review_below
+        needs = (match.near_tie or match.score < self.settings.match_review_below
+                 or suggestion.confidence < self.settings.verdict_review_below)
         return Update(letter.letter_id, match.promise_id, match, suggestion, needs_review=needs)

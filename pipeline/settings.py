@@ -45,7 +45,10 @@ class Limits:
 class Settings:
     ocr: OcrSettings = field(default_factory=OcrSettings)
     limits: Limits = field(default_factory=Limits)
-    match_threshold: float = 0.5
+    # The ranker's probability that a passage answers a promise: kept from 0.3 (a retelling or a
+    # letter without a letterhead city scores lower), and sent to review under match_review_below.
+    match_threshold: float = 0.3
+    match_review_below: float = 0.5
     near_tie_margin: float = 0.08
     verdict_review_below: float = 0.6  # suggestions under this confidence go to review
     models_dir: Path = DEFAULT_MODELS_DIR
@@ -125,6 +128,7 @@ _CHECKS: dict[tuple[str, str], Callable] = {
     ("limits", "min_text_layer_chars"): _non_negative,
     ("limits", "max_letter_seconds"): _non_negative,
     ("", "match_threshold"): _share,
+    ("", "match_review_below"): _share,
     ("", "near_tie_margin"): _share,
     ("", "verdict_review_below"): _share,
     ("", "workers"): _non_negative,

@@ -61,3 +61,22 @@ def test_a_council_adjective_unlike_the_citys_name_finds_the_city_in_running_tex
                            "Городской голова пообещал новые остановочные павильоны.", "ru") for p in registry]
     ru = match_text(ru_registry, "Как сообщил Криворожский городской совет, установлено 32 новых остановочных павильона.")
     assert ru[0].promise_id == "KR-1" and ru[0].features["letter_city"] == "Кривий Ріг"
+
+
+def test_a_match_the_ranker_is_unsure_of_is_kept_and_sent_to_review() -> None:
+    """Matches from match_threshold up are kept; under match_review_below they are flagged."""
+    from pipeline.processor import Processor
+    from pipeline.schema import Letter, Status
+    from pipeline.settings import Settings
+    from tests.test_match import letter
+
+    text = letter("У парку Молодіжному встановлено нові ліхтарі та світлодіодні світильники.")
+    bare = Letter("T", "0" * 64, "t.pdf", ())
+    calm = Processor(REGISTRY, Settings(match_review_below=0.0)).process(bare, text=text)
+    assert [u.promise_id for u in calm.updates] == ["RIV-2"] and not calm.updates[0].needs_review
+    score = calm.updates[0].match.score
+    wary = Processor(REGISTRY, Settings(match_review_below=min(1.0, score + 0.01))).process(bare, text=text)
+    assert wary.status == Status.NEEDS_REVIEW and wary.updates[0].needs_review
+    assert f"unsure match RIV-2 ({score:.2f})" in (wary.error or "")
+    kept_only_above = Processor(REGISTRY, Settings(match_threshold=min(1.0, score + 0.01))).process(bare, text=text)
+    assert not kept_only_above.updates
