@@ -70,6 +70,16 @@ _RECIPIENT = re.compile(r"^(Громадськ\w* організац|ГО\b|ОО
 _EXECUTOR = re.compile(r"^(Вик\.|Виконав|Исп\.|Исполнит)")
 
 REGISTRY_HEADER = REGISTRY_COLUMNS
+
+
+def write_sample_registry(path: Path, promises: list[dict[str, str]] | None = None) -> Path:
+    """The invented samples' promise registry (or ``promises`` in its shape) as a registry CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(REGISTRY_HEADER)
+        w.writerows([p[k] for k in REGISTRY_HEADER] for p in (promises or load_sample_data()["promises"]))
+    return path
 GOLD_KEYS = (
     "letter_id",
     "language",

@@ -8,7 +8,6 @@ real worker processes, a real Dask LocalCluster whose worker is killed by os._ex
 from __future__ import annotations
 
 import copy
-import csv
 import os
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ import pytest
 from distributed import WorkerPlugin
 
 from pipeline.executors import ExecutorError, _dask_client, _pool_results, _process_letter, iter_results
-from pipeline.samplegen import REGISTRY_HEADER, load_sample_data, write_image, write_text_pdf
+from pipeline.samplegen import load_sample_data, write_image, write_sample_registry, write_text_pdf
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
 from pipeline.stages import ingest
@@ -38,11 +37,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     for item in data["letters"][:5]:
         write_text_pdf(item["pages"], folder / f"{item['letter_id']}.pdf")
     write_image(data["letters"][3]["pages"][0], folder / SCAN, fmt="JPEG", dpi=200, skew_deg=0.5, noise=0.2, seed=1)
-    registry = folder.parent / "promises.csv"
-    with registry.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(REGISTRY_HEADER)
-        w.writerows([p[k] for k in REGISTRY_HEADER] for p in data["promises"])
+    registry = write_sample_registry(folder.parent / "promises.csv", data["promises"])
     models = badinputs.verdict_models_dir(Path(request.config.cache.mkdir("letters-test-verdict-model")))
     settings = replace(Settings(), models_dir=models)
     found = ingest.discover(folder, settings.limits)

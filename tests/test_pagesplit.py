@@ -3,7 +3,6 @@ the same text in the same page order, one record. Real Tesseract on a generated 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from pipeline.executors import iter_results
 from pipeline.pagesplit import PageRange, PagesResult, finish_letter, plan, reassemble, split
 from pipeline.processor import Processor
-from pipeline.samplegen import REGISTRY_HEADER, load_sample_data, write_scanned_pdf, write_text_pdf
+from pipeline.samplegen import load_sample_data, write_sample_registry, write_scanned_pdf, write_text_pdf
 from pipeline.schema import Letter, LetterResult, PageText, Status, TextSource
 from pipeline.settings import Settings
 from pipeline.stages import ingest
@@ -38,11 +37,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     write_scanned_pdf(sample_pages(PAGES), folder / LONG, dpi=200, seed=3)
     data = load_sample_data()
     write_text_pdf(data["letters"][0]["pages"], folder / "short.pdf")  # a letter read whole beside it
-    registry = folder.parent / "promises.csv"
-    with registry.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(REGISTRY_HEADER)
-        w.writerows([p[k] for k in REGISTRY_HEADER] for p in data["promises"])
+    registry = write_sample_registry(folder.parent / "promises.csv", data["promises"])
     models = badinputs.verdict_models_dir(Path(request.config.cache.mkdir("letters-test-verdict-model")))
     return folder, registry, replace(Settings(), models_dir=models, reuse_ocr=False)
 

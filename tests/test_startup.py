@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.samplegen import REGISTRY_HEADER, load_sample_data, write_text_pdf
+from pipeline.samplegen import load_sample_data, write_sample_registry, write_text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("sklearn", "skops", "scipy.stats", "spacy", "pandas", "sqlalchemy", "pyarrow", "pymorphy3", "numpy")
@@ -34,11 +34,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (folder / "in").mkdir()
     for item in data["letters"][:3]:
         write_text_pdf(item["pages"], folder / "in" / f"{item['letter_id']}.pdf")
-    registry = folder / "promises.csv"
-    with registry.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(REGISTRY_HEADER)
-        w.writerows([p[k] for k in REGISTRY_HEADER] for p in data["promises"])
+    registry = write_sample_registry(folder / "promises.csv", data["promises"])
     return folder / "in", registry
 
 

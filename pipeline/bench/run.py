@@ -19,7 +19,6 @@ Numbers on a shared machine are noisy: the load average before and after is repo
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import shutil
@@ -180,14 +179,9 @@ def _default_promises(cfg: BenchConfig) -> Path:
 
 def write_sample_registry(path: Path) -> Path:
     """The project's invented sample promises as a registry CSV."""
-    from pipeline.samplegen import REGISTRY_HEADER, load_sample_data
+    from pipeline.samplegen import write_sample_registry as write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(REGISTRY_HEADER)
-        w.writerows([p[k] for k in REGISTRY_HEADER] for p in load_sample_data()["promises"])
-    return path
+    return write(path)
 
 
 def _workdir(cfg: BenchConfig) -> Path:

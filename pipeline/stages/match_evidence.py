@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 
 from pipeline.cities import city_of_text
 from pipeline.nlp import words
@@ -199,15 +200,22 @@ def _city_votes(
     body_votes: dict[str, float] = defaultdict(float)
     for zones, votes in ((head_zones, head_votes), (body_zones, body_votes)):
         for zone, weight in zones:
-            for tok in words(zone):
-                if not tok[:1].isupper():
-                    continue
-                t = skel(tok)
-                for k in range(3, 6):
-                    for city in index.city_prefix.get(t[:k], ()):
-                        if _token_is_city(tok, index.city_keys[city]):
-                            votes[city] += weight
+            for city in city_mentions(zone, index):
+                votes[city] += weight
     return head_votes, body_votes, head
+
+
+def city_mentions(text: str, index: PromiseIndex) -> Iterator[str]:
+    """Registry cities (as spelled in the registry) named in ``text``, once per mention, in any
+    case or as an adjective; a capitalised word only."""
+    for tok in words(text):
+        if not tok[:1].isupper():
+            continue
+        t = skel(tok)
+        for k in range(3, 6):
+            for city in index.city_prefix.get(t[:k], ()):
+                if _token_is_city(tok, index.city_keys[city]):
+                    yield city
 
 
 def detect_city(full_text: str, index: PromiseIndex, regions: Regions | None = None) -> str | None:

@@ -25,6 +25,7 @@ from pipeline.ocrnorm import NUMBER_SIGN_NUMBER, fold_homoglyphs
 from pipeline.schema import LetterFields, LetterText, Passage
 from pipeline.stages.dates import iso_date
 from pipeline.stages.match_evidence import (
+    city_mentions,
     find_surnames,
     is_national_sender,
     is_non_answer,
@@ -32,7 +33,7 @@ from pipeline.stages.match_evidence import (
     registry_cities,
     sender_level,
 )
-from pipeline.stages.match_index import _OFFICE_PATTERNS, PromiseIndex, _token_is_city, skel
+from pipeline.stages.match_index import _OFFICE_PATTERNS, PromiseIndex, skel
 from pipeline.stages.segment import find_regions, segment
 from pipeline.taxonomy import topic_keys
 
@@ -184,16 +185,7 @@ def object_numbers(text: str) -> frozenset[str]:
 
 def cities_in_text(text: str, index: PromiseIndex) -> set[str]:
     """Normalised registry cities named in running text, in any case or as an adjective."""
-    found: set[str] = set()
-    for tok in words(text):
-        if not tok[:1].isupper():
-            continue
-        t = skel(tok)
-        for k in range(3, 6):
-            for city in index.city_prefix.get(t[:k], ()):
-                if _token_is_city(tok, index.city_keys[city]):
-                    found.add(index.city_norm[city])
-    return found
+    return {index.city_norm[city] for city in city_mentions(text, index)}
 
 
 @dataclass(frozen=True)
