@@ -64,11 +64,9 @@ FEATURE_TEXT: dict[str, str] = {
 
 
 def newest_version_dir(models_dir: Path) -> Path:
-    base = Path(models_dir) / MODEL_NAME
-    versions = sorted(p for p in base.glob("*") if p.is_dir() and (p / "card.json").is_file()) if base.is_dir() else []
-    if not versions:
-        raise ModelError(f"no trained match ranker under {base}; train one with `letters train-ranker`")
-    return versions[-1]
+    from pipeline.training.card import newest_model_dir
+
+    return newest_model_dir(Path(models_dir) / MODEL_NAME, "match ranker", "letters train-ranker")
 
 
 class Ranker:

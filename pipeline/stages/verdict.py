@@ -219,11 +219,9 @@ def combiner_row(p: dict[str, float], c: dict[str, float]) -> list[float]:
 
 
 def newest_version_dir(models_dir: Path) -> Path:
-    base = Path(models_dir) / MODEL_NAME
-    versions = sorted(p for p in base.glob("*") if p.is_dir() and (p / "card.json").is_file()) if base.is_dir() else []
-    if not versions:
-        raise ModelError(f"no trained verdict model under {base}; train one with `letters train`")
-    return versions[-1]
+    from pipeline.training.card import newest_model_dir
+
+    return newest_model_dir(Path(models_dir) / MODEL_NAME, "verdict model", "letters train")
 
 
 class VerdictModel:

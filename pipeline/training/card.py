@@ -60,6 +60,14 @@ TRUSTED_TYPES = (
 )
 
 
+def newest_model_dir(base: Path, what: str, train_command: str) -> Path:
+    """The newest trained version under ``base`` (folders named by timestamp, each with a card)."""
+    versions = sorted(p for p in base.glob("*") if p.is_dir() and (p / CARD_JSON).is_file()) if base.is_dir() else []
+    if not versions:
+        raise ModelError(f"no trained {what} under {base}; train one with `{train_command}`")
+    return versions[-1]
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
