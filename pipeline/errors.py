@@ -144,3 +144,13 @@ class OcrError(LetterError):
 
 class OcrTimeout(OcrError):
     category = "ocr_timeout"
+
+
+def translate_os_error(exc: OSError, what: str) -> LettersError:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutOfSpace(f"{what}: no space left on the device")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return WriteError(f"{what}: {exc.strerror.lower() if exc.strerror else exc}")
+    return WriteError(f"{what}: {exc.strerror or exc}")

@@ -25,7 +25,7 @@ from pipeline.errors import (
     WriteError,
 )
 from pipeline.settings import Settings
-from pipeline.store.db import sqlite_path
+from pipeline.store.location import sqlite_path
 
 APT_HINT = "apt-get install tesseract-ocr tesseract-ocr-ukr tesseract-ocr-rus tesseract-ocr-eng"
 _DEBIAN_PACKAGE = {"ukr": "tesseract-ocr-ukr", "rus": "tesseract-ocr-rus", "eng": "tesseract-ocr-eng"}

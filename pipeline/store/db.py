@@ -19,17 +19,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.errors import DatabaseBusy, DatabaseNotWritable, LettersError, OutOfSpace, StoreError, WriteError
+from pipeline.errors import (
+    DatabaseBusy,
+    DatabaseNotWritable,
+    LettersError,
+    OutOfSpace,
+    StoreError,
+    WriteError,
+    translate_os_error,
+)
+from pipeline.store import snapshot as snapshot_module
+from pipeline.store.location import database_url, sqlite_path
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_S = 30.0  # SQLite waits this long for another writer's lock before each retry
@@ -37,22 +46,6 @@ WRITE_RETRIES = 4  # then tries the transaction again this many times, with back
 MIGRATION_LOCK_KEY = 0x6C657474  # PostgreSQL advisory lock id of the migrations ("lett")
 T = TypeVar("T")
 log = logging.getLogger("letters")
-
-
-def database_url(db: str | Path) -> str:
-    text_ = str(db)
-    if "://" not in text_:
-        return f"sqlite:///{Path(text_).resolve()}"
-    for prefix in ("postgresql://", "postgres://"):  # the driver we ship: psycopg 3
-        if text_.startswith(prefix):
-            return "postgresql+psycopg://" + text_.removeprefix(prefix)
-    return text_
-
-
-def sqlite_path(db: str | Path) -> Path | None:
-    """The file of a SQLite database, or None for a server database."""
-    url = database_url(db)
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
 def describe(db: str | Path) -> str:
@@ -132,6 +125,8 @@ def make_engine(db: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S, reado
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -157,13 +152,23 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         os.close(fd)
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "head", snapshot: bool = True) -> None:
     """Bring the schema to ``revision`` with the versioned migrations.
 
     Safe to call from several processes at once: the first one to take the lock migrates;
     the others then find the schema at ``revision`` and do nothing. A database already at
     head is not written at all (no lock, no transaction). All of it runs in one transaction:
-    a failure or a kill halfway leaves the schema as it was."""
+    a failure or a kill halfway leaves the schema as it was. A new SQLite database is made
+    from the head schema's snapshot (``pipeline.store.snapshot``), the same schema in one step."""
+    snap = snapshot_module.load() if snapshot and revision == "head" else None
+    if snap is not None:
+        stored = stored_revision(engine)
+        if stored == snap["revision"]:
+            return  # at head, known without importing Alembic
+        if stored is None and engine.dialect.name == "sqlite" and _create_from_snapshot(engine, snap):
+            return
+    from alembic import command
+
     if revision == "head" and current_revision(engine) == head_revision(engine):
         return
     cfg = alembic_config(engine)
@@ -178,12 +183,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)  # reads the revision again, under the lock: a no-op if another did it
 
 
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database (Alembic's table), read with plain SQL."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:  # no such table: a new (or pre-Alembic) database
+            return None
+
+
+def _create_from_snapshot(engine: Engine, snap: dict) -> bool:
+    """Make the head schema in an empty SQLite database in one transaction; False when the
+    database holds tables already (made by hand, or another process won the lock): the
+    migrations then decide."""
+    with _migration_lock(engine), engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+            return False
+        for statement in snap["statements"]:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (snap["revision"],))
+    return True
+
+
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
@@ -201,16 +233,6 @@ def is_busy(exc: BaseException) -> bool:
         exc = orig or exc
     msg = str(exc).lower()
     return "database is locked" in msg or "database table is locked" in msg or "database is busy" in msg
-
-
-def translate_os_error(exc: OSError, what: str) -> LettersError:
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OutOfSpace(f"{what}: no space left on the device")
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return WriteError(f"{what}: {exc.strerror.lower() if exc.strerror else exc}")
-    return WriteError(f"{what}: {exc.strerror or exc}")
 
 
 def translate_db_error(exc: BaseException, db: str) -> LettersError | None:
