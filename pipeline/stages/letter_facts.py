@@ -198,7 +198,7 @@ def read_facts(text: str, terms: PromiseTerms | None, letter_date: dt.date | Non
                 facts.event_dates.append(dt.date(int(m.group(1)), 1, 1))
     facts.instead = bool(_INSTEAD.search(text))
     if terms is not None and terms.object_terms:
-        from pipeline.stages.match import terms_of
+        from pipeline.stages.match_terms import terms_of
 
         present = {t for w in words(text) for t in terms_of(w, lang)[0]}
         facts.object_share = sum(1 for t in terms.object_terms if t in present) / len(terms.object_terms)

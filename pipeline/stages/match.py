@@ -17,16 +17,7 @@ from __future__ import annotations
 
 from pipeline.stages.match_evidence import detect_city, find_surnames, is_national_sender, is_non_answer, sender_level
 from pipeline.stages.match_features import FEATURES, LetterContext, PairFeatures, letter_context, pair_features
-from pipeline.stages.match_index import (
-    PromiseIndex,
-    _token_is_city,
-    city_keys,
-    office_kind,
-    promise_level,
-    skel,
-    terms_of,
-    terms_with_lemmas,
-)
+from pipeline.stages.match_index import PromiseIndex
 from pipeline.stages.match_rank import (
     MAX_MATCHES_PER_PASSAGE,
     LetterScores,
@@ -35,6 +26,15 @@ from pipeline.stages.match_rank import (
     explain,
     match_letter,
     score_letter,
+)
+from pipeline.stages.match_terms import (
+    _token_is_city,
+    city_keys,
+    office_kind,
+    promise_level,
+    skel,
+    terms_of,
+    terms_with_lemmas,
 )
 from pipeline.stages.segment import segment
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pipeline.cities import city_of_text
 from pipeline.nlp import words
 from pipeline.schema import LetterFields, LetterText
-from pipeline.stages.match_index import PromiseIndex, _city_stem, _token_is_city, skel
+from pipeline.stages.match_index import PromiseIndex
+from pipeline.stages.match_terms import _city_stem, _token_is_city, skel
 from pipeline.stages.segment import Regions, find_regions
 
 # --- answers that answer nothing ----------------------------------------------------------

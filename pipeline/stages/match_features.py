@@ -33,7 +33,8 @@ from pipeline.stages.match_evidence import (
     registry_cities,
     sender_level,
 )
-from pipeline.stages.match_index import _OFFICE_PATTERNS, PromiseIndex, skel
+from pipeline.stages.match_index import PromiseIndex
+from pipeline.stages.match_terms import _OFFICE_PATTERNS, skel
 from pipeline.stages.segment import find_regions, segment
 from pipeline.taxonomy import topic_keys
 

@@ -288,7 +288,7 @@ _OBJECT_POS = ("NOUN", "ADJF")
 
 
 def _object_terms(promise: Promise, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from pipeline.stages.match import skel, terms_of
+    from pipeline.stages.match_terms import skel, terms_of
 
     surname = skel((promise.politician.split() or [""])[-1])[:5]
     city = skel(promise.city.split()[0])[:4] if promise.city else ""

@@ -125,7 +125,7 @@ def unit_key(lemma: str, lang: str) -> str:
     """A language-neutral key for a counted noun, so "майданчик" (uk) meets "площадка" (ru)."""
     if lemma in UNIT_ABBREV:
         return UNIT_ABBREV[lemma]
-    from pipeline.stages.match import terms_of
+    from pipeline.stages.match_terms import terms_of
 
     terms, _, _ = terms_of(lemma, lang)
     return terms[0] if terms else lemma

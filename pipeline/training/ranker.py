@@ -36,7 +36,8 @@ import numpy as np
 from pipeline.schema import Promise
 from pipeline.settings import DEFAULT_MODELS_DIR, PACKAGE_DIR
 from pipeline.stages.match_features import FEATURES, LetterContext, letter_context, pair_features
-from pipeline.stages.match_index import PromiseIndex, promise_level
+from pipeline.stages.match_index import PromiseIndex
+from pipeline.stages.match_terms import promise_level
 
 WRITERS_DIR = PACKAGE_DIR / "training" / "data" / "writers"
 SAMPLES = PACKAGE_DIR / "data" / "sample_letters.json"
