@@ -27,9 +27,29 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+# Commands that live with the web app and the benchmark: imported only when named (or listed
+# by --help), so `letters run` does not load them.
+EDGE_COMMANDS = {
+    "review": "pipeline.review.commands:review",
+    "users": "pipeline.review.commands:users",
+    "bench": "pipeline.bench.commands:bench",
+}
+
+
 class LettersGroup(click.Group):
     """Turns the library's typed errors into one-line messages and exit codes (see ExitCode);
     a file-system error that escaped the library (a full disk, a read-only folder) too."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *EDGE_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in EDGE_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = EDGE_COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -238,17 +258,6 @@ def samples(out_dir: Path) -> None:
     out.print(f"{len(paths)} files written to {out_dir}", highlight=False)
 
 
-def _register_edge_commands() -> None:
-    # The web app's commands live with the app; their heavy imports happen only when they run.
-    from pipeline.bench.commands import bench
-    from pipeline.review.commands import review, users
-
-    main.add_command(review)
-    main.add_command(users)
-    main.add_command(bench)
-
-
-_register_edge_commands()
 
 if __name__ == "__main__":
     main()
