@@ -19,9 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from pipeline import preflight
 from pipeline.errors import (
@@ -31,10 +29,9 @@ from pipeline.errors import (
     StoreError,
     UsageError,
     WriteError,
+    translate_os_error,
 )
-from pipeline.executors import iter_results
 from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, join_reasons
-from pipeline.review.agreement import agreement_records
 from pipeline.schema import (
     IngestFailure,
     LetterResult,
@@ -45,17 +42,17 @@ from pipeline.schema import (
     VerdictSuggestion,
 )
 from pipeline.settings import Settings
-from pipeline.stages import ingest
-from pipeline.stages.dates import iso_date
-from pipeline.stages.field_components import FIELD_ERROR
-from pipeline.stages.promise_page import write_promise_records
-from pipeline.stages.promise_terms import read_terms
-from pipeline.stages.records import atomic_write_text, write_manifest, write_records
 from pipeline.stages.registry import load_registry
-from pipeline.store import promises as promise_store
-from pipeline.store import repo
-from pipeline.store.db import Database, sqlite_path, translate_os_error
-from pipeline.store.tables import RunRow, utcnow
+from pipeline.store.location import sqlite_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from pipeline.store.db import Database
+
+# The database, records and executor modules (SQLAlchemy, Alembic, pyarrow: most of a second
+# to import) are imported where they are used: run_batch forks its workers before it imports
+# them, so the workers start at once and the runner's own start-up runs beside theirs.
 
 log = logging.getLogger("letters")
 
@@ -181,6 +178,9 @@ def _stop_on_sigterm() -> Iterator[None]:
 
 def _restore_text_files(db: Database, out_dir: Path, letter_ids: list[str]) -> None:
     """Rewrite OUT/text/<id>.txt of skipped letters whose file is missing (a new OUT folder, a lost file)."""
+    from pipeline.stages.records import atomic_write_text
+    from pipeline.store import repo
+
     missing = [lid for lid in letter_ids if not (out_dir / "text" / f"{lid}.txt").exists()]
     if not missing:
         return
@@ -191,6 +191,8 @@ def _restore_text_files(db: Database, out_dir: Path, letter_ids: list[str]) -> N
 
 
 def write_text_file(out_dir: Path, text: LetterText) -> None:
+    from pipeline.stages.records import atomic_write_text
+
     atomic_write_text(out_dir / "text" / f"{text.letter_id}.txt", text.full_text)
 
 
@@ -228,6 +230,8 @@ STALE_REASON = "the run stopped without finishing (killed, crashed or the machin
 
 def _mark_stale_runs(s: Session, own_run: str) -> list[str]:
     """Mark unfinished runs whose process is gone as interrupted; returns their ids."""
+    from pipeline.store import repo
+
     stale = []
     for run in repo.unfinished_runs(s):
         if run.run_id != own_run and _run_is_alive(run.host, run.pid, run.pid_started) is False:
@@ -299,6 +303,9 @@ def run_batch(
     :class:`RunInterrupted` carrying the report. The record files always cover the whole
     database; a run checkpoints the SQLite WAL when it ends.
     """
+    from pipeline import executors
+    from pipeline.stages import ingest
+
     settings = settings or Settings()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if not input_dir.is_dir():
@@ -308,6 +315,32 @@ def run_batch(
     preflight.check_run(out_dir, db_path, settings)
     workers = workers or settings.workers or os.cpu_count() or 1
     started = time.perf_counter()
+    settings = replace(settings, ocr_cache_db=str(db_path))
+    found = ingest.discover(input_dir, settings.limits)
+    # The workers first, while this process is small and has no database open: they build
+    # their Processors while it imports the store, opens the database and saves the registry.
+    batch = executors.start(promises, settings, workers, dask, expected=found.letters)
+    try:
+        return _run(batch, found, input_dir, promises, out_dir, db_path, settings, force, started,
+                    on_result, on_start)
+    finally:
+        batch.close()
+
+
+def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_dir: Path, db_path: Path | str,
+         settings: Settings, force: bool, started: float, on_result: Callable[[LetterResult], None] | None,
+         on_start: Callable[[int], None] | None) -> BatchReport:
+    """run_batch once its workers are started: the database, the letters, the records."""
+    import pipeline.review.agreement
+    import pipeline.stages.promise_page  # noqa: F401 - for export_from, loaded while the workers are busy
+    from pipeline.stages.field_components import FIELD_ERROR
+    from pipeline.stages.promise_terms import read_terms
+    from pipeline.stages.records import atomic_write_text
+    from pipeline.store import promises as promise_store
+    from pipeline.store import repo
+    from pipeline.store.db import Database
+    from pipeline.store.tables import RunRow, utcnow
+
     report = BatchReport(
         run_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
         input_dir=str(input_dir),
@@ -316,7 +349,6 @@ def run_batch(
         started_at=utcnow().isoformat(timespec="seconds"),
     )
     db = Database(db_path, busy_timeout_s=settings.db_busy_timeout_s)
-    settings = replace(settings, ocr_cache_db=str(db_path))
     host, pid, pid_started = _process_identity()
     fault: LettersError | None = None
     results: Iterator[LetterResult] | None = None
@@ -336,7 +368,6 @@ def run_batch(
         repo.store_promises(db, promises, terms_of=lambda p: read_terms(p).to_json())
         with db.session() as s:
             done = repo.done_letters(s)
-        found = ingest.discover(input_dir, settings.limits)
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
         report.sidecars = found.sidecars
         run_ids = [f.letter_id for f in found.failures] + [letter.letter_id for letter in found.letters]
@@ -379,7 +410,7 @@ def run_batch(
             for failure in found.failures:
                 record(_failure_result(failure))
             with _stop_on_sigterm():
-                results = iter_results(todo, promises, settings, workers, dask)
+                results = batch.results(todo)
                 for result in results:
                     record(result)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
@@ -448,6 +479,12 @@ def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = 
     """Write the record files of ``db`` into ``out_dir`` as one set: letters.*, updates.* and decisions.*
     (the whole database unless ``letter_ids``), agreement.*, promises.*, then manifest.json over all of them. Returns the
     paths and the promise pages the promise records were made from."""
+    from pipeline.review.agreement import agreement_records
+    from pipeline.stages.promise_page import write_promise_records
+    from pipeline.stages.records import write_manifest, write_records
+    from pipeline.store import promises as promise_store
+    from pipeline.store import repo
+
     out_dir = Path(out_dir)
     letter_ids = list(letter_ids) if letter_ids is not None else None
     with db.session() as s:
@@ -466,6 +503,9 @@ def export_records(db_path: Path | str, out_dir: Path, letter_ids: Iterable[str]
                    input_dir: Path | None = None) -> list[Path]:
     """Rewrite the record files from the database (human decisions included). The database is
     only read: a read-only database file works. ``input_dir``: only letters from that folder."""
+    from pipeline.store import repo
+    from pipeline.store.db import Database
+
     preflight.check_database_readable(db_path)
     preflight.check_output_dir(Path(out_dir), 0.0)
     db = Database(db_path, readonly=preflight.database_is_read_only(db_path))
@@ -486,6 +526,9 @@ def human_verdict_examples(db_path: Path | str) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
     from pipeline.nlp import detect_language
+    from pipeline.stages.dates import iso_date
+    from pipeline.store import repo
+    from pipeline.store.db import Database
     from pipeline.store.tables import FieldRow, MatchRow, PromiseRow
 
     db = Database(db_path)

@@ -53,6 +53,25 @@ def _processor(promises: list[Promise], settings: Settings) -> Processor:
     return Processor(promises, settings)
 
 
+@dataclass(frozen=True)
+class ProcessorSource:
+    """What a local worker builds its own :class:`Processor` from, after it is forked.
+
+    The runner forks its workers first thing, while it is still small, and each builds its
+    Processor (model, promise index) while the runner opens the database and stores the
+    registry: start-up costs run side by side instead of one after the other, and the runner
+    never loads a model it does not use."""
+
+    promises: list[Promise]
+    settings: Settings
+
+    def build(self) -> Processor:
+        return _processor(self.promises, self.settings)
+
+
+Source = Processor | ProcessorSource  # a Processor given to a pool is inherited as it is (tests, one-off pools)
+
+
 def _single_thread_ocr() -> None:
     # One Tesseract thread per process: our parallelism is the workers, and OpenMP
     # threads of several Tesseracts only fight over the same cores.
@@ -63,23 +82,39 @@ def failed_result(letter: Letter, reason: str) -> LetterResult:
     return LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.FAILED, letter=letter, error=reason)
 
 
+class Batch:
+    """Where a run's letters go: started before the run knows which letters it will do
+    (:func:`start`), so local workers get ready while the runner does its own start-up."""
+
+    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+
+
+def start(promises: list[Promise], settings: Settings, workers: int, dask: str | None = None,
+          expected: list[Letter] | None = None) -> Batch:
+    """The executor of a run. ``dask``: None for this machine (a pool of ``workers`` processes,
+    one child process even for one worker); ``"local"`` for a Dask LocalCluster of ``workers``
+    processes; ``"tcp://HOST:PORT"`` for a running Dask scheduler (its workers must have this
+    package installed and see the letters' files and the models folder at the same paths).
+    ``expected``: the letters the run may process (all those found), so local workers are
+    started now, only as many as there is work for; without it they start with the results."""
+    if dask:
+        return _DaskBatch(promises, settings, workers, dask)
+    return LocalBatch(promises, settings, workers, expected)
+
+
 def iter_results(
     letters: list[Letter], promises: list[Promise], settings: Settings, workers: int, dask: str | None = None
 ) -> Iterator[LetterResult]:
-    """Process ``letters`` and yield their results as they complete.
-
-    ``dask``: None for this machine (in process when ``workers`` is 1, else a pool of
-    ``workers`` processes); ``"local"`` for a Dask LocalCluster of ``workers``
-    processes; ``"tcp://HOST:PORT"`` for a running Dask scheduler (its workers must
-    have this package installed and see the letters' files and the models folder
-    at the same paths).
-    """
-    if workers > 1 or dask:
-        letters = biggest_first(letters)
-    if dask:
-        yield from _dask_results(letters, promises, settings, workers, dask)
-    else:
-        yield from _local_results(letters, promises, settings, workers)
+    """Process ``letters`` and yield their results as they complete (see :func:`start`)."""
+    batch = start(promises, settings, workers, dask)
+    try:
+        yield from batch.results(letters)
+    finally:
+        batch.close()
 
 
 def biggest_first(letters: list[Letter]) -> list[Letter]:
@@ -92,25 +127,49 @@ def biggest_first(letters: list[Letter]) -> list[Letter]:
 # --- this machine ---------------------------------------------------------------
 
 
-def _local_results(
-    letters: list[Letter], promises: list[Promise], settings: Settings, workers: int
-) -> Iterator[LetterResult]:
-    # Built here, once, even for a pool: a missing model fails the run in this process with
-    # its own typed error, and forked workers share the loaded model instead of each
-    # spending seconds loading it again.
-    processor = _processor(promises, settings)
-    if not letters:
-        return
-    # Even one worker runs in a child process: a hang or a native crash in a PDF or image
-    # library then costs one letter, not the run. It is forked with the model already loaded,
-    # so it starts in milliseconds. With several workers the rest is loaded before the fork
-    # too (once, shared copy-on-write); one worker loads it lazily, only what its letters need.
-    # With several, a long scan is read by page ranges across them and put back together here.
-    tasks = plan(letters, workers) if workers > 1 else list(letters)
-    workers = max(1, min(workers, len(tasks)))
-    if workers > 1:
-        processor.warm_up()
-    yield from reassemble(_pool_results(tasks, processor, workers), processor)
+class LocalBatch(Batch):
+    """Letters processed by a pool of child processes on this machine.
+
+    Even one worker runs in a child process: a hang or a native crash in a PDF or image
+    library then costs one letter, not the run. Each worker builds its own Processor
+    right after it is forked (a missing model comes back from the first one as its typed
+    error, before any letter). With several workers, a long scan is read by page ranges
+    across them and put back together here.
+    """
+
+    def __init__(self, promises: list[Promise], settings: Settings, workers: int,
+                 expected: list[Letter] | None = None) -> None:
+        self.source = ProcessorSource(promises, settings)
+        self.workers = max(1, workers)
+        self.pool: LocalPool | None = None
+        self._finisher: Processor | None = None
+        if expected:
+            self.pool = LocalPool(self.source, self._pool_size(self._tasks(expected)))
+
+    def _tasks(self, letters: list[Letter]) -> list[Task]:
+        return plan(biggest_first(letters), self.workers) if self.workers > 1 else list(letters)
+
+    def _pool_size(self, tasks: list[Task]) -> int:
+        return max(1, min(self.workers, len(tasks)))
+
+    def _finishing_processor(self) -> Processor:
+        # Only a letter read by page ranges is finished here (fields, match and verdict on
+        # its joined pages): the runner loads a Processor of its own only for that.
+        if self._finisher is None:
+            self._finisher = self.source.build()
+        return self._finisher
+
+    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+        tasks = self._tasks(letters)
+        if not tasks:
+            return
+        if self.pool is None:
+            self.pool = LocalPool(self.source, self._pool_size(tasks))
+        yield from reassemble(self.pool.results(tasks), self._finishing_processor)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 Work = Callable[["Processor", Letter], LetterResult]
@@ -136,16 +195,54 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
-    """A pool worker: process letters sent over ``conn`` until None or the parent goes away."""
+@dataclass(frozen=True)
+class _Ready:
+    """A worker's first message: its Processor is built, letters may come."""
+
+
+@dataclass(frozen=True)
+class _BuildFailed:
+    """A worker's first message when it cannot build its Processor (a missing or mismatched
+    model): every worker would fail the same way, so the run stops with this error."""
+
+    reason: str
+    error: LettersError | None  # the typed error itself, when it survives pickling
+
+
+def _build_failed(exc: Exception) -> _BuildFailed:
+    import pickle
+
+    reason = str(exc) if isinstance(exc, LettersError) else f"{type(exc).__name__}: {exc}"
+    typed = exc if isinstance(exc, LettersError) else None
+    try:
+        pickle.loads(pickle.dumps(typed))
+    except Exception:
+        typed = None
+    return _BuildFailed(reason, typed)
+
+
+def _worker_main(conn: Connection, source: Source, work: Work) -> None:
+    """A pool worker: build the Processor, say so, then process letters sent over ``conn``
+    until None or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     # ... with SIGTERM, which must end us quietly (a forked worker inherits run_batch's
     # SIGTERM -> KeyboardInterrupt handler, which would print a traceback) but through the
     # finally blocks: a running Tesseract is killed and its temporary page files are removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _single_thread_ocr()
-    # What the parent did not load before forking (one worker: see _local_results) is loaded
-    # beside the first letter: while Tesseract reads a scan, this process only waits for it.
+    try:
+        processor = source if isinstance(source, Processor) else source.build()
+        message: _Ready | _BuildFailed = _Ready()
+    except Exception as exc:
+        message = _build_failed(exc)
+    try:
+        conn.send(message)
+    except OSError:
+        return
+    if isinstance(message, _BuildFailed):
+        return
+    # The languages' tokenizers and dictionaries load beside the first letter: while
+    # Tesseract reads a scan, this process only waits for it.
     threading.Thread(target=_warm_up, args=(processor,), name="warm-up", daemon=True).start()
     while True:
         try:
@@ -168,12 +265,13 @@ def _worker_main(conn: Connection, processor: Processor, work: Work) -> None:
 class _Worker:
     proc: BaseProcess
     conn: Connection
+    ready: bool = False  # its Processor is built: it takes letters
     letter: Task | None = None  # the letter (or page range) it is working on
     started: float = 0.0  # when it got that letter (time.monotonic)
 
     def stop(self) -> None:
         try:
-            if self.letter is None and self.proc.is_alive():
+            if self.letter is None and self.ready and self.proc.is_alive():
                 self.conn.send(None)  # idle: let it exit on its own
             else:
                 self.proc.terminate()  # it kills its Tesseract and removes its temporary files, then exits
@@ -198,24 +296,22 @@ def _kill_children(pid: int | None) -> None:
 
 
 def _pool_context() -> BaseContext:
-    # fork: workers inherit the parent's loaded Processor for free. Where there is no fork
-    # (Windows) the Processor is pickled to each worker instead.
+    # fork: workers inherit what the parent has loaded (the registry; a given Processor) for
+    # free. Where there is no fork (Windows) the source is pickled to each worker instead.
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _start_worker(ctx: BaseContext, processor: Processor, work: Work) -> _Worker:
+def _start_worker(ctx: BaseContext, source: Source, work: Work) -> _Worker:
     parent_conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=_worker_main, args=(child_conn, processor, work), daemon=True)
+    proc = ctx.Process(target=_worker_main, args=(child_conn, source, work), daemon=True)
     proc.start()
     child_conn.close()  # only the worker holds its end now: its death makes our end readable (EOF)
     return _Worker(proc, parent_conn)
 
 
-def _pool_results(
-    letters: list[Task], processor: Processor, workers: int, work: Work = _process_letter
-) -> Iterator[LetterResult | PagesResult]:
-    """A pool of worker processes, one letter in flight per worker.
+class LocalPool:
+    """A pool of worker processes, one letter in flight per worker, started at once.
 
     Unlike concurrent.futures.ProcessPoolExecutor, whose pool breaks as a whole when one
     worker dies (every pending letter then fails with BrokenProcessPool), each worker
@@ -223,25 +319,39 @@ def _pool_results(
     that letter goes back to the queue (once), a fresh worker takes the dead one's place,
     and the other workers carry on undisturbed. ``work`` is a seam for tests.
     """
-    ctx = _pool_context()
-    queue: deque[Task] = deque(letters)
-    deaths: dict[str, int] = {}
-    idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
-    pool = [_start_worker(ctx, processor, work) for _ in range(workers)]
 
-    limit = processor.settings.limits.max_letter_seconds
+    def __init__(self, source: Source, workers: int, work: Work = _process_letter) -> None:
+        self.ctx = _pool_context()
+        self.source = source
+        self.work = work
+        self.workers = workers
+        self.pool = [self._spawn() for _ in range(workers)]
 
-    def feed() -> None:
-        for w in pool:
-            if w.letter is None and queue:
-                w.letter = queue.popleft()
-                w.started = time.monotonic()
-                try:
-                    w.conn.send(w.letter)
-                except OSError:  # already dead: noticed through its sentinel
-                    pass
+    def _spawn(self) -> _Worker:
+        return _start_worker(self.ctx, self.source, self.work)
 
-    try:
+    def close(self) -> None:
+        for w in self.pool:
+            w.stop()
+        self.pool = []
+
+    def results(self, tasks: list[Task]) -> Iterator[LetterResult | PagesResult]:
+        queue: deque[Task] = deque(tasks)
+        deaths: dict[str, int] = {}
+        idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
+        pool = self.pool
+        limit = self.source.settings.limits.max_letter_seconds
+
+        def feed() -> None:
+            for w in pool:
+                if w.ready and w.letter is None and queue:
+                    w.letter = queue.popleft()
+                    w.started = time.monotonic()
+                    try:
+                        w.conn.send(w.letter)
+                    except OSError:  # already dead: noticed through its sentinel
+                        pass
+
         while queue or any(w.letter is not None for w in pool):
             feed()
             busy = [w.started + limit - time.monotonic() for w in pool if w.letter is not None]
@@ -252,7 +362,7 @@ def _pool_results(
                 if w.letter is not None and limit > 0 and w.conn not in ready and time.monotonic() - w.started > limit:
                     letter = w.letter
                     w.stop()  # it holds a letter, so stop() kills it and its Tesseract
-                    pool[i] = _start_worker(ctx, processor, work)
+                    pool[i] = self._spawn()
                     log.warning("stopped %s after %g s", letter.source_file, limit)
                     done.append(failed_result(
                         _letter_of(letter), f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
@@ -262,8 +372,14 @@ def _pool_results(
                 died = False
                 try:
                     while w.conn.poll():
-                        done.append(w.conn.recv())
-                        w.letter = None
+                        message = w.conn.recv()
+                        if isinstance(message, _Ready):
+                            w.ready = True
+                        elif isinstance(message, _BuildFailed):
+                            raise message.error or ExecutorError(f"a worker could not start: {message.reason}")
+                        else:
+                            done.append(message)
+                            w.letter = None
                 except (EOFError, OSError):
                     died = True
                 if not (died or not w.proc.is_alive()):
@@ -272,10 +388,10 @@ def _pool_results(
                 code = w.proc.exitcode
                 letter, w.letter = w.letter, None
                 w.stop()
-                pool[i] = _start_worker(ctx, processor, work)
+                pool[i] = self._spawn()
                 if letter is None:
                     idle_deaths += 1
-                    if idle_deaths > 2 * workers:
+                    if idle_deaths > 2 * len(pool):
                         raise ExecutorError(f"worker processes keep dying without a letter (exit code {code})")
                     continue
                 deaths[letter.letter_id] = n = deaths.get(letter.letter_id, 0) + 1
@@ -286,9 +402,17 @@ def _pool_results(
                     queue.appendleft(letter)  # first in line for the fresh worker
             feed()  # before the caller writes these results: workers never wait on our database
             yield from done
+
+
+def _pool_results(
+    letters: list[Task], processor: Source, workers: int, work: Work = _process_letter
+) -> Iterator[LetterResult | PagesResult]:
+    """A :class:`LocalPool` of ``workers`` over ``letters``, stopped at the end."""
+    pool = LocalPool(processor, workers, work)
+    try:
+        yield from pool.results(letters)
     finally:
-        for w in pool:
-            w.stop()
+        pool.close()
 
 
 # --- Dask ---------------------------------------------------------------------------
@@ -420,3 +544,13 @@ def _dask_results(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class _DaskBatch(Batch):
+    """Letters sent to a Dask cluster; each of its workers builds its own Processor once per run."""
+
+    def __init__(self, promises: list[Promise], settings: Settings, workers: int, address: str) -> None:
+        self.promises, self.settings, self.workers, self.address = promises, settings, workers, address
+
+    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+        yield from _dask_results(biggest_first(letters), self.promises, self.settings, self.workers, self.address)

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pipeline.errors import LetterError
@@ -147,8 +147,10 @@ def finish_letter(processor: Processor, letter: Letter, parts: list[PagesResult]
     return result
 
 
-def reassemble(results: Iterator[LetterResult | PagesResult], processor: Processor) -> Iterator[LetterResult]:
+def reassemble(results: Iterator[LetterResult | PagesResult],
+               processor: Processor | Callable[[], Processor]) -> Iterator[LetterResult]:
     """Letter results as they come, and the letters read by ranges once all their ranges are back.
+    ``processor``: the one that finishes those letters, or how to get it (built on first use).
 
     A LetterResult for a letter being read by ranges (its range killed a worker twice, or ran
     past the time limit) is that letter's final result; its other ranges are dropped as they come.
@@ -170,4 +172,5 @@ def reassemble(results: Iterator[LetterResult | PagesResult], processor: Process
         if len(got) == item.part.count:
             del pending[lid]
             done.add(lid)
-            yield finish_letter(processor, item.part.letter, got)
+            finisher = processor if isinstance(processor, Processor) else processor()
+            yield finish_letter(finisher, item.part.letter, got)

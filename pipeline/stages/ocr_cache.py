@@ -12,8 +12,6 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
-
 from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
 
@@ -89,6 +87,8 @@ def _engine(db: str):
 
 def lookup(db: str, key: str, page_no: int) -> PageText | None:
     """The cached page for ``key``, or None (also when the cache cannot be read)."""
+    from sqlalchemy import select  # here: a born-digital letter never needs SQLAlchemy in its worker
+
     from pipeline.store.tables import OcrCacheRow
 
     try:
