@@ -333,8 +333,8 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
     """run_batch once its workers are started: the database, the letters, the records."""
     import pipeline.review.agreement
     import pipeline.stages.promise_page  # noqa: F401 - for export_from, loaded while the workers are busy
+    from pipeline import executors
     from pipeline.stages.field_components import FIELD_ERROR
-    from pipeline.stages.promise_terms import read_terms
     from pipeline.stages.records import atomic_write_text
     from pipeline.store import promises as promise_store
     from pipeline.store import repo
@@ -365,9 +365,12 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
         report.stale_runs, live = db.write(start, "starting the run")
         reserve.clean_others(live)
         reserve.take()
-        repo.store_promises(db, promises, terms_of=lambda p: read_terms(p).to_json())
+        # The rows now, their terms (deadline, quantity, scope) from a worker after its letters,
+        # or read here at the end when no worker is asked (nothing to do, a Dask cluster).
+        repo.store_promises(db, promises)
         with db.session() as s:
             done = repo.done_letters(s)
+            terms_todo = set(repo.promises_without_terms(s))
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
         report.sidecars = found.sidecars
         run_ids = [f.letter_id for f in found.failures] + [letter.letter_id for letter in found.letters]
@@ -410,9 +413,20 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
             for failure in found.failures:
                 record(_failure_result(failure))
             with _stop_on_sigterm():
-                results = batch.results(todo)
+                results = batch.results(todo, sorted(terms_todo))
                 for result in results:
-                    record(result)
+                    if isinstance(result, executors.TermsResult):
+                        if result.error:
+                            log.warning("reading the promises' terms on a worker failed (%s): reading them here", result.error)
+                        repo.store_terms(db, result.terms)
+                        terms_todo -= set(result.terms)
+                    else:
+                        record(result)
+            if terms_todo:
+                from pipeline.stages.promise_terms import read_terms
+
+                by_id = {p.promise_id: p for p in promises}
+                repo.store_terms(db, {pid: read_terms(by_id[pid]).to_json() for pid in sorted(terms_todo) if pid in by_id})
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
             report.interrupted = True
             report.interrupt_reason = "stopped by a signal (Ctrl-C or SIGTERM)"

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -82,11 +82,33 @@ def failed_result(letter: Letter, reason: str) -> LetterResult:
     return LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.FAILED, letter=letter, error=reason)
 
 
+@dataclass(frozen=True)
+class TermsTask:
+    """Read the terms (deadline, quantity, scope) of these promises on a worker: it has the
+    language tools loaded anyway, and the runner then never loads them. Queued after the
+    letters, so no letter waits for it."""
+
+    promise_ids: tuple[str, ...]
+    letter_id: str = "registry-terms"  # how a worker death or the time limit names it
+    source_file: str = "the promise registry (terms)"
+
+
+@dataclass
+class TermsResult:
+    """What a worker read for a TermsTask: promise id -> terms (JSON), or why not (the runner
+    then reads them itself)."""
+
+    terms: dict[str, dict[str, Any]]
+    error: str | None = None
+
+
 class Batch:
     """Where a run's letters go: started before the run knows which letters it will do
     (:func:`start`), so local workers get ready while the runner does its own start-up."""
 
-    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+    def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
+        """The letters' results as they complete; with ``terms_of`` (promise ids), a TermsResult
+        for them too when the executor reads terms (else the caller reads them)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -159,12 +181,14 @@ class LocalBatch(Batch):
             self._finisher = self.source.build()
         return self._finisher
 
-    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+    def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
         tasks = self._tasks(letters)
         if not tasks:
-            return
+            return  # no worker needed: the caller reads the terms itself
         if self.pool is None:
             self.pool = LocalPool(self.source, self._pool_size(tasks))
+        if terms_of:
+            tasks.append(TermsTask(tuple(terms_of)))
         yield from reassemble(self.pool.results(tasks), self._finishing_processor)
 
     def close(self) -> None:
@@ -173,11 +197,25 @@ class LocalBatch(Batch):
 
 
 Work = Callable[["Processor", Letter], LetterResult]
-Task = Letter | PageRange  # what a pool worker is given: a whole letter, or pages of a long scan
+Task = Letter | PageRange | TermsTask  # what a pool worker is given: a whole letter, pages of a long scan, terms
 
 
-def _letter_of(task: Task) -> Letter:
+def _letter_of(task: Letter | PageRange) -> Letter:
     return task.letter if isinstance(task, PageRange) else task
+
+
+def _failed(task: Task, reason: str) -> LetterResult | TermsResult:
+    """The result of a task that could not be done (its worker died twice, it ran past the limit)."""
+    return TermsResult({}, reason) if isinstance(task, TermsTask) else failed_result(_letter_of(task), reason)
+
+
+def _read_terms(processor: Processor, task: TermsTask) -> TermsResult:
+    terms = {}
+    for pid in task.promise_ids:
+        t = processor.terms(pid)
+        if t is not None:
+            terms[pid] = t.to_json()
+    return TermsResult(terms)
 
 
 def _process_letter(processor: Processor, letter: Letter) -> LetterResult:
@@ -252,9 +290,14 @@ def _worker_main(conn: Connection, source: Source, work: Work) -> None:
         if letter is None:
             return
         try:
-            result = read_range(letter, processor.settings) if isinstance(letter, PageRange) else work(processor, letter)
+            if isinstance(letter, PageRange):
+                result = read_range(letter, processor.settings)
+            elif isinstance(letter, TermsTask):
+                result = _read_terms(processor, letter)
+            else:
+                result = work(processor, letter)
         except Exception as exc:  # Processor.process never raises for bad input; this is a bug
-            result = failed_result(_letter_of(letter), f"internal error: {type(exc).__name__}: {exc}")
+            result = _failed(letter, f"internal error: {type(exc).__name__}: {exc}")
         try:
             conn.send(result)
         except OSError:  # the parent was killed: nobody to tell
@@ -335,7 +378,7 @@ class LocalPool:
             w.stop()
         self.pool = []
 
-    def results(self, tasks: list[Task]) -> Iterator[LetterResult | PagesResult]:
+    def results(self, tasks: list[Task]) -> Iterator[LetterResult | PagesResult | TermsResult]:
         queue: deque[Task] = deque(tasks)
         deaths: dict[str, int] = {}
         idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
@@ -357,15 +400,15 @@ class LocalPool:
             busy = [w.started + limit - time.monotonic() for w in pool if w.letter is not None]
             timeout = max(0.0, min(busy)) if busy and limit > 0 else None
             ready = set(wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=timeout))
-            done: list[LetterResult | PagesResult] = []
+            done: list[LetterResult | PagesResult | TermsResult] = []
             for i, w in enumerate(pool):
                 if w.letter is not None and limit > 0 and w.conn not in ready and time.monotonic() - w.started > limit:
                     letter = w.letter
                     w.stop()  # it holds a letter, so stop() kills it and its Tesseract
                     pool[i] = self._spawn()
                     log.warning("stopped %s after %g s", letter.source_file, limit)
-                    done.append(failed_result(
-                        _letter_of(letter), f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
+                    done.append(_failed(
+                        letter, f"processing took longer than the {limit:g} s per-letter limit and was stopped"))
             for i, w in enumerate(pool):
                 if w.conn not in ready and w.proc.sentinel not in ready:
                     continue
@@ -397,7 +440,7 @@ class LocalPool:
                 deaths[letter.letter_id] = n = deaths.get(letter.letter_id, 0) + 1
                 log.warning("worker died (exit code %s) on %s (%d time(s))", code, letter.source_file, n)
                 if n >= MAX_WORKER_DEATHS:
-                    done.append(failed_result(_letter_of(letter), f"worker process died on this letter {n} times (exit code {code})"))
+                    done.append(_failed(letter, f"worker process died on this letter {n} times (exit code {code})"))
                 else:
                     queue.appendleft(letter)  # first in line for the fresh worker
             feed()  # before the caller writes these results: workers never wait on our database
@@ -406,7 +449,7 @@ class LocalPool:
 
 def _pool_results(
     letters: list[Task], processor: Source, workers: int, work: Work = _process_letter
-) -> Iterator[LetterResult | PagesResult]:
+) -> Iterator[LetterResult | PagesResult | TermsResult]:
     """A :class:`LocalPool` of ``workers`` over ``letters``, stopped at the end."""
     pool = LocalPool(processor, workers, work)
     try:
@@ -552,5 +595,5 @@ class _DaskBatch(Batch):
     def __init__(self, promises: list[Promise], settings: Settings, workers: int, address: str) -> None:
         self.promises, self.settings, self.workers, self.address = promises, settings, workers, address
 
-    def results(self, letters: list[Letter]) -> Iterator[LetterResult]:
+    def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
         yield from _dask_results(biggest_first(letters), self.promises, self.settings, self.workers, self.address)

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.errors import LetterError
 from pipeline.processor import Processor
@@ -147,8 +148,8 @@ def finish_letter(processor: Processor, letter: Letter, parts: list[PagesResult]
     return result
 
 
-def reassemble(results: Iterator[LetterResult | PagesResult],
-               processor: Processor | Callable[[], Processor]) -> Iterator[LetterResult]:
+def reassemble(results: Iterator[Any],
+               processor: Processor | Callable[[], Processor]) -> Iterator[Any]:
     """Letter results as they come, and the letters read by ranges once all their ranges are back.
     ``processor``: the one that finishes those letters, or how to get it (built on first use).
 
@@ -158,6 +159,9 @@ def reassemble(results: Iterator[LetterResult | PagesResult],
     pending: dict[str, list[PagesResult]] = {}
     done: set[str] = set()  # letters whose result has been given: anything later for them is dropped
     for item in results:
+        if not isinstance(item, LetterResult | PagesResult):  # not a letter's (the registry's terms): passed on
+            yield item
+            continue
         if isinstance(item, LetterResult):
             if item.letter_id not in done:
                 done.add(item.letter_id)

@@ -17,11 +17,11 @@ from pipeline.errors import LetterError
 from pipeline.schema import Letter, LetterFields, LetterResult, LetterText, Match, Promise, Status, Update
 from pipeline.settings import Settings
 from pipeline.stages.dates import iso_date
-from pipeline.stages.promise_terms import PromiseTerms
 from pipeline.stages.text import extract_text
 
 if TYPE_CHECKING:
     from pipeline.stages.match import PromiseIndex, Ranker
+    from pipeline.stages.promise_terms import PromiseTerms
 
 log = logging.getLogger("letters")
 

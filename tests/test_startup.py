@@ -111,3 +111,49 @@ def test_each_worker_loads_the_model_once_and_the_runner_never(inbox: tuple[Path
     pids = [int(pid) for name, pid in (line.split() for line in log.read_text().splitlines()) if name == "model"]
     assert len(pids) == 2 and len(set(pids)) == 2  # once in each of the two workers
     assert res["pid"] not in pids
+
+
+def _stored_terms(db: Path) -> dict[str, object]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return {pid: json.loads(t) if t else None for pid, t in conn.execute("SELECT promise_id, terms FROM promises")}
+
+
+def test_the_promises_terms_are_read_by_a_worker_not_by_the_runner(
+        inbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """The registry's terms (deadline, quantity, scope) are read by a worker after its letters and
+    stored by the runner, which never imports the terms reader; a promise changed later, on a run
+    with no letter to do (no worker started), is read again by the runner itself."""
+    from pipeline.stages.promise_terms import read_terms
+    from pipeline.stages.registry import load_registry
+
+    folder, registry = inbox
+    out = tmp_path / "out"
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from pipeline.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(sys.argv[1:])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    args = ("run", str(folder), "--promises", str(registry), "--out", str(out), "--workers", "1")
+    loaded = set(_python(code, *args))
+    assert "pipeline.stages.promise_terms" not in loaded and "pipeline.stages.quantities" not in loaded
+    promises = load_registry(registry)
+    assert _stored_terms(out / "letters.db") == {p.promise_id: read_terms(p).to_json() for p in promises}
+
+    changed = tmp_path / "promises.csv"
+    with registry.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["title"] += " до кінця 2017 року"
+    with changed.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    _python(code, "run", str(folder), "--promises", str(changed), "--out", str(out), "--workers", "1")
+    again = {p.promise_id: read_terms(p).to_json() for p in load_registry(changed)}
+    assert _stored_terms(out / "letters.db") == again

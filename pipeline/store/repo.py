@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,6 +130,36 @@ def store_promises(db: Database, promises: Iterable[Promise], chunk: int = PROMI
                 if attempt == 2:
                     raise
     return len(changed)
+
+
+def _no_terms() -> Any:
+    # SQL NULL, or a JSON null (what an ORM assignment of None stores in a JSON column)
+    return or_(PromiseRow.terms.is_(None), cast(PromiseRow.terms, String) == "null")
+
+
+def promises_without_terms(session: Session) -> list[str]:
+    """Ids of stored promises whose terms are not read yet (new or changed since)."""
+    return list(session.scalars(select(PromiseRow.promise_id).where(_no_terms()).order_by(PromiseRow.promise_id)))
+
+
+def store_terms(db: Database, terms: dict[str, dict[str, Any]], chunk: int = PROMISE_CHUNK) -> int:
+    """Save promises' terms read elsewhere (a worker), in short transactions; a promise whose row
+    got terms meanwhile (another run) is left as it is. Returns how many were written."""
+    items = sorted(terms.items())
+    written = 0
+
+    def save(s: Session, part: list[tuple[str, dict[str, Any]]]) -> int:
+        rows = {r.promise_id: r for r in s.scalars(select(PromiseRow).where(
+            PromiseRow.promise_id.in_([pid for pid, _ in part]), _no_terms()))}
+        for pid, value in part:
+            if pid in rows:
+                rows[pid].terms = value
+        return len(rows)
+
+    for i in range(0, len(items), chunk):
+        part = items[i:i + chunk]
+        written += db.write(lambda s, part=part: save(s, part), "saving the promises' terms")
+    return written
 
 
 def load_promises(session: Session) -> list[Promise]:
