@@ -90,10 +90,11 @@ class Processor:
         import pipeline.stages.fields
         import pipeline.stages.match
         import pipeline.stages.ocr  # noqa: F401 - loaded for the workers
-        from pipeline.nlp import get_nlp, morph_analyzer
+        from pipeline.nlp import morph_analyzer
+        from pipeline.tokenizer import get_tokenizer
 
         for lang in langs:
-            get_nlp(lang)
+            get_tokenizer(lang)
             morph_analyzer(lang)
 
     def process(self, letter: Letter, text: LetterText | None = None) -> LetterResult:

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.errors import ModelError
-from pipeline.nlp import LANGS, detect_language, get_nlp, morph_analyzer
+from pipeline.nlp import LANGS, detect_language, morph_analyzer
 from pipeline.schema import Passage, Promise, Verdict, VerdictSuggestion
+from pipeline.tokenizer import get_tokenizer
 
 if TYPE_CHECKING:
     from pipeline.stages.promise_terms import PromiseTerms
@@ -133,7 +134,7 @@ def _lemma(word: str, lang: str) -> str:
 def lemma_features(text: str, lang: str | None = None, neg_scope: int = NEG_SCOPE) -> str:
     """Space-separated lemma tokens with NEG_ scope marks, CUE_ tokens and NUM/PCT placeholders."""
     lang = lang if lang in LANGS else detect_language(text)
-    doc = get_nlp(lang).tokenizer(text)  # tokens only; lemmas come from the cached _lemma
+    doc = get_tokenizer(lang)(text)  # spaCy's tokens without spaCy; lemmas come from the cached _lemma
     out: list[str] = []
     scope = 0
     for tok in doc:
