@@ -165,3 +165,20 @@ def test_terms_round_trip_to_json_and_describe() -> None:
     assert js["deadline"]["end"] == "2017-12-31" and js["quantity"]["value"] == 35
     assert "35 майданчик" in t.describe() and "2017-12-31" in t.describe()
     assert "майданчик" in t.object_lemmas and not any("ткачук" in x for x in t.object_lemmas)
+
+
+def test_the_numeral_prefixes_are_those_of_every_numeral_form() -> None:
+    """numeral_value skips the dictionaries for words that start unlike any numeral: the list of
+    starts must be exactly what the dictionaries give for the numerals the module knows."""
+    from pipeline.nlp import morph_analyzer
+    from pipeline.stages import quantities as q
+
+    starts = set()
+    for word in (*q._ALL_NUMERALS, *q._SCALES, *q._FORMS):
+        starts.add(q.fold(word)[:2])
+        for lang in ("uk", "ru"):
+            for parse in morph_analyzer(lang).parse(word):
+                starts |= {q.fold(form.word)[:2] for form in parse.lexeme}
+    assert q.NUMERAL_PREFIXES == starts
+    assert q.numeral_value("п'ятдесяти", "uk") == 50 and q.numeral_value("семи", "uk") == 7
+    assert q.numeral_value("восьми", "ru") == 8 and q.numeral_value("ремонту", "uk") is None
