@@ -126,6 +126,24 @@ def has_real_text(words: list[dict], min_chars: int) -> bool:
     return letters >= min_chars and "(cid:" not in text[:2000] and letters / max(len(text), 1) > 0.4
 
 
+def _layer_words(doc: object, index: int, page: object) -> list[dict]:
+    """The words of page ``index`` (0-based) of a pdfium document, as pdfplumber's
+    ``extract_words(x_tolerance=1.5, y_tolerance=3)`` gives them; ``page`` is the pdfplumber page."""
+    from pipeline.stages.pdf_words import chars_to_words, page_chars
+
+    pdf_page = doc[index]  # type: ignore[index]
+    try:
+        textpage = pdf_page.get_textpage()
+        try:
+            mediabox = tuple(float(v) for v in page.page_obj.mediabox)  # type: ignore[attr-defined]
+            chars = page_chars(textpage, float(page.height), mediabox, int(page.rotation))  # type: ignore[attr-defined]
+        finally:
+            textpage.close()
+    finally:
+        pdf_page.close()
+    return chars_to_words(chars)
+
+
 def _pdf_pages(
     path: Path, settings: Settings, file_sha: str = "", pages: PageSpan | None = None
 ) -> Iterator[PageText | PageImage]:
@@ -150,29 +168,25 @@ def _pdf_pages(
             raise UnreadableFile("PDF has no pages")
         if n_pages > settings.limits.max_pages:
             raise TooLarge(f"PDF has {n_pages} pages, over the limit of {settings.limits.max_pages}")
+        try:  # pdfium reads the text layer (and renders the pages to OCR)
+            doc = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise UnreadableFile(f"broken PDF: {exc}") from None
         span = range(n_pages) if pages is None else range(pages[0] - 1, min(pages[1] or n_pages, n_pages))
         for i in span:
-            page = None
             try:
+                # pdfminer's page object: the page's boxes and rotation, and its content streams' size
                 page = pdf.pages[i]
                 _check_content_size(page.page_obj, i + 1)
-                words = page.extract_words(x_tolerance=1.5, y_tolerance=3)
                 width, height = float(page.width), float(page.height)
+                words = _layer_words(doc, i, page)
             except LetterError:
                 raise
             except Exception as exc:
                 raise UnreadableFile(f"broken PDF page {i + 1}: {_pdf_reason(exc)}") from None
-            finally:
-                if page is not None:
-                    page.close()  # drops pdfplumber's per-page caches: memory stays flat on long PDFs
             if has_real_text(words, settings.limits.min_text_layer_chars):
                 yield layout_text_layer(words, i + 1, width, height)
                 continue
-            if doc is None:
-                try:
-                    doc = pdfium.PdfDocument(str(path))
-                except pdfium.PdfiumError as exc:
-                    raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
             dpi = settings.ocr.render_dpi
             scale = dpi / 72.0
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
@@ -258,8 +272,11 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
         )
 
 
-# "N 0 obj M 0 R endobj": an object that is only a reference to another one
-_BARE_REF = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+obj\s*(\d{1,10})\s+\d{1,5}\s+R\s*endobj")
+# "N 0 obj M 0 R endobj": an object that is only a reference to another one. The pattern starts
+# at the literal "obj" (found by a fast scan; one that starts with digits is tried at every byte,
+# ~2 ms a letter) and "N 0 " is read back from just before it.
+_BARE_REF = re.compile(rb"obj\s*(\d{1,10})\s+\d{1,5}\s+R\s*endobj")
+_OBJ_HEADER_END = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+\Z")
 
 
 def _check_reference_loops(path: Path) -> None:
@@ -270,7 +287,11 @@ def _check_reference_loops(path: Path) -> None:
 
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            refs = {int(m.group(1)): int(m.group(2)) for m in _BARE_REF.finditer(data)}
+            refs: dict[int, int] = {}
+            for m in _BARE_REF.finditer(data):
+                head = _OBJ_HEADER_END.search(data, max(0, m.start() - 64), m.start())
+                if head:
+                    refs[int(head.group(1))] = int(m.group(1))
     except (OSError, ValueError):  # unreadable or empty: the PDF reader says why
         return
     for start in refs:
