@@ -67,11 +67,12 @@ _PAGE_MATRIX = {90: lambda x0, y0, x1, y1: (0.0, -1.0, 1.0, 0.0, -y0, x1),
                 270: lambda x0, y0, x1, y1: (0.0, 1.0, -1.0, 0.0, y1, -x0)}
 
 
-def _object_state(calls: dict[str, Any], tp: int, i: int, obj: int | None, rotation: int, page_height: float,
-                  top_shift: float) -> tuple[bool, float, float, bool, float, float, float, float]:
+def _object_state(calls: dict[str, Any], tp: int, i: int, obj: int | None, rotation: int,
+                  page_top: float) -> tuple[bool, float, float, bool, float, float, float, float]:
     """What page_chars keeps of the text object of character ``i``: (plain, top, bottom, upright,
     a, b, c, d). Plain: upright horizontal text on an unrotated page, whose characters all have the
-    top and bottom given; otherwise top and bottom hold the font's descent and size."""
+    top and bottom given (``page_top``: pdfplumber's top is ``page_top`` - y); otherwise top and
+    bottom hold the font's descent and size."""
     size = calls["font_size"](tp, i)
     matrix = (ctypes.c_float * 6)()  # FS_MATRIX: a, b, c, d, e, f
     calls["matrix"](tp, i, ctypes.addressof(matrix))
@@ -90,7 +91,7 @@ def _object_state(calls: dict[str, Any], tp: int, i: int, obj: int | None, rotat
         calls["origin"](tp, i, ctypes.addressof(xy), ctypes.addressof(xy) + 8)
         y0, y1 = xy[1] + d * descent * size, xy[1] + d * (descent * size + size)
         y0, y1 = min(y0, y1), max(y0, y1)
-        return True, page_height - y1 + top_shift, page_height - y0 + top_shift, upright, a, b, cm, d
+        return True, page_top - y1, page_top - y0, upright, a, b, cm, d
     return False, descent, size, upright, a, b, cm, d
 
 
@@ -138,24 +139,29 @@ def page_chars(textpage: Any, page_height: float, mediabox: tuple[float, ...], r
                 continue
             state = objects.get(obj)
             if state is None:
-                state = objects[obj] = _object_state(calls, tp, i, obj, rotation, page_height, top_shift)
+                state = objects[obj] = _object_state(calls, tp, i, obj, rotation, page_height + top_shift - cf)
             plain, top, bottom, upright, a, b, cm, d = state
             last_obj = obj
         if plain:  # horizontal text, page not rotated: pdfminer's box spans the advance width
             loose_box(tp, i, rect_at)
             append((text, rect[0], top, rect[2], bottom, upright))
             continue
-        if a and not b and not cm:  # axis-aligned text on a rotated page
+        calls["origin"](tp, i, at[4], at[5])
+        descent, size = top, bottom  # _object_state keeps these two here for such text
+        if a and not b and not cm:  # axis-aligned text on a rotated page: the loose box spans the advance
             loose_box(tp, i, rect_at)
-            calls["origin"](tp, i, at[0], at[1])
-            descent, size = top, bottom  # _object_state keeps these two here for such text
-            ux0, ux1 = rect[0], rect[2]
-            uy0, uy1 = nums[1] + d * descent * size, nums[1] + d * (descent * size + size)
-        else:  # rotated or skewed (stamps, margins): pdfium's tight glyph box
+            adv = (rect[2] - rect[0]) / a
+        else:  # rotated or skewed text (stamps, margins): pdfium's loose box is not along the baseline,
+            # so the advance ends where the glyph's ink ends (tight box) along the baseline
             calls["tight_box"](tp, i, at[0], at[1], at[2], at[3])
-            ux0, ux1, uy0, uy1 = nums[0], nums[1], nums[2], nums[3]
-        xs = (ca * ux0 + cc * uy0 + ce, ca * ux1 + cc * uy1 + ce)
-        ys = (cb * ux0 + cd * uy0 + cf, cb * ux1 + cd * uy1 + cf)
+            norm = a * a + b * b or 1.0
+            adv = max(((x - nums[4]) * a + (y - nums[5]) * b) / norm
+                      for x in (nums[0], nums[1]) for y in (nums[2], nums[3]))
+        # pdfminer's box: (0, descent) to (advance, descent + font size) in text space, through the char matrix
+        lo, hi = descent * size, descent * size + size
+        corners = [(nums[4] + a * tx + cm * ty, nums[5] + b * tx + d * ty) for tx in (0.0, adv) for ty in (lo, hi)]
+        xs = [ca * ux + cc * uy + ce for ux, uy in corners]
+        ys = [cb * ux + cd * uy + cf for ux, uy in corners]
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
         append((text, x0 + left, page_height - y1 + top_shift, x1 + left, page_height - y0 + top_shift, upright))
     return out
