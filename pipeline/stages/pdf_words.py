@@ -21,6 +21,7 @@ Y_TOLERANCE = 3.0  # characters whose tops are this close are on one line
 
 # pdfplumber expands these by default
 LIGATURES = {"ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "ﬁ": "fi", "ﬂ": "fl", "ﬆ": "st", "ﬅ": "st"}
+_LIGATURE_TABLE = str.maketrans(LIGATURES)
 
 Char = tuple[str, float, float, float, float, bool]  # text, x0, top, x1, bottom, upright
 
@@ -194,16 +195,10 @@ def _lines(chars: list[Char], upright: bool) -> Iterator[list[Char]]:
             yield sorted(line, key=lambda ch: (ch[2], ch[4]))
 
 
-def _begins_word(prev: Char, cur: Char, upright: bool) -> bool:
-    if upright:
-        return cur[1] < prev[1] or cur[1] > prev[3] + X_TOLERANCE or abs(cur[2] - prev[2]) > Y_TOLERANCE
-    return cur[2] < prev[2] or cur[2] > prev[4] + Y_TOLERANCE or abs(cur[1] - prev[1]) > X_TOLERANCE
-
-
 def _word(chars: list[Char]) -> dict:
     texts, x0s, tops, x1s, bottoms, _ = zip(*chars, strict=True)
     return {
-        "text": "".join(LIGATURES.get(t, t) for t in texts),
+        "text": "".join(texts).translate(_LIGATURE_TABLE),
         "x0": min(x0s),
         "top": min(tops),
         "x1": max(x1s),
@@ -213,21 +208,28 @@ def _word(chars: list[Char]) -> dict:
 
 def chars_to_words(chars: list[Char]) -> list[dict]:
     """pdfplumber's WordExtractor with its defaults but the tolerances: runs of upright / rotated
-    characters apart, lines by clustering, a word ends at a blank character or a gap."""
+    characters apart, lines by clustering, a word ends at a blank character or where the next
+    character is behind, past the tolerance after, or off the line of the previous one."""
     words: list[dict] = []
     for upright, run in itertools.groupby(chars, key=lambda ch: ch[5]):
+        # along the line: x0 and x1 (upright) or top and bottom (rotated); across it: top or x0
+        start, end, across = (1, 3, 2) if upright else (2, 4, 1)
+        along_tol, across_tol = (X_TOLERANCE, Y_TOLERANCE) if upright else (Y_TOLERANCE, X_TOLERANCE)
         for line in _lines(list(run), upright):
             current: list[Char] = []
+            prev: Char | None = None
             for ch in line:
                 if ch[0].isspace():
                     if current:
                         words.append(_word(current))
-                    current = []
-                elif current and _begins_word(current[-1], ch, upright):
+                    current, prev = [], None
+                elif prev is not None and (ch[start] < prev[start] or ch[start] > prev[end] + along_tol
+                                           or abs(ch[across] - prev[across]) > across_tol):
                     words.append(_word(current))
-                    current = [ch]
+                    current, prev = [ch], ch
                 else:
                     current.append(ch)
+                    prev = ch
             if current:
                 words.append(_word(current))
     return words

@@ -1,6 +1,7 @@
 """Text: each page's text and words, from the PDF text layer or from OCR.
 
-A PDF page with a real text layer is read with pdfplumber (no OCR); any other
+A PDF page with a real text layer is read with pdfium (:mod:`pipeline.stages.pdf_words`, the
+words pdfplumber would give; pdfminer still opens the file and checks each page); any other
 page (scanned PDF page, image, TIFF frame) is rendered and handed to
 :func:`pipeline.stages.ocr.ocr_page`. Pages are streamed one at a time so a
 long PDF never sits in memory as images.
@@ -60,7 +61,7 @@ def _check_pixels(width: float, height: float, settings: Settings, what: str) ->
 
 
 def _layer_lines(words: list[dict]) -> list[list[dict]]:
-    """Group pdfplumber words into lines by their vertical position."""
+    """Group text-layer words (pdfplumber's word dicts) into lines by their vertical position."""
     lines: list[list[dict]] = []
     for w in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
         height = max(w["bottom"] - w["top"], 1.0)
