@@ -225,3 +225,30 @@ def test_overprinted_bold_is_read_once(tmp_path: Path) -> None:
             if variant == "overprint":
                 assert pdf.pages[0].extract_words(x_tolerance=1.5, y_tolerance=3)[0]["text"] == "ВВИИККООННААВВЧЧИИЙЙ"
     assert words["overprint"] == words["plain"]
+
+
+def test_content_size_bound_falls_back_to_decoding(tmp_path: Path) -> None:
+    """Content streams whose size bounds add up past the limit (random bytes barely deflate, so
+    their bound is ~1000x their size) but that decode to little are measured, not refused; 64 MB
+    of no-ops in a few KB is refused."""
+    import os
+    import zlib
+
+    import pdfplumber
+
+    from pipeline.errors import TooLarge
+    from pipeline.stages.text import MAX_PAGE_CONTENT_BYTES, _check_content_size
+    from tests.badinputs import _pdf_from_objects, content_bomb_pdf
+
+    packed = [zlib.compress(b"% " + os.urandom(12000).hex().encode() + b"\n") for _ in range(3)]
+    assert sum(len(p) for p in packed) * 1032 > MAX_PAGE_CONTENT_BYTES  # the bound alone would refuse it
+    streams = [b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(p) + p + b"\nendstream" for p in packed]
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents [4 0 R 5 0 R 6 0 R] >>",
+               *streams]
+    (tmp_path / "many.pdf").write_bytes(_pdf_from_objects(objects))
+    with pdfplumber.open(tmp_path / "many.pdf") as pdf:
+        _check_content_size(pdf.pages[0].page_obj, 1)
+    content_bomb_pdf(tmp_path / "bomb.pdf")
+    with pdfplumber.open(tmp_path / "bomb.pdf") as pdf, pytest.raises(TooLarge, match="PDF bomb"):
+        _check_content_size(pdf.pages[0].page_obj, 1)

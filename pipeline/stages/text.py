@@ -205,9 +205,9 @@ def _pdf_pages(
             doc.close()
 
 
-# pdfminer parses content streams in pure Python (~0.2-0.5 MB/s): a few KB of deflated
-# no-op operators can keep a worker busy for hours. Text pages hold ~10-100 KB of content,
-# a dense vector drawing a few MB.
+# A few KB of deflated no-op operators can inflate to gigabytes that a reader (pdfminer in pure
+# Python at ~0.2-0.5 MB/s, pdfium too when it renders) would parse. Text pages hold ~10-100 KB of
+# content, a dense vector drawing a few MB.
 MAX_PAGE_CONTENT_BYTES = 16 * 1024 * 1024
 
 
@@ -240,8 +240,44 @@ def _stream_size(stream: object, cap: int) -> int:
     return len(data)
 
 
+# The most each filter can multiply a stream's size by: deflate's ratio is at most 1032:1, ASCII85
+# turns 5 characters into 4 bytes ("z" one into 4), hex 2 into 1.
+_FILTER_GROWTH = {"FlateDecode": 1032, "Fl": 1032, "ASCII85Decode": 4, "A85": 4, "ASCIIHexDecode": 1,
+                  "AHx": 1}
+
+
+def _stream_size_bound(stream: object, cap: int) -> int:
+    """An upper bound of a stream's decoded size from its raw size and filters, without decoding
+    it (ASCII85 in pure Python costs as much as reading the page's text layer); over ``cap`` when
+    a filter's growth is unbounded (LZW, RunLength, image codecs)."""
+    data = stream.rawdata  # type: ignore[attr-defined]
+    size = len(stream.data or b"") if data is None else len(data)  # type: ignore[attr-defined]
+    if data is None:  # already decoded by pdfminer
+        return size
+    for name, _params in stream.get_filters():  # type: ignore[attr-defined]
+        growth = _FILTER_GROWTH.get(getattr(name, "name", ""))
+        if growth is None:
+            return cap + 1
+        size *= growth
+    return size
+
+
 def _check_content_size(page_obj: object, page_no: int) -> None:
-    """Refuse a page whose content streams (with form XObjects) decode to more than the limit."""
+    """Refuse a page whose content streams (with form XObjects) decode to more than the limit.
+    Bounds of the decoded sizes come first: a letter's page is well within them and its streams
+    are not decoded at all."""
+    if _content_size(page_obj, _stream_size_bound) <= MAX_PAGE_CONTENT_BYTES:
+        return
+    if _content_size(page_obj, _stream_size) > MAX_PAGE_CONTENT_BYTES:
+        raise TooLarge(
+            f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
+            "(possible PDF bomb)"
+        )
+
+
+def _content_size(page_obj: object, size_of: Callable[[object, int], int]) -> int:
+    """The sum of ``size_of`` over the page's content streams and form XObjects (4 levels deep),
+    stopping once it is over the limit."""
     from pdfminer.pdftypes import PDFStream, resolve1
     from pdfminer.psparser import LIT
 
@@ -254,7 +290,7 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
             st = resolve1(st)
             if isinstance(st, PDFStream) and id(st) not in seen:
                 seen.add(id(st))
-                total += _stream_size(st, MAX_PAGE_CONTENT_BYTES - total)
+                total += size_of(st, MAX_PAGE_CONTENT_BYTES - total)
             if total > MAX_PAGE_CONTENT_BYTES:
                 return
         xobjects = resolve1((resolve1(resources) or {}).get("XObject")) if depth < 4 else None
@@ -266,11 +302,7 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
                 return
 
     add(list(getattr(page_obj, "contents", None) or []), getattr(page_obj, "resources", None), 0)
-    if total > MAX_PAGE_CONTENT_BYTES:
-        raise TooLarge(
-            f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
-            "(possible PDF bomb)"
-        )
+    return total
 
 
 # "N 0 obj M 0 R endobj": an object that is only a reference to another one. The pattern starts
