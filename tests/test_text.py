@@ -110,3 +110,145 @@ def test_two_page_tiff_and_ocr_cache(tmp_path: Path) -> None:
     # Other OCR settings make other keys: the cache never returns a result made differently.
     other = replace(settings, ocr=replace(settings.ocr, psm=6))
     assert extract_text(letter, other).pages[0].from_cache is False
+
+
+# --- the pdfium text-layer reader against pdfplumber ------------------------------------------
+
+LAYER_LINES = [
+    "ВИКОНАВЧИЙ КОМІТЕТ РІВНЕНСЬКОЇ МІСЬКОЇ РАДИ",
+    "вул. Соборна, 12-А, м. Рівне, 33028, тел. (0362) 26-14-03",
+    "",
+    "Щодо виконання обіцянки «Ремонт мосту» (вих. № 01-17/2345 від 12.03.2019)",
+    "Повідомляємо, що роботи завершено; efficient offices – ﬁnal ﬂow.",
+]
+
+
+def _layer_pdf(path: Path, variant: str) -> Path:
+    """One page drawn so as to reach a branch of the reader: page rotation, rotated and scaled
+    text, a standard (not embedded) font, a MediaBox off the origin, text overprinted for bold,
+    spaced letters, a page with no text."""
+    from reportlab.pdfgen import canvas
+
+    from tests.badinputs import RL_FONT, _register_font
+
+    _register_font()
+    c = canvas.Canvas(str(path), pagesize=(595.0, 842.0), invariant=1)
+    if variant == "empty":
+        c.rect(100, 100, 200, 200)
+    else:
+        if variant.startswith("page_rotated_"):
+            c.setPageRotation(int(variant[len("page_rotated_"):]))
+        font = "Helvetica" if variant == "standard_font" else RL_FONT
+        c.setFont(font, 11)
+        y = 800.0
+        for line in LAYER_LINES if font == RL_FONT else ["Reply of the council, No. 12/345 of 2019", "The bridge is open."]:
+            c.drawString(40, y, line)
+            if variant == "overprint":
+                c.drawString(40.3, y, line)
+            y -= 15.4
+        c.setFont(font, 9)
+        if variant == "rotated_text":
+            c.saveState()
+            c.translate(560, 300)
+            c.rotate(90)
+            c.drawString(0, 0, "Вхідний № 77 від 14.03.2019")
+            c.restoreState()
+        if variant == "scaled":
+            c.saveState()
+            c.scale(1.5, 0.8)
+            c.drawString(30, 500, "Начальник управління    І. П. Петренко")
+            c.restoreState()
+        if variant == "spaced":
+            c.setFont(font, 11)
+            t = c.beginText(40, 600)
+            t.setCharSpace(2.5)
+            t.textLine("П О В І Д О М Л Е Н Н Я  про розгляд")
+            c.drawText(t)
+    if variant == "mediabox_offset":
+        c.setCropBox((20, 30, 580, 830))
+    c.showPage()
+    c.save()
+    if variant == "mediabox_offset":  # shift the MediaBox itself: coordinates no longer start at 0
+        data = path.read_bytes().replace(b"/MediaBox [ 0 0 595 842 ]", b"/MediaBox [ -10 -20 585 822 ]")
+        path.write_bytes(data)
+    return path
+
+
+LAYER_VARIANTS = ["plain", "page_rotated_90", "page_rotated_180", "page_rotated_270", "rotated_text", "scaled", "standard_font",
+                  "mediabox_offset", "spaced", "empty"]
+
+
+@pytest.mark.parametrize("variant", LAYER_VARIANTS)
+def test_pdfium_words_are_pdfplumbers(tmp_path: Path, variant: str) -> None:
+    import pdfplumber
+    import pypdfium2 as pdfium
+
+    from pipeline.stages.text import _layer_words, has_real_text, layout_text_layer
+
+    path = _layer_pdf(tmp_path / f"{variant}.pdf", variant)
+    with pdfplumber.open(path) as pdf:
+        page = pdf.pages[0]
+        old = page.extract_words(x_tolerance=1.5, y_tolerance=3)
+        doc = pdfium.PdfDocument(str(path))
+        try:
+            new = _layer_words(doc, 0, page)
+        finally:
+            doc.close()
+        width, height = float(page.width), float(page.height)
+    assert (variant == "empty") == (not old)
+    assert [w["text"] for w in new] == [w["text"] for w in old]
+    for a, b in zip(old, new, strict=True):
+        for key in ("x0", "top", "x1", "bottom"):
+            assert abs(a[key] - b[key]) < 1.0, (a, b)  # pdfium rounds glyph widths: a drift of tenths of a point
+    assert layout_text_layer(new, 1, width, height).text == layout_text_layer(old, 1, width, height).text
+    assert has_real_text(new, 30) == has_real_text(old, 30)
+
+
+def test_overprinted_bold_is_read_once(tmp_path: Path) -> None:
+    """A line drawn twice, a fraction of a point apart (bold faked by overprinting): pdfplumber
+    interleaves the two copies' letters ("ВВИИККОО…"), pdfium drops the copy: the one place where
+    the text layer is read differently, and better, than with pdfplumber."""
+    import pdfplumber
+    import pypdfium2 as pdfium
+
+    from pipeline.stages.text import _layer_words
+
+    words = {}
+    for variant in ("plain", "overprint"):
+        path = _layer_pdf(tmp_path / f"{variant}.pdf", variant)
+        with pdfplumber.open(path) as pdf:
+            doc = pdfium.PdfDocument(str(path))
+            try:
+                words[variant] = [w["text"] for w in _layer_words(doc, 0, pdf.pages[0])]
+            finally:
+                doc.close()
+            if variant == "overprint":
+                assert pdf.pages[0].extract_words(x_tolerance=1.5, y_tolerance=3)[0]["text"] == "ВВИИККООННААВВЧЧИИЙЙ"
+    assert words["overprint"] == words["plain"]
+
+
+def test_content_size_bound_falls_back_to_decoding(tmp_path: Path) -> None:
+    """Content streams whose size bounds add up past the limit (random bytes barely deflate, so
+    their bound is ~1000x their size) but that decode to little are measured, not refused; 64 MB
+    of no-ops in a few KB is refused."""
+    import os
+    import zlib
+
+    import pdfplumber
+
+    from pipeline.errors import TooLarge
+    from pipeline.stages.text import MAX_PAGE_CONTENT_BYTES, _check_content_size
+    from tests.badinputs import _pdf_from_objects, content_bomb_pdf
+
+    packed = [zlib.compress(b"% " + os.urandom(12000).hex().encode() + b"\n") for _ in range(3)]
+    assert sum(len(p) for p in packed) * 1032 > MAX_PAGE_CONTENT_BYTES  # the bound alone would refuse it
+    streams = [b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(p) + p + b"\nendstream" for p in packed]
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents [4 0 R 5 0 R 6 0 R] >>",
+               *streams]
+    (tmp_path / "many.pdf").write_bytes(_pdf_from_objects(objects))
+    with pdfplumber.open(tmp_path / "many.pdf") as pdf:
+        _check_content_size(pdf.pages[0].page_obj, 1)
+    content_bomb_pdf(tmp_path / "bomb.pdf")
+    with pdfplumber.open(tmp_path / "bomb.pdf") as pdf, pytest.raises(TooLarge, match="PDF bomb"):
+        _check_content_size(pdf.pages[0].page_obj, 1)

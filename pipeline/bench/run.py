@@ -159,7 +159,7 @@ def load_corpus(cfg: BenchConfig, echo: Echo) -> Corpus:
             scanned.append(letter)
             continue
         try:
-            extract_text(letter, cfg.settings, ocr=_refuse_ocr)  # also warms pdfplumber up
+            extract_text(letter, cfg.settings, ocr=_refuse_ocr)  # also warms pdfminer and pdfium up
             born.append(letter)
         except _NeedsOcr:
             scanned.append(letter)

@@ -1,6 +1,7 @@
 """Text: each page's text and words, from the PDF text layer or from OCR.
 
-A PDF page with a real text layer is read with pdfplumber (no OCR); any other
+A PDF page with a real text layer is read with pdfium (:mod:`pipeline.stages.pdf_words`, the
+words pdfplumber would give; pdfminer still opens the file and checks each page); any other
 page (scanned PDF page, image, TIFF frame) is rendered and handed to
 :func:`pipeline.stages.ocr.ocr_page`. Pages are streamed one at a time so a
 long PDF never sits in memory as images.
@@ -60,7 +61,7 @@ def _check_pixels(width: float, height: float, settings: Settings, what: str) ->
 
 
 def _layer_lines(words: list[dict]) -> list[list[dict]]:
-    """Group pdfplumber words into lines by their vertical position."""
+    """Group text-layer words (pdfplumber's word dicts) into lines by their vertical position."""
     lines: list[list[dict]] = []
     for w in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
         height = max(w["bottom"] - w["top"], 1.0)
@@ -126,6 +127,24 @@ def has_real_text(words: list[dict], min_chars: int) -> bool:
     return letters >= min_chars and "(cid:" not in text[:2000] and letters / max(len(text), 1) > 0.4
 
 
+def _layer_words(doc: object, index: int, page: object) -> list[dict]:
+    """The words of page ``index`` (0-based) of a pdfium document, as pdfplumber's
+    ``extract_words(x_tolerance=1.5, y_tolerance=3)`` gives them; ``page`` is the pdfplumber page."""
+    from pipeline.stages.pdf_words import chars_to_words, page_chars
+
+    pdf_page = doc[index]  # type: ignore[index]
+    try:
+        textpage = pdf_page.get_textpage()
+        try:
+            mediabox = tuple(float(v) for v in page.page_obj.mediabox)  # type: ignore[attr-defined]
+            chars = page_chars(textpage, float(page.height), mediabox, int(page.rotation))  # type: ignore[attr-defined]
+        finally:
+            textpage.close()
+    finally:
+        pdf_page.close()
+    return chars_to_words(chars)
+
+
 def _pdf_pages(
     path: Path, settings: Settings, file_sha: str = "", pages: PageSpan | None = None
 ) -> Iterator[PageText | PageImage]:
@@ -150,29 +169,25 @@ def _pdf_pages(
             raise UnreadableFile("PDF has no pages")
         if n_pages > settings.limits.max_pages:
             raise TooLarge(f"PDF has {n_pages} pages, over the limit of {settings.limits.max_pages}")
+        try:  # pdfium reads the text layer (and renders the pages to OCR)
+            doc = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise UnreadableFile(f"broken PDF: {exc}") from None
         span = range(n_pages) if pages is None else range(pages[0] - 1, min(pages[1] or n_pages, n_pages))
         for i in span:
-            page = None
             try:
+                # pdfminer's page object: the page's boxes and rotation, and its content streams' size
                 page = pdf.pages[i]
                 _check_content_size(page.page_obj, i + 1)
-                words = page.extract_words(x_tolerance=1.5, y_tolerance=3)
                 width, height = float(page.width), float(page.height)
+                words = _layer_words(doc, i, page)
             except LetterError:
                 raise
             except Exception as exc:
                 raise UnreadableFile(f"broken PDF page {i + 1}: {_pdf_reason(exc)}") from None
-            finally:
-                if page is not None:
-                    page.close()  # drops pdfplumber's per-page caches: memory stays flat on long PDFs
             if has_real_text(words, settings.limits.min_text_layer_chars):
                 yield layout_text_layer(words, i + 1, width, height)
                 continue
-            if doc is None:
-                try:
-                    doc = pdfium.PdfDocument(str(path))
-                except pdfium.PdfiumError as exc:
-                    raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
             dpi = settings.ocr.render_dpi
             scale = dpi / 72.0
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
@@ -190,9 +205,9 @@ def _pdf_pages(
             doc.close()
 
 
-# pdfminer parses content streams in pure Python (~0.2-0.5 MB/s): a few KB of deflated
-# no-op operators can keep a worker busy for hours. Text pages hold ~10-100 KB of content,
-# a dense vector drawing a few MB.
+# A few KB of deflated no-op operators can inflate to gigabytes that a reader (pdfminer in pure
+# Python at ~0.2-0.5 MB/s, pdfium too when it renders) would parse. Text pages hold ~10-100 KB of
+# content, a dense vector drawing a few MB.
 MAX_PAGE_CONTENT_BYTES = 16 * 1024 * 1024
 
 
@@ -225,8 +240,44 @@ def _stream_size(stream: object, cap: int) -> int:
     return len(data)
 
 
+# The most each filter can multiply a stream's size by: deflate's ratio is at most 1032:1, ASCII85
+# turns 5 characters into 4 bytes ("z" one into 4), hex 2 into 1.
+_FILTER_GROWTH = {"FlateDecode": 1032, "Fl": 1032, "ASCII85Decode": 4, "A85": 4, "ASCIIHexDecode": 1,
+                  "AHx": 1}
+
+
+def _stream_size_bound(stream: object, cap: int) -> int:
+    """An upper bound of a stream's decoded size from its raw size and filters, without decoding
+    it (ASCII85 in pure Python costs as much as reading the page's text layer); over ``cap`` when
+    a filter's growth is unbounded (LZW, RunLength, image codecs)."""
+    data = stream.rawdata  # type: ignore[attr-defined]
+    size = len(stream.data or b"") if data is None else len(data)  # type: ignore[attr-defined]
+    if data is None:  # already decoded by pdfminer
+        return size
+    for name, _params in stream.get_filters():  # type: ignore[attr-defined]
+        growth = _FILTER_GROWTH.get(getattr(name, "name", ""))
+        if growth is None:
+            return cap + 1
+        size *= growth
+    return size
+
+
 def _check_content_size(page_obj: object, page_no: int) -> None:
-    """Refuse a page whose content streams (with form XObjects) decode to more than the limit."""
+    """Refuse a page whose content streams (with form XObjects) decode to more than the limit.
+    Bounds of the decoded sizes come first: a letter's page is well within them and its streams
+    are not decoded at all."""
+    if _content_size(page_obj, _stream_size_bound) <= MAX_PAGE_CONTENT_BYTES:
+        return
+    if _content_size(page_obj, _stream_size) > MAX_PAGE_CONTENT_BYTES:
+        raise TooLarge(
+            f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
+            "(possible PDF bomb)"
+        )
+
+
+def _content_size(page_obj: object, size_of: Callable[[object, int], int]) -> int:
+    """The sum of ``size_of`` over the page's content streams and form XObjects (4 levels deep),
+    stopping once it is over the limit."""
     from pdfminer.pdftypes import PDFStream, resolve1
     from pdfminer.psparser import LIT
 
@@ -239,7 +290,7 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
             st = resolve1(st)
             if isinstance(st, PDFStream) and id(st) not in seen:
                 seen.add(id(st))
-                total += _stream_size(st, MAX_PAGE_CONTENT_BYTES - total)
+                total += size_of(st, MAX_PAGE_CONTENT_BYTES - total)
             if total > MAX_PAGE_CONTENT_BYTES:
                 return
         xobjects = resolve1((resolve1(resources) or {}).get("XObject")) if depth < 4 else None
@@ -251,15 +302,14 @@ def _check_content_size(page_obj: object, page_no: int) -> None:
                 return
 
     add(list(getattr(page_obj, "contents", None) or []), getattr(page_obj, "resources", None), 0)
-    if total > MAX_PAGE_CONTENT_BYTES:
-        raise TooLarge(
-            f"PDF page {page_no} has over {MAX_PAGE_CONTENT_BYTES // 2**20} MB of drawing instructions "
-            "(possible PDF bomb)"
-        )
+    return total
 
 
-# "N 0 obj M 0 R endobj": an object that is only a reference to another one
-_BARE_REF = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+obj\s*(\d{1,10})\s+\d{1,5}\s+R\s*endobj")
+# "N 0 obj M 0 R endobj": an object that is only a reference to another one. The pattern starts
+# at the literal "obj" (found by a fast scan; one that starts with digits is tried at every byte,
+# ~2 ms a letter) and "N 0 " is read back from just before it.
+_BARE_REF = re.compile(rb"obj\s*(\d{1,10})\s+\d{1,5}\s+R\s*endobj")
+_OBJ_HEADER_END = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+\Z")
 
 
 def _check_reference_loops(path: Path) -> None:
@@ -270,7 +320,11 @@ def _check_reference_loops(path: Path) -> None:
 
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            refs = {int(m.group(1)): int(m.group(2)) for m in _BARE_REF.finditer(data)}
+            refs: dict[int, int] = {}
+            for m in _BARE_REF.finditer(data):
+                head = _OBJ_HEADER_END.search(data, max(0, m.start() - 64), m.start())
+                if head:
+                    refs[int(head.group(1))] = int(m.group(1))
     except (OSError, ValueError):  # unreadable or empty: the PDF reader says why
         return
     for start in refs:
