@@ -9,6 +9,7 @@ long PDF never sits in memory as images.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import statistics
@@ -38,6 +39,9 @@ class PageImage:
     load: Callable[[], Image.Image]
     dpi: int | None
     cache_key: str | None = None
+    # the page straight as the grey that preparation reads (a PDF page rendered to it: the
+    # colour image is never held), when the source can give it
+    load_grey: Callable[[], Image.Image] | None = None
 
 
 # Tesseract cannot even read a file this small (a 2x2 PBM is "truncated" to Leptonica); a letter
@@ -177,13 +181,22 @@ def _pdf_pages(
             scale = dpi / 72.0
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
 
-            def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc) -> Image.Image:
+            def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc, grey: bool = False) -> Image.Image:
                 try:
-                    return doc[i].render(scale=scale, grayscale=False).to_pil()
+                    bitmap = doc[i].render(scale=scale, grayscale=False)
                 except pdfium.PdfiumError as exc:
                     raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
+                if not grey:
+                    return bitmap.to_pil()  # may share the bitmap's memory: the image keeps it
+                from pipeline.stages.prepare import grey_from_bgr  # OpenCV: only once a page is OCR'd
 
-            yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr))
+                try:
+                    return grey_from_bgr(bitmap.to_numpy())
+                finally:
+                    bitmap.close()  # the colour pixels go at once, not whenever the collector runs
+
+            yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr),
+                            load_grey=functools.partial(render, grey=True))
     finally:
         pdf.close()
         if doc is not None:
@@ -574,11 +587,9 @@ def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
         if cached is not None:
             return cached
     started = time.perf_counter()
-    image = item.load()
-    try:
-        page = ocr_page(image, item.page_no, settings.ocr, dpi=item.dpi)
-    finally:
-        image.close()
+    # given how to load the page, OCR holds its image only while it prepares it
+    load = item.load_grey if settings.ocr.prepare and item.load_grey else item.load
+    page = ocr_page(load, item.page_no, settings.ocr, dpi=item.dpi)
     page.seconds = page.seconds or (time.perf_counter() - started)
     page.cache_key = item.cache_key
     return page
