@@ -110,3 +110,20 @@ def test_two_page_tiff_and_ocr_cache(tmp_path: Path) -> None:
     # Other OCR settings make other keys: the cache never returns a result made differently.
     other = replace(settings, ocr=replace(settings.ocr, psm=6))
     assert extract_text(letter, other).pages[0].from_cache is False
+
+
+def test_a_scanned_pdf_page_renders_straight_to_the_grey_preparation_reads(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pipeline.bench.run import write_long_scan
+    from pipeline.stages.prepare import PrepareOptions, _to_grey
+    from pipeline.stages.text import iter_pages
+
+    write_long_scan(tmp_path / "scan.pdf", pages=1, distinct=1)
+    pages = iter_pages(_letter(tmp_path), Settings())  # the document is open while the generator is
+    item = next(pages)
+    assert isinstance(item, PageImage) and item.load_grey is not None
+    colour = item.load()
+    grey = item.load_grey()
+    assert colour.mode == "RGB" and grey.mode == "L" and grey.size == colour.size
+    assert np.array_equal(np.asarray(grey), _to_grey(colour, PrepareOptions(), []))
