@@ -113,10 +113,10 @@ def test_two_page_tiff_and_ocr_cache(tmp_path: Path) -> None:
 
 
 def test_a_scanned_pdf_page_renders_straight_to_the_grey_preparation_reads(tmp_path: Path) -> None:
+    import cv2
     import numpy as np
 
     from pipeline.bench.run import write_long_scan
-    from pipeline.stages.prepare import PrepareOptions, _to_grey
     from pipeline.stages.text import iter_pages
 
     write_long_scan(tmp_path / "scan.pdf", pages=1, distinct=1)
@@ -126,4 +126,4 @@ def test_a_scanned_pdf_page_renders_straight_to_the_grey_preparation_reads(tmp_p
     colour = item.load()
     grey = item.load_grey()
     assert colour.mode == "RGB" and grey.mode == "L" and grey.size == colour.size
-    assert np.array_equal(np.asarray(grey), _to_grey(colour, PrepareOptions(), []))
+    assert np.array_equal(np.asarray(grey), cv2.cvtColor(np.asarray(colour), cv2.COLOR_RGB2GRAY))

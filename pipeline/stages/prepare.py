@@ -216,6 +216,22 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image if image.mode == "RGB" else tesseract.on_white(image))
 
 
+GREY_BAND_ROWS = 256  # rows of a colour page made grey at a time
+
+
+def _grey_of_colour(image: Image.Image) -> np.ndarray:
+    """OpenCV's grey of a colour page (its RGB on white), a band of rows at a time: the same
+    values as converting it whole, without a second copy of all its colour pixels."""
+    if image.mode != "RGB":
+        image = tesseract.on_white(image)
+    w, h = image.size
+    grey = np.empty((h, w), dtype=np.uint8)
+    for y in range(0, h, GREY_BAND_ROWS):
+        band = np.asarray(image.crop((0, y, w, min(h, y + GREY_BAND_ROWS))))
+        grey[y : y + band.shape[0]] = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+    return grey
+
+
 def grey_from_bgr(bgr: np.ndarray) -> Image.Image:
     """The grey page preparation reads of a colour page, from its BGR pixels (a PDF page as
     pypdfium2 renders it): the same values as :func:`read_as_grey` of the page in RGB."""
@@ -228,11 +244,13 @@ def read_as_grey(image: Image.Image, options: PrepareOptions | None = None) -> I
     is returned as it is. ``prepare_page`` gives the same result for the returned image."""
     if (options or PrepareOptions()).drop_color or image.mode not in _COLOUR_MODES:
         return image
-    return Image.fromarray(cv2.cvtColor(_rgb_array(image), cv2.COLOR_RGB2GRAY))
+    return Image.fromarray(_grey_of_colour(image))
 
 
 def _to_grey(image: Image.Image, opts: PrepareOptions, steps: list[str]) -> np.ndarray:
     """Greyscale uint8 with coloured ink (stamps, signatures) turned to paper white."""
+    if image.mode in _COLOUR_MODES and not opts.drop_color:
+        return _grey_of_colour(image)
     if image.mode in _COLOUR_MODES:
         rgb = _rgb_array(image)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -436,10 +436,16 @@ def _image_pages(
     for idx, ((w, h), dpi) in enumerate(sizes):
         _check_pixels(w, h, settings, f"frame {idx + 1}")
 
-        def load(idx: int = idx) -> Image.Image:
+        def load(idx: int = idx, grey: bool = False) -> Image.Image:
             try:
                 with open_image(path) as img:
                     img.seek(idx)
+                    if grey and kind != FileKind.JPEG:
+                        from pipeline.stages.prepare import read_as_grey  # OpenCV: only once a page is OCR'd
+
+                        # made grey from the decoded frame itself: its colour pixels are never copied
+                        read = read_as_grey(img)
+                        return read if read is not img else img.copy()
                     frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
                     frame.load()
                     return frame
@@ -447,7 +453,8 @@ def _image_pages(
                 raise UnreadableFile(_image_reason(exc, path, kind)) from None
 
         yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi),
-                        cache_key=page_cache_key(file_sha, idx, None, settings.ocr))
+                        cache_key=page_cache_key(file_sha, idx, None, settings.ocr),
+                        load_grey=functools.partial(load, grey=True))
 
 
 def _dpi_value(dpi: object) -> int | None:
@@ -509,6 +516,7 @@ def iter_pages(letter: Letter, settings: Settings, pages: PageSpan | None = None
                     page_no += 1
                     if prefix:
                         item.load = _named_load(item.load, prefix)
+                        item.load_grey = item.load_grey and _named_load(item.load_grey, prefix)
                     yield item
         except LetterError as exc:
             if prefix and not str(exc).startswith(src.rel_path):
