@@ -119,6 +119,38 @@ def test_rotated_page_reads(straight: tuple[Image.Image, PageText], turn: int) -
     assert cer(TRUTH, page.text) < 0.03
 
 
+def _comparable(page: PageText) -> tuple:
+    return page.text, page.words, page.ocr_confidence, page.low_confidence_share, page.rotation, page.width, page.height
+
+
+class _Loader:
+    """A page loader that counts its calls and keeps what it handed out."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image, self.given = image, []
+
+    def __call__(self) -> Image.Image:
+        self.given.append(self.image.copy())
+        return self.given[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("turn", [0, 180])
+def test_a_page_given_by_its_loader_reads_the_same(straight: tuple[Image.Image, PageText], turn: int) -> None:
+    # a colour page, as a PDF page or a photo comes: OCR makes it grey, then lets it go before Tesseract
+    colour = add_stamp(straight[0], center=(900, 295)).rotate(turn, expand=True)
+    load = _Loader(colour)
+    page = ocr_page(load, 1, SETTINGS, dpi=300)
+    assert _comparable(page) == _comparable(ocr_page(colour, 1, SETTINGS, dpi=300))
+    assert page.rotation == turn
+    # loaded once for an upright page; once more only for a page that must be turned
+    assert len(load.given) == (1 if turn == 0 else 2)
+    with pytest.raises(ValueError):  # what was loaded was closed (Pillow refuses a closed image)
+        load.given[0].load()
+    raw = replace(SETTINGS, prepare=False)
+    assert _comparable(ocr_page(_Loader(colour), 1, raw, dpi=300)) == _comparable(ocr_page(colour, 1, raw, dpi=300))
+
+
 # full-width lines: raw Tesseract (psm 3) reads nothing of this page once it is turned ~2 deg clockwise
 WIDE_LINES = [LINES[i % 6] + " " + LINES[(i + 2) % 6] for i in range(8)]
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from pipeline.settings import OcrSettings
-from pipeline.stages.prepare import PrepareOptions, prepare_page, rotate_quarter
+from pipeline.stages.prepare import (
+    PrepareOptions,
+    _components,
+    _to_grey,
+    grey_from_bgr,
+    prepare_page,
+    read_as_grey,
+    rotate_quarter,
+)
 from tests.test_ocr import add_stamp, render_page
 
 SETTINGS = OcrSettings()
@@ -136,3 +145,41 @@ def test_tiny_or_empty_pages_do_not_fail() -> None:
 
 
 LINES_SHORT = ["Міська рада розглянула звернення.", "Відповідь надано у строк."]
+
+
+def _same_preparation(a: Image.Image, b: Image.Image) -> bool:
+    pa, pb = prepare_page(a, SETTINGS, dpi=300), prepare_page(b, SETTINGS, dpi=300)
+    return (pa.steps, pa.dpi, pa.skew_deg, pa.scale) == (pb.steps, pb.dpi, pb.skew_deg, pb.scale) and np.array_equal(
+        np.asarray(pa.image), np.asarray(pb.image)) and np.array_equal(pa.to_oriented, pb.to_oriented)
+
+
+def test_a_colour_page_read_as_grey_first_prepares_the_same() -> None:
+    # what OCR does to hold a third of the pixels: the page made grey before preparation
+    page = add_stamp(render_page(), center=(900, 295))
+    x, y = np.meshgrid(np.arange(256), np.arange(256))
+    # a patch of many colours: Pillow's grey differs from OpenCV's by one on some of them
+    page.paste(Image.fromarray(np.stack([x, y, 255 - x], -1).astype(np.uint8)), (1600, 20))
+    page = page.rotate(1.1, expand=True, fillcolor=(250, 247, 240))
+    grey = read_as_grey(page)
+    assert grey.mode == "L" and page.mode == "RGB"
+    whole = cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2GRAY)  # the page made grey at once
+    assert np.array_equal(np.asarray(grey), whole) and np.array_equal(_to_grey(page, PrepareOptions(), []), whole)
+    assert _same_preparation(page, grey)
+    rgba = page.convert("RGBA")
+    assert _same_preparation(rgba, read_as_grey(rgba))
+    # pixels in BGR order (a PDF page as pdfium renders it) give the same grey
+    assert np.array_equal(np.asarray(grey_from_bgr(np.asarray(page)[:, :, ::-1].copy())), np.asarray(grey))
+    # when colour ink is to be dropped, the colours are needed: the page is left as it is
+    assert read_as_grey(page, PrepareOptions(drop_color=True)) is page
+
+
+def test_component_labels_fall_back_to_32_bits_when_16_overflow() -> None:
+    page = np.asarray(render_page().rotate(0.8, expand=True, fillcolor=255))
+    _, ink = cv2.threshold(page, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, labels, stats, _ = _components(ink)
+    n32, _, stats32, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_32S)
+    assert labels.dtype == np.uint16 and n == n32 and np.array_equal(stats, stats32)
+    noise = (np.random.default_rng(1).random((1200, 1200)) < 0.25).astype(np.uint8)  # > 65,535 specks
+    n, labels, stats, _ = _components(noise)
+    n32, _, stats32, _ = cv2.connectedComponentsWithStats(noise, connectivity=8, ltype=cv2.CV_32S)
+    assert n > 65_535 and labels.dtype == np.int32 and n == n32 and np.array_equal(stats, stats32)

@@ -252,3 +252,20 @@ def test_content_size_bound_falls_back_to_decoding(tmp_path: Path) -> None:
     content_bomb_pdf(tmp_path / "bomb.pdf")
     with pdfplumber.open(tmp_path / "bomb.pdf") as pdf, pytest.raises(TooLarge, match="PDF bomb"):
         _check_content_size(pdf.pages[0].page_obj, 1)
+
+
+def test_a_scanned_pdf_page_renders_straight_to_the_grey_preparation_reads(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from pipeline.bench.run import write_long_scan
+    from pipeline.stages.text import iter_pages
+
+    write_long_scan(tmp_path / "scan.pdf", pages=1, distinct=1)
+    pages = iter_pages(_letter(tmp_path), Settings())  # the document is open while the generator is
+    item = next(pages)
+    assert isinstance(item, PageImage) and item.load_grey is not None
+    colour = item.load()
+    grey = item.load_grey()
+    assert colour.mode == "RGB" and grey.mode == "L" and grey.size == colour.size
+    assert np.array_equal(np.asarray(grey), cv2.cvtColor(np.asarray(colour), cv2.COLOR_RGB2GRAY))

@@ -8,7 +8,9 @@ blocks are separated by a blank line.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ from pipeline.errors import OcrError, OcrTimeout
 from pipeline.ocrnorm import fix_tokens, is_cyrillic, is_latin
 from pipeline.schema import PageText, TextSource, Word
 from pipeline.settings import OcrSettings
-from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page
+from pipeline.stages.prepare import PreparedPage, PrepareOptions, prepare_page, read_as_grey
 
 # bump when preparation or page assembly changes what a page reads as (OCR caches key on it)
 OCR_ALGORITHM_VERSION = "2026-11-25.3"
@@ -34,8 +36,11 @@ SPECK_SIZE = 0.3  # of the median word height
 COLUMN_GAP_HEIGHTS = 3.0  # a gap wider than this many letter heights separates columns
 
 
+PageSource = Image.Image | Callable[[], Image.Image]  # a page image, or how to load it
+
+
 def ocr_page(
-    image: Image.Image,
+    image: PageSource,
     page_no: int,
     settings: OcrSettings,
     dpi: int | None = None,
@@ -43,11 +48,12 @@ def ocr_page(
 ) -> PageText:
     """OCR one page. Spans are relative to this page's text; the caller rebases them.
 
-    ``dpi`` is a hint (PDF render resolution, image tag); preparation measures the
-    text size itself. ``options`` switches preparation steps (benchmarks, tests).
+    ``image``: the page image, or how to load it. A loaded page is held only until it is
+    prepared (first made grey, as preparation or Tesseract would): Tesseract then reads the
+    prepared page while this process has let the page go, and it is loaded again only for a
+    page that must be turned. ``dpi`` is a hint (PDF render resolution, image tag); preparation
+    measures the text size itself. ``options`` switches preparation steps (benchmarks, tests).
     """
-    if image.width < 1 or image.height < 1:
-        raise OcrError(f"page {page_no}: empty image")
     try:
         return _ocr_page(image, page_no, settings, dpi, options)
     except OcrTimeout:
@@ -56,27 +62,71 @@ def ocr_page(
         ) from None
 
 
+def _first_read(source: PageSource, page_no: int, settings: OcrSettings, options: PrepareOptions | None) -> Image.Image:
+    """The page as its first reader takes it (preparation or Tesseract), the loaded image let go."""
+    image = source() if callable(source) else source
+    if image.width < 1 or image.height < 1:
+        raise OcrError(f"page {page_no}: empty image")
+    if not callable(source):
+        return image  # the caller's image: left as it is
+    read = read_as_grey(image, options) if settings.prepare else tesseract.as_read(image)
+    if read is not image:
+        image.close()
+    return read
+
+
 def _ocr_page(
-    image: Image.Image, page_no: int, settings: OcrSettings, dpi: int | None, options: PrepareOptions | None
+    source: PageSource, page_no: int, settings: OcrSettings, dpi: int | None, options: PrepareOptions | None
 ) -> PageText:
     started = time.perf_counter()
     deadline = started + settings.timeout_s  # one budget for every Tesseract call of the page
+    image: Image.Image | None = _first_read(source, page_no, settings, options)
+    assert image is not None
     if not settings.prepare:
         prepared = PreparedPage(image=image, dpi=dpi, oriented_size=image.size)
+        del image
         page = _recognise(prepared, page_no, settings, deadline)
     else:
         prepared = prepare_page(image, settings, dpi, options)
+        if callable(source):  # let the page go while Tesseract reads the prepared one
+            image.close()
+            image = None
+            release_freed_memory()
         page = _recognise(prepared, page_no, settings, deadline)
         if (options is None or options.orientation) and _maybe_misoriented(page):
             # only now pay for orientation detection: an upside-down page reads as junk
             osd = tesseract.detect_orientation(prepared.image, dpi=prepared.dpi, timeout_s=_left(deadline))
             if osd is not None and osd.rotate and osd.orientation_conf >= OSD_MIN_CONF:
+                if image is None:
+                    image = _first_read(source, page_no, settings, options)
                 turned = prepare_page(image, settings, dpi, options, rotation=(prepared.rotation + osd.rotate) % 360)
                 retry = _recognise(turned, page_no, settings, deadline)
                 if (retry.ocr_confidence or 0.0) > (page.ocr_confidence or 0.0):
                     page, prepared = retry, turned
+        if callable(source) and image is not None:
+            image.close()
     page.seconds = round(time.perf_counter() - started, 3)
     return page
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by this process back to the system (glibc's ``malloc_trim``). A page's
+    arrays are tens of MB; once freed, glibc keeps much of them in its heap, where they count
+    as this worker's memory through the next Tesseract run and the rest of the letter."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
 
 
 def _left(deadline: float) -> float:

@@ -208,10 +208,51 @@ def _plausible_dpi(dpi: int | None) -> int | None:
     return max(70, min(1200, dpi))
 
 
+_COLOUR_MODES = ("RGB", "RGBA", "P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    # an RGB image as it is: on_white would first copy all of it (4 bytes a pixel in Pillow)
+    return np.asarray(image if image.mode == "RGB" else tesseract.on_white(image))
+
+
+GREY_BAND_ROWS = 256  # rows of a colour page made grey at a time
+
+
+def _grey_of_colour(image: Image.Image) -> np.ndarray:
+    """OpenCV's grey of a colour page (its RGB on white), a band of rows at a time: the same
+    values as converting it whole, without a second copy of all its colour pixels."""
+    if image.mode != "RGB":
+        image = tesseract.on_white(image)
+    w, h = image.size
+    grey = np.empty((h, w), dtype=np.uint8)
+    for y in range(0, h, GREY_BAND_ROWS):
+        band = np.asarray(image.crop((0, y, w, min(h, y + GREY_BAND_ROWS))))
+        grey[y : y + band.shape[0]] = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+    return grey
+
+
+def grey_from_bgr(bgr: np.ndarray) -> Image.Image:
+    """The grey page preparation reads of a colour page, from its BGR pixels (a PDF page as
+    pypdfium2 renders it): the same values as :func:`read_as_grey` of the page in RGB."""
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+
+
+def read_as_grey(image: Image.Image, options: PrepareOptions | None = None) -> Image.Image:
+    """The page as :func:`prepare_page` first reads it, when it drops no colour: a colour page
+    becomes the same grey (a third of the memory, or a quarter of Pillow's RGB), any other page
+    is returned as it is. ``prepare_page`` gives the same result for the returned image."""
+    if (options or PrepareOptions()).drop_color or image.mode not in _COLOUR_MODES:
+        return image
+    return Image.fromarray(_grey_of_colour(image))
+
+
 def _to_grey(image: Image.Image, opts: PrepareOptions, steps: list[str]) -> np.ndarray:
     """Greyscale uint8 with coloured ink (stamps, signatures) turned to paper white."""
-    if image.mode in ("RGB", "RGBA", "P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV"):
-        rgb = np.asarray(tesseract.on_white(image))
+    if image.mode in _COLOUR_MODES and not opts.drop_color:
+        return _grey_of_colour(image)
+    if image.mode in _COLOUR_MODES:
+        rgb = _rgb_array(image)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if opts.drop_color:
             r, g, b = cv2.split(rgb)  # cv2's per-pixel max/min are ~20x faster than numpy's axis reduce
@@ -232,7 +273,7 @@ def _to_grey(image: Image.Image, opts: PrepareOptions, steps: list[str]) -> np.n
         arr = np.asarray(image, dtype=np.float64)
         lo, hi_v = float(arr.min()), float(arr.max())
         return ((arr - lo) * (255.0 / max(1.0, hi_v - lo))).astype(np.uint8)
-    return np.ascontiguousarray(np.asarray(image.convert("L")))
+    return np.ascontiguousarray(np.asarray(image if image.mode == "L" else image.convert("L")))
 
 
 def _flatten(grey: np.ndarray, small: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
@@ -284,9 +325,19 @@ def _paper_mask(small: np.ndarray) -> np.ndarray | None:
     return filled.astype(bool) if filled.any() else None
 
 
+def _components(ink: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats`` (8-connected), with 16-bit labels while they fit: the
+    label image is the largest array of a page's preparation (35 MB at 32 bits for an A4 page at
+    300 dpi). OpenCV refuses a count that overflows 16 bits; only then are 32 bits used."""
+    try:
+        return cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        return cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_32S)
+
+
 def _median_blob_height(ink: np.ndarray) -> float | None:
     """Median height of character-sized connected components of the ink mask."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, _, stats, _ = _components(ink)
     if n < 30:
         return None
     hgt = stats[1:, cv2.CC_STAT_HEIGHT]

@@ -10,6 +10,7 @@ long PDF never sits in memory as images.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import statistics
@@ -39,6 +40,9 @@ class PageImage:
     load: Callable[[], Image.Image]
     dpi: int | None
     cache_key: str | None = None
+    # the page straight as the grey that preparation reads (a PDF page rendered to it: the
+    # colour image is never held), when the source can give it
+    load_grey: Callable[[], Image.Image] | None = None
 
 
 # Tesseract cannot even read a file this small (a 2x2 PBM is "truncated" to Leptonica); a letter
@@ -192,13 +196,22 @@ def _pdf_pages(
             scale = dpi / 72.0
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
 
-            def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc) -> Image.Image:
+            def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc, grey: bool = False) -> Image.Image:
                 try:
-                    return doc[i].render(scale=scale, grayscale=False).to_pil()
+                    bitmap = doc[i].render(scale=scale, grayscale=False)
                 except pdfium.PdfiumError as exc:
                     raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
+                if not grey:
+                    return bitmap.to_pil()  # may share the bitmap's memory: the image keeps it
+                from pipeline.stages.prepare import grey_from_bgr  # OpenCV: only once a page is OCR'd
 
-            yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr))
+                try:
+                    return grey_from_bgr(bitmap.to_numpy())
+                finally:
+                    bitmap.close()  # the colour pixels go at once, not whenever the collector runs
+
+            yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr),
+                            load_grey=functools.partial(render, grey=True))
     finally:
         pdf.close()
         if doc is not None:
@@ -477,10 +490,16 @@ def _image_pages(
     for idx, ((w, h), dpi) in enumerate(sizes):
         _check_pixels(w, h, settings, f"frame {idx + 1}")
 
-        def load(idx: int = idx) -> Image.Image:
+        def load(idx: int = idx, grey: bool = False) -> Image.Image:
             try:
                 with open_image(path) as img:
                     img.seek(idx)
+                    if grey and kind != FileKind.JPEG:
+                        from pipeline.stages.prepare import read_as_grey  # OpenCV: only once a page is OCR'd
+
+                        # made grey from the decoded frame itself: its colour pixels are never copied
+                        read = read_as_grey(img)
+                        return read if read is not img else img.copy()
                     frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
                     frame.load()
                     return frame
@@ -488,7 +507,8 @@ def _image_pages(
                 raise UnreadableFile(_image_reason(exc, path, kind)) from None
 
         yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi),
-                        cache_key=page_cache_key(file_sha, idx, None, settings.ocr))
+                        cache_key=page_cache_key(file_sha, idx, None, settings.ocr),
+                        load_grey=functools.partial(load, grey=True))
 
 
 def _dpi_value(dpi: object) -> int | None:
@@ -550,6 +570,7 @@ def iter_pages(letter: Letter, settings: Settings, pages: PageSpan | None = None
                     page_no += 1
                     if prefix:
                         item.load = _named_load(item.load, prefix)
+                        item.load_grey = item.load_grey and _named_load(item.load_grey, prefix)
                     yield item
         except LetterError as exc:
             if prefix and not str(exc).startswith(src.rel_path):
@@ -628,11 +649,9 @@ def ocr_page_image(item: PageImage, settings: Settings) -> PageText:
         if cached is not None:
             return cached
     started = time.perf_counter()
-    image = item.load()
-    try:
-        page = ocr_page(image, item.page_no, settings.ocr, dpi=item.dpi)
-    finally:
-        image.close()
+    # given how to load the page, OCR holds its image only while it prepares it
+    load = item.load_grey if settings.ocr.prepare and item.load_grey else item.load
+    page = ocr_page(load, item.page_no, settings.ocr, dpi=item.dpi)
     page.seconds = page.seconds or (time.perf_counter() - started)
     page.cache_key = item.cache_key
     return page
