@@ -77,14 +77,17 @@ def pdf_page_count(letter: Letter) -> int | None:
         return None
     import pypdfium2 as pdfium
 
-    try:
-        doc = pdfium.PdfDocument(str(letter.files[0].path))
-    except (pdfium.PdfiumError, OSError):
-        return None
-    try:
-        return len(doc)
-    finally:
-        doc.close()
+    from pipeline.engines.pdfium import LOCK
+
+    with LOCK:
+        try:
+            doc = pdfium.PdfDocument(str(letter.files[0].path))
+        except (pdfium.PdfiumError, OSError):
+            return None
+        try:
+            return len(doc)
+        finally:
+            doc.close()
 
 
 def split(letter: Letter, workers: int) -> list[PageRange] | None:

@@ -269,3 +269,28 @@ def test_a_scanned_pdf_page_renders_straight_to_the_grey_preparation_reads(tmp_p
     grey = item.load_grey()
     assert colour.mode == "RGB" and grey.mode == "L" and grey.size == colour.size
     assert np.array_equal(np.asarray(grey), cv2.cvtColor(np.asarray(colour), cv2.COLOR_RGB2GRAY))
+
+
+def test_pdfium_used_from_several_threads_reads_what_one_thread_reads(tmp_path: Path) -> None:
+    """The review app renders scans from its request threads and a Dask worker may run several
+    letters at once: text layers and renders done from four threads at a time come out exactly
+    as done one after another (PDFium itself is not thread-safe; pipeline.engines.pdfium locks it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.stages.text import load_page_image
+
+    paths = []
+    for k in range(4):
+        path = tmp_path / f"letter{k}" / "l.pdf"
+        path.parent.mkdir()
+        write_text_pdf([PAGE_ONE, [f"Додаток {k}", *PAGE_ONE]], path)
+        paths.append(path)
+
+    def read(path: Path) -> tuple[str, bytes]:
+        text = extract_text(_letter(path.parent), Settings(), ocr=lambda *a, **k: pytest.fail("no OCR here"))
+        return text.full_text, load_page_image([str(path)], 2, dpi=60).tobytes()
+
+    alone = [read(p) for p in paths]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(read, paths)) == alone

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
+from pipeline.engines.pdfium import LOCK as PDFIUM_LOCK
 from pipeline.errors import LetterError, TooLarge, UnreadableFile
 from pipeline.schema import FileKind, Letter, LetterText, PageText, SourceFile, TextSource, Word
 from pipeline.settings import Settings
@@ -174,7 +175,8 @@ def _pdf_pages(
         if n_pages > settings.limits.max_pages:
             raise TooLarge(f"PDF has {n_pages} pages, over the limit of {settings.limits.max_pages}")
         try:  # pdfium reads the text layer (and renders the pages to OCR)
-            doc = pdfium.PdfDocument(str(path))
+            with PDFIUM_LOCK:
+                doc = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError as exc:
             raise UnreadableFile(f"broken PDF: {exc}") from None
         span = range(n_pages) if pages is None else range(pages[0] - 1, min(pages[1] or n_pages, n_pages))
@@ -184,7 +186,8 @@ def _pdf_pages(
                 page = pdf.pages[i]
                 _check_content_size(page.page_obj, i + 1)
                 width, height = float(page.width), float(page.height)
-                words = _layer_words(doc, i, page)
+                with PDFIUM_LOCK:
+                    words = _layer_words(doc, i, page)
             except LetterError:
                 raise
             except Exception as exc:
@@ -197,25 +200,27 @@ def _pdf_pages(
             _check_pixels(width * scale, height * scale, settings, f"page {i + 1} at {dpi} dpi")
 
             def render(i: int = i, scale: float = scale, doc: pdfium.PdfDocument = doc, grey: bool = False) -> Image.Image:
-                try:
-                    bitmap = doc[i].render(scale=scale, grayscale=False)
-                except pdfium.PdfiumError as exc:
-                    raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
-                if not grey:
-                    return bitmap.to_pil()  # may share the bitmap's memory: the image keeps it
-                from pipeline.stages.prepare import grey_from_bgr  # OpenCV: only once a page is OCR'd
+                with PDFIUM_LOCK:
+                    try:
+                        bitmap = doc[i].render(scale=scale, grayscale=False)
+                    except pdfium.PdfiumError as exc:
+                        raise UnreadableFile(f"PDF page {i + 1} cannot be rendered: {exc}") from None
+                    if not grey:
+                        return bitmap.to_pil()  # may share the bitmap's memory: the image keeps it
+                    from pipeline.stages.prepare import grey_from_bgr  # OpenCV: only once a page is OCR'd
 
-                try:
-                    return grey_from_bgr(bitmap.to_numpy())
-                finally:
-                    bitmap.close()  # the colour pixels go at once, not whenever the collector runs
+                    try:
+                        return grey_from_bgr(bitmap.to_numpy())
+                    finally:
+                        bitmap.close()  # the colour pixels go at once, not whenever the collector runs
 
             yield PageImage(page_no=i + 1, load=render, dpi=dpi, cache_key=page_cache_key(file_sha, i, dpi, settings.ocr),
                             load_grey=functools.partial(render, grey=True))
     finally:
         pdf.close()
         if doc is not None:
-            doc.close()
+            with PDFIUM_LOCK:
+                doc.close()
 
 
 # A few KB of deflated no-op operators can inflate to gigabytes that a reader (pdfminer in pure
@@ -673,19 +678,20 @@ def load_page_image(source_paths: list[str], page_no: int, dpi: int = 150, max_p
         except OSError as exc:
             raise UnreadableFile(f"cannot read {path.name}: {exc.strerror or exc}") from None
         if kind == FileKind.PDF:
-            try:
-                doc = pdfium.PdfDocument(str(path))
-            except pdfium.PdfiumError as exc:
-                raise UnreadableFile(f"cannot open {path.name}: {exc}") from None
-            try:
-                if remaining <= len(doc):
-                    page = doc[remaining - 1]
-                    w, h = page.get_size()
-                    scale = min(dpi / 72.0, (max_pixels / max(w * h, 1)) ** 0.5)
-                    return page.render(scale=scale).to_pil().convert("RGB")
-                remaining -= len(doc)
-            finally:
-                doc.close()
+            with PDFIUM_LOCK:
+                try:
+                    doc = pdfium.PdfDocument(str(path))
+                except pdfium.PdfiumError as exc:
+                    raise UnreadableFile(f"cannot open {path.name}: {exc}") from None
+                try:
+                    if remaining <= len(doc):
+                        page = doc[remaining - 1]
+                        w, h = page.get_size()
+                        scale = min(dpi / 72.0, (max_pixels / max(w * h, 1)) ** 0.5)
+                        return page.render(scale=scale).to_pil().convert("RGB")
+                    remaining -= len(doc)
+                finally:
+                    doc.close()
         else:
             with open_image(path) as img:
                 n = getattr(img, "n_frames", 1)
