@@ -11,6 +11,7 @@ tried once more elsewhere and recorded as failed only if it kills a worker again
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from pipeline.engines.heap import release_freed_memory
 from pipeline.errors import LetterError, LettersError
 from pipeline.pagesplit import PageRange, PagesResult, finish_letter, plan, read_range, reassemble, split
 from pipeline.processor import Processor
@@ -302,6 +304,10 @@ def _worker_main(conn: Connection, source: Source, work: Work) -> None:
             conn.send(result)
         except OSError:  # the parent was killed: nobody to tell
             return
+        # Idle now, maybe while the runner saves this letter and writes the records: hold none of
+        # it (a long scan's pages are tens of MB) and give the freed heap back.
+        del result, letter
+        release_freed_memory()
 
 
 @dataclass
@@ -348,6 +354,9 @@ def _pool_context() -> BaseContext:
 def _start_worker(ctx: BaseContext, source: Source, work: Work) -> _Worker:
     parent_conn, child_conn = ctx.Pipe()
     proc = ctx.Process(target=_worker_main, args=(child_conn, source, work), daemon=True)
+    # Objects the worker inherits stay shared: without this, the collector's first pass in the
+    # worker writes to every one of them and so copies their pages (~20-30 MB).
+    gc.freeze()
     proc.start()
     child_conn.close()  # only the worker holds its end now: its death makes our end readable (EOF)
     return _Worker(proc, parent_conn)

@@ -8,7 +8,6 @@ blocks are separated by a blank line.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.engines import tesseract
+from pipeline.engines.heap import release_freed_memory
 from pipeline.errors import OcrError, OcrTimeout
 from pipeline.ocrnorm import fix_tokens, is_cyrillic, is_latin
 from pipeline.schema import PageText, TextSource, Word
@@ -107,26 +107,6 @@ def _ocr_page(
             image.close()
     page.seconds = round(time.perf_counter() - started, 3)
     return page
-
-
-def release_freed_memory() -> None:
-    """Give memory freed by this process back to the system (glibc's ``malloc_trim``). A page's
-    arrays are tens of MB; once freed, glibc keeps much of them in its heap, where they count
-    as this worker's memory through the next Tesseract run and the rest of the letter."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    import ctypes
-    import ctypes.util
-
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None
 
 
 def _left(deadline: float) -> float:
