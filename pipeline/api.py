@@ -331,8 +331,6 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
          settings: Settings, force: bool, started: float, on_result: Callable[[LetterResult], None] | None,
          on_start: Callable[[int], None] | None) -> BatchReport:
     """run_batch once its workers are started: the database, the letters, the records."""
-    import pipeline.review.agreement
-    import pipeline.stages.promise_page  # noqa: F401 - for export_from, loaded while the workers are busy
     from pipeline import executors
     from pipeline.stages.field_components import FIELD_ERROR
     from pipeline.stages.records import atomic_write_text
@@ -413,6 +411,9 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
             for failure in found.failures:
                 record(_failure_result(failure))
             with _stop_on_sigterm():
+                # What export_from needs (pyarrow, the promise pages' drafts) is imported while this
+                # thread waits for the workers, not after them.
+                threading.Thread(target=_import_export_modules, name="import-export", daemon=True).start()
                 results = batch.results(todo, sorted(terms_todo))
                 for result in results:
                     if isinstance(result, executors.TermsResult):
@@ -487,6 +488,15 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
         reserve.release()
         db.checkpoint()
         db.close()
+
+
+def _import_export_modules() -> None:
+    try:
+        import pipeline.review.agreement
+        import pipeline.stages.promise_page
+        import pipeline.stages.records  # noqa: F401
+    except Exception:  # only an early import: export_from imports them again and reports
+        log.debug("early import of the export modules failed", exc_info=True)
 
 
 def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> tuple[list[Path], list]:

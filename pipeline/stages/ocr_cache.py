@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import sqlite3
+from contextlib import closing
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pipeline.schema import PageText, TextSource, Word
@@ -85,15 +89,30 @@ def _engine(db: str):
     return make_engine(db)
 
 
+def _sqlite_lookup(path: Path, key: str) -> dict[str, Any] | None:
+    # sqlite3 itself, read-only: the worker that asks needs no SQLAlchemy for it (~0.3 s to import)
+    if not path.is_file():
+        return None
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
+        row = conn.execute("SELECT page FROM ocr_cache WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
+
+
 def lookup(db: str, key: str, page_no: int) -> PageText | None:
     """The cached page for ``key``, or None (also when the cache cannot be read)."""
-    from sqlalchemy import select  # here: a born-digital letter never needs SQLAlchemy in its worker
-
-    from pipeline.store.tables import OcrCacheRow
+    from pipeline.store.location import sqlite_path
 
     try:
-        with _engine(db).connect() as conn:
-            data = conn.execute(select(OcrCacheRow.page).where(OcrCacheRow.key == key)).scalar()
+        path = sqlite_path(db)
+        if path is not None:
+            data = _sqlite_lookup(path, key)
+        else:
+            from sqlalchemy import select
+
+            from pipeline.store.tables import OcrCacheRow
+
+            with _engine(db).connect() as conn:
+                data = conn.execute(select(OcrCacheRow.page).where(OcrCacheRow.key == key)).scalar()
     except Exception:  # a missing or locked cache only costs an OCR run
         return None
     return page_from_json(data, page_no, key) if data else None
