@@ -26,6 +26,20 @@ def _python(code: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _cli_printing_modules(prelude: str = "") -> str:
+    """Code that runs `letters ARGS` (after ``prelude``) and prints the modules it imported, as JSON."""
+    return (
+        "import sys, json, contextlib, io\n" + prelude +
+        "from pipeline.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(sys.argv[1:])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print(json.dumps(sorted(m for m in sys.modules if sys.modules[m] is not None)))\n"
+    )
+
+
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Three born-digital letters of the invented samples and their registry."""
@@ -61,17 +75,9 @@ def test_a_batch_never_imports_scikit_learn(inbox: tuple[Path, Path], tmp_path: 
     letter still gets its verdicts."""
     folder, registry = inbox
     out = tmp_path / "out"
-    code = (
-        "import sys, json, contextlib, io\n"
+    code = _cli_printing_modules(
         "for name in ('sklearn', 'skops', 'skops.io', 'scipy.stats'):\n"
         "    sys.modules[name] = None  # any import of these now raises ImportError\n"
-        "from pipeline.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n"
-        "        main(sys.argv[1:])\n"
-        "    except SystemExit as e:\n"
-        "        assert not e.code, e.code\n"
-        "print(json.dumps(sorted(m for m in sys.modules if sys.modules[m] is not None)))\n"
     )
     loaded = set(_python(code, "run", str(folder), "--promises", str(registry), "--out", str(out), "--workers", "1"))
     assert "sqlalchemy" in loaded and "pandas" not in loaded  # it wrote the database, and the CSVs without pandas
@@ -130,16 +136,7 @@ def test_the_promises_terms_are_read_by_a_worker_not_by_the_runner(
 
     folder, registry = inbox
     out = tmp_path / "out"
-    code = (
-        "import sys, json, contextlib, io\n"
-        "from pipeline.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n"
-        "        main(sys.argv[1:])\n"
-        "    except SystemExit as e:\n"
-        "        assert not e.code, e.code\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    code = _cli_printing_modules()
     args = ("run", str(folder), "--promises", str(registry), "--out", str(out), "--workers", "1")
     loaded = set(_python(code, *args))
     assert "pipeline.stages.promise_terms" not in loaded and "pipeline.stages.quantities" not in loaded

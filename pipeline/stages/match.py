@@ -2,8 +2,9 @@
 
 The stage is split by concern:
 
-* :mod:`match_index` — language-neutral terms (lemmas, the uk<->ru lexicon in
-  ``pipeline/data/lexicons/``, a spelling skeleton) and the registry's tf-idf index;
+* :mod:`match_terms` — language-neutral terms (lemmas, the uk<->ru lexicon in
+  ``pipeline/data/lexicons/``, a spelling skeleton), city keys, office kinds;
+* :mod:`match_index` — the registry's tf-idf index over those terms;
 * :mod:`match_evidence` — letter-level evidence: non-answers, the sender's tier, the city,
   surnames;
 * :mod:`match_features` — the named features of a (passage, promise) pair, over a shortlist;
