@@ -48,6 +48,8 @@ from pipeline.store.location import sqlite_path
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from pipeline.executors import Batch
+    from pipeline.stages.ingest import Discovery
     from pipeline.store.db import Database
 
 # The database, records and executor modules (SQLAlchemy, Alembic, pyarrow: most of a second
@@ -327,7 +329,7 @@ def run_batch(
         batch.close()
 
 
-def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_dir: Path, db_path: Path | str,
+def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise], out_dir: Path, db_path: Path | str,
          settings: Settings, force: bool, started: float, on_result: Callable[[LetterResult], None] | None,
          on_start: Callable[[int], None] | None) -> BatchReport:
     """run_batch once its workers are started: the database, the letters, the records."""
@@ -368,7 +370,7 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
         repo.store_promises(db, promises)
         with db.session() as s:
             done = repo.done_letters(s)
-            terms_todo = set(repo.promises_without_terms(s))
+            terms_todo = set(repo.promises_without_terms(s)) & {p.promise_id for p in promises}
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
         report.sidecars = found.sidecars
         run_ids = [f.letter_id for f in found.failures] + [letter.letter_id for letter in found.letters]
@@ -426,8 +428,7 @@ def _run(batch: Any, found: Any, input_dir: Path, promises: list[Promise], out_d
             if terms_todo:
                 from pipeline.stages.promise_terms import read_terms
 
-                by_id = {p.promise_id: p for p in promises}
-                repo.store_terms(db, {pid: read_terms(by_id[pid]).to_json() for pid in sorted(terms_todo) if pid in by_id})
+                repo.store_terms(db, {p.promise_id: read_terms(p).to_json() for p in promises if p.promise_id in terms_todo})
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via _stop_on_sigterm: keep what is done
             report.interrupted = True
             report.interrupt_reason = "stopped by a signal (Ctrl-C or SIGTERM)"

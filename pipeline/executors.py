@@ -172,7 +172,10 @@ class LocalBatch(Batch):
         self.pool: LocalPool | None = None
         self._finisher: Processor | None = None
         if expected:
-            self.pool = LocalPool(self.source, self._pool_size(self._tasks(expected)))
+            # As many workers as there may be tasks; with at least a letter per worker that is
+            # all of them, without planning the page ranges (results() plans what is to do).
+            size = self.workers if len(expected) >= self.workers else self._pool_size(self._tasks(expected))
+            self.pool = LocalPool(self.source, size)
 
     def _tasks(self, letters: list[Letter]) -> list[Task]:
         return plan(biggest_first(letters), self.workers) if self.workers > 1 else list(letters)

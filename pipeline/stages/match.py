@@ -28,18 +28,10 @@ from pipeline.stages.match_rank import (
     match_letter,
     score_letter,
 )
-from pipeline.stages.match_terms import (
-    _token_is_city,
-    city_keys,
-    office_kind,
-    promise_level,
-    skel,
-    terms_of,
-    terms_with_lemmas,
-)
+from pipeline.stages.match_terms import _token_is_city, city_keys, skel, terms_of
 from pipeline.stages.segment import segment
 
 __all__ = ["FEATURES", "MAX_MATCHES_PER_PASSAGE", "LetterContext", "LetterScores", "PairFeatures", "PromiseIndex",
            "Ranker", "_token_is_city", "city_keys", "default_ranker", "detect_city", "explain", "find_surnames",
-           "is_national_sender", "is_non_answer", "letter_context", "match_letter", "office_kind", "pair_features",
-           "promise_level", "score_letter", "segment", "sender_level", "skel", "terms_of", "terms_with_lemmas"]
+           "is_national_sender", "is_non_answer", "letter_context", "match_letter", "pair_features",
+           "score_letter", "segment", "sender_level", "skel", "terms_of"]
