@@ -34,6 +34,7 @@ from pipeline.errors import (
 from pipeline.processor import MAX_ERROR_CHARS, NO_MATCH, POOR_SCAN, Processor, join_reasons
 from pipeline.schema import (
     IngestFailure,
+    Letter,
     LetterResult,
     LetterText,
     Match,
@@ -320,13 +321,26 @@ def run_batch(
     settings = replace(settings, ocr_cache_db=str(db_path))
     found = ingest.discover(input_dir, settings.limits)
     # The workers first, while this process is small and has no database open: they build
-    # their Processors while it imports the store, opens the database and saves the registry.
-    batch = executors.start(promises, settings, workers, dask, expected=found.letters)
+    # their Processors while it imports the store, opens the database and saves the registry;
+    # when the letters to do are known already, they read their first letters meanwhile too.
+    batch = executors.start(promises, settings, workers, dask, expected=found.letters,
+                            todo=None if dask else _todo_before_opening(found.letters, db_path, force))
     try:
         return _run(batch, found, input_dir, promises, out_dir, db_path, settings, force, started,
                     on_result, on_start)
     finally:
         batch.close()
+
+
+def _todo_before_opening(letters: list[Letter], db_path: Path | str, force: bool) -> list[Letter] | None:
+    """The letters the run will do, if the database tells without SQLAlchemy (see
+    :mod:`pipeline.store.peek`); None when only the opened store can tell."""
+    from pipeline.store import peek
+
+    done = {} if force else peek.done_letters(db_path)
+    if done is None:
+        return None
+    return [x for x in letters if done.get(x.letter_id) != x.sha256]
 
 
 def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise], out_dir: Path, db_path: Path | str,
@@ -377,6 +391,9 @@ def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise
         todo = [
             letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
         ]
+        # ... and those the workers were started on, from what the database said a moment ago
+        todo_ids = {x.letter_id for x in todo}
+        todo += [x for x in batch.planned if x.letter_id not in todo_ids]
         report.skipped = len(found.letters) - len(todo)
         stage_totals: Counter[str] = Counter()
         statuses: Counter[str] = Counter()

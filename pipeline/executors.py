@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.engines.heap import release_freed_memory
 from pipeline.errors import LetterError, LettersError
 from pipeline.pagesplit import PageRange, PagesResult, finish_letter, plan, read_range, reassemble, split
-from pipeline.processor import Processor
+from pipeline.processor import Processor, read_text
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
 
@@ -112,9 +112,11 @@ class Batch:
     """Where a run's letters go: started before the run knows which letters it will do
     (:func:`start`), so local workers get ready while the runner does its own start-up."""
 
+    planned: list[Letter]  # letters it does whatever results() is given: begun before the database was read
+
     def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
-        """The letters' results as they complete; with ``terms_of`` (promise ids), a TermsResult
-        for them too when the executor reads terms (else the caller reads them)."""
+        """The results of ``letters`` (and of ``planned``) as they complete; with ``terms_of``
+        (promise ids), a TermsResult for them too when the executor reads terms (else the caller reads them)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -122,16 +124,18 @@ class Batch:
 
 
 def start(promises: list[Promise], settings: Settings, workers: int, dask: str | None = None,
-          expected: list[Letter] | None = None) -> Batch:
+          expected: list[Letter] | None = None, todo: list[Letter] | None = None) -> Batch:
     """The executor of a run. ``dask``: None for this machine (a pool of ``workers`` processes,
     one child process even for one worker); ``"local"`` for a Dask LocalCluster of ``workers``
     processes; ``"tcp://HOST:PORT"`` for a running Dask scheduler (its workers must have this
     package installed and see the letters' files and the models folder at the same paths).
     ``expected``: the letters the run may process (all those found), so local workers are
-    started now, only as many as there is work for; without it they start with the results."""
+    started now, only as many as there is work for; without it they start with the results.
+    ``todo``: the letters the run will process, when known before the database is opened (a
+    new database, ``--force``): local workers then start on them at once (see :attr:`Batch.planned`)."""
     if dask:
         return _DaskBatch(promises, settings, workers, dask)
-    return LocalBatch(promises, settings, workers, expected)
+    return LocalBatch(promises, settings, workers, expected, todo)
 
 
 def iter_results(
@@ -166,12 +170,22 @@ class LocalBatch(Batch):
     """
 
     def __init__(self, promises: list[Promise], settings: Settings, workers: int,
-                 expected: list[Letter] | None = None) -> None:
+                 expected: list[Letter] | None = None, todo: list[Letter] | None = None) -> None:
         self.source = ProcessorSource(promises, settings)
         self.workers = max(1, workers)
         self.pool: LocalPool | None = None
         self._finisher: Processor | None = None
-        if expected:
+        self.planned: list[Letter] = []
+        self._plan: list[Task] = []  # the tasks of ``planned``, the workers' first ones at their head
+        if todo is not None:
+            # Known now: each worker is forked with its first task and reads that letter's text
+            # while it builds its Processor, and this process opens the database meanwhile.
+            self._plan = self._tasks(todo)
+            if self._plan:
+                self.planned = list(todo)
+                size = self._pool_size(self._plan)
+                self.pool = LocalPool(self.source, size, first=self._plan[:size])
+        elif expected:
             # As many workers as there may be tasks; with at least a letter per worker that is
             # all of them, without planning the page ranges (results() plans what is to do).
             size = self.workers if len(expected) >= self.workers else self._pool_size(self._tasks(expected))
@@ -191,7 +205,10 @@ class LocalBatch(Batch):
         return self._finisher
 
     def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
-        tasks = self._tasks(letters)
+        # The planned letters go as planned, even one the database says is done after all (another
+        # run saved it meanwhile): it is saved once more, as with --force.
+        planned = {x.letter_id for x in self.planned}
+        tasks = self._plan + self._tasks([x for x in letters if x.letter_id not in planned])
         if not tasks:
             return  # no worker needed: the caller reads the terms itself
         if self.pool is None:
@@ -268,52 +285,137 @@ def _build_failed(exc: Exception) -> _BuildFailed:
     return _BuildFailed(reason, typed)
 
 
-def _worker_main(conn: Connection, source: Source, work: Work) -> None:
+class _Builder(threading.Thread):
+    """Builds a worker's Processor beside its first letter, once Tesseract reads that letter's
+    first page (or its text is read without OCR), and tells the runner: _Ready, or _BuildFailed.
+    Only the text stage runs before the Processor is needed, and it needs none."""
+
+    def __init__(self, source: Source, conn: Connection) -> None:
+        from pipeline.engines import tesseract
+
+        super().__init__(name="build-processor", daemon=True)
+        self.source, self.conn = source, conn
+        self.go = threading.Event()
+        self.processor: Processor | None = None
+        tesseract.on_next_start(self.go)
+
+    def run(self) -> None:
+        self.go.wait()
+        processor, message = _build(self.source)
+        try:
+            self.conn.send(message)
+        except OSError:  # the runner is gone
+            return
+        if processor is not None:
+            _warm_up(processor)
+            self.processor = processor
+
+    def wait(self) -> Processor | None:
+        """The Processor, once built; None when it could not be (the runner has been told why)."""
+        self.go.set()
+        self.join()
+        return self.processor
+
+
+def _build(source: Source) -> tuple[Processor | None, _Ready | _BuildFailed]:
+    try:
+        return (source if isinstance(source, Processor) else source.build()), _Ready()
+    except Exception as exc:
+        return None, _build_failed(exc)
+
+
+def _do(task: Task, processor: Processor, work: Work) -> LetterResult | PagesResult | TermsResult:
+    try:
+        if isinstance(task, PageRange):
+            return read_range(task, processor.settings)
+        if isinstance(task, TermsTask):
+            return _read_terms(processor, task)
+        return work(processor, task)
+    except Exception as exc:  # Processor.process never raises for bad input; this is a bug
+        return _failed(task, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _load_ocr_modules() -> None:
+    from pipeline.stages.text import load_ocr_modules
+
+    try:
+        load_ocr_modules()
+    except Exception:  # only an early load: the page that needs them loads them again and reports
+        log.debug("early load of the OCR modules failed", exc_info=True)
+
+
+def _first_task(conn: Connection, source: Source, work: Work, first: Task) -> Processor | None:
+    """Do the task a worker was forked with while its Processor is built; the Processor, or None
+    when the worker is to stop (the build failed, the runner is gone)."""
+    from pipeline.stages import text
+
+    builder = _Builder(source, conn)
+    builder.start()
+    result: LetterResult | PagesResult | TermsResult | None = None
+    if isinstance(first, PageRange):  # pages alone need no Processor
+        result = read_range(first, source.settings)
+    elif isinstance(first, Letter) and work is _process_letter:  # a test's own work runs whole
+        if first.kind in text.IMAGE_KINDS:  # a scan: its first page decodes while OCR's modules load
+            threading.Thread(target=_load_ocr_modules, name="load-ocr", daemon=True).start()
+            text.decode_ahead(first, source.settings)
+        result = read_text(first, source.settings)
+    processor = builder.wait()
+    if processor is None:
+        return None
+    if result is None:
+        result = _do(first, processor, work)
+    elif isinstance(result, LetterResult) and result.status == Status.OK:
+        try:
+            result = processor.finish(result)
+        except Exception as exc:  # finish never raises for bad input; this is a bug
+            result = _failed(first, f"internal error: {type(exc).__name__}: {exc}")
+    try:
+        conn.send(result)
+    except OSError:  # the runner is gone
+        return None
+    return processor
+
+
+def _worker_main(conn: Connection, source: Source, work: Work, first: Task | None = None) -> None:
     """A pool worker: build the Processor, say so, then process letters sent over ``conn``
-    until None or the parent goes away."""
+    until None or the parent goes away. ``first``: a task it was forked with, started before
+    its Processor is built (see :class:`_Builder`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     # ... with SIGTERM, which must end us quietly (a forked worker inherits run_batch's
     # SIGTERM -> KeyboardInterrupt handler, which would print a traceback) but through the
     # finally blocks: a running Tesseract is killed and its temporary page files are removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _single_thread_ocr()
-    try:
-        processor = source if isinstance(source, Processor) else source.build()
-        message: _Ready | _BuildFailed = _Ready()
-    except Exception as exc:
-        message = _build_failed(exc)
-    try:
-        conn.send(message)
-    except OSError:
+    processor: Processor | None
+    if first is not None:
+        processor = _first_task(conn, source, work, first)
+    else:
+        processor, message = _build(source)
+        try:
+            conn.send(message)
+        except OSError:
+            return
+        if processor is not None:
+            # The languages' tokenizers and dictionaries load beside the first letter: while
+            # Tesseract reads a scan, this process only waits for it.
+            threading.Thread(target=_warm_up, args=(processor,), name="warm-up", daemon=True).start()
+    if processor is None:
         return
-    if isinstance(message, _BuildFailed):
-        return
-    # The languages' tokenizers and dictionaries load beside the first letter: while
-    # Tesseract reads a scan, this process only waits for it.
-    threading.Thread(target=_warm_up, args=(processor,), name="warm-up", daemon=True).start()
     while True:
         try:
-            letter = conn.recv()
+            task = conn.recv()
         except (EOFError, OSError):
             return
-        if letter is None:
+        if task is None:
             return
-        try:
-            if isinstance(letter, PageRange):
-                result = read_range(letter, processor.settings)
-            elif isinstance(letter, TermsTask):
-                result = _read_terms(processor, letter)
-            else:
-                result = work(processor, letter)
-        except Exception as exc:  # Processor.process never raises for bad input; this is a bug
-            result = _failed(letter, f"internal error: {type(exc).__name__}: {exc}")
+        result = _do(task, processor, work)
         try:
             conn.send(result)
         except OSError:  # the parent was killed: nobody to tell
             return
         # Idle now, maybe while the runner saves this letter and writes the records: hold none of
         # it (a long scan's pages are tens of MB) and give the freed heap back.
-        del result, letter
+        del result, task
         release_freed_memory()
 
 
@@ -358,15 +460,15 @@ def _pool_context() -> BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _start_worker(ctx: BaseContext, source: Source, work: Work) -> _Worker:
+def _start_worker(ctx: BaseContext, source: Source, work: Work, first: Task | None = None) -> _Worker:
     parent_conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=_worker_main, args=(child_conn, source, work), daemon=True)
+    proc = ctx.Process(target=_worker_main, args=(child_conn, source, work, first), daemon=True)
     # Objects the worker inherits stay shared: without this, the collector's first pass in the
     # worker writes to every one of them and so copies their pages (~20-30 MB).
     gc.freeze()
     proc.start()
     child_conn.close()  # only the worker holds its end now: its death makes our end readable (EOF)
-    return _Worker(proc, parent_conn)
+    return _Worker(proc, parent_conn, letter=first, started=time.monotonic())
 
 
 class LocalPool:
@@ -379,15 +481,16 @@ class LocalPool:
     and the other workers carry on undisturbed. ``work`` is a seam for tests.
     """
 
-    def __init__(self, source: Source, workers: int, work: Work = _process_letter) -> None:
+    def __init__(self, source: Source, workers: int, work: Work = _process_letter, first: Sequence[Task] = ()) -> None:
         self.ctx = _pool_context()
         self.source = source
         self.work = work
         self.workers = workers
-        self.pool = [self._spawn() for _ in range(workers)]
+        self.first = list(first[:workers])  # tasks the workers are forked with, one each
+        self.pool = [self._spawn(self.first[i] if i < len(self.first) else None) for i in range(workers)]
 
-    def _spawn(self) -> _Worker:
-        return _start_worker(self.ctx, self.source, self.work)
+    def _spawn(self, first: Task | None = None) -> _Worker:
+        return _start_worker(self.ctx, self.source, self.work, first)
 
     def close(self) -> None:
         for w in self.pool:
@@ -395,7 +498,10 @@ class LocalPool:
         self.pool = []
 
     def results(self, tasks: list[Task]) -> Iterator[LetterResult | PagesResult | TermsResult]:
-        queue: deque[Task] = deque(tasks)
+        """The results of ``tasks`` as they complete (the ones the workers were forked with
+        included, which are not given out again)."""
+        queue: deque[Task] = deque(t for t in tasks if t not in self.first)
+        self.first = []
         deaths: dict[str, int] = {}
         idle_deaths = 0  # workers that died holding no letter: something is wrong with every worker
         pool = self.pool
@@ -610,6 +716,7 @@ class _DaskBatch(Batch):
 
     def __init__(self, promises: list[Promise], settings: Settings, workers: int, address: str) -> None:
         self.promises, self.settings, self.workers, self.address = promises, settings, workers, address
+        self.planned = []
 
     def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
         yield from _dask_results(biggest_first(letters), self.promises, self.settings, self.workers, self.address)

@@ -66,6 +66,23 @@ def match_promises(text: LetterText, fields: LetterFields, index: PromiseIndex, 
     return sorted(matches, key=lambda m: -m.score)
 
 
+def read_text(letter: Letter, settings: Settings) -> LetterResult:
+    """ingest -> text alone, which needs no :class:`Processor`: the letter's result holding its text
+    (status OK, for :meth:`Processor.finish` to complete), or FAILED with the reason; never raises
+    for bad input. A worker reads its first letter with this while its Processor is being built."""
+    result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+    t0 = time.perf_counter()
+    try:
+        result.text = extract_text(letter, settings)
+    except LetterError as exc:
+        result.status, result.error = Status.FAILED, str(exc)
+    except Exception as exc:  # a bug must not lose the batch: record it on the letter
+        log.error("internal error on %s:\n%s", letter.source_file, traceback.format_exc())
+        result.status, result.error = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+    result.timings["text"] = time.perf_counter() - t0
+    return result
+
+
 class Processor:
     """Everything one worker needs to process letters: the promise index and the verdict model,
     loaded once and reused for every letter."""
@@ -100,18 +117,24 @@ class Processor:
     def process(self, letter: Letter, text: LetterText | None = None) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input.
         ``text``: the letter's text already read (a long scan OCR'd by page ranges on several workers)."""
+        if text is None:
+            read = read_text(letter, self.settings)
+            return self.finish(read) if read.status == Status.OK else read
+        result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+        result.text = text
+        return self.finish(result)
+
+    def finish(self, result: LetterResult) -> LetterResult:
+        """fields -> match -> verdict on a letter whose text :func:`read_text` has read (``result``,
+        completed in place and returned); never raises for bad input."""
         from pipeline.stages.fields import extract_fields
         from pipeline.stages.ocr import page_is_poor
 
         s = self.settings
-        result = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+        letter, text = result.letter, result.text
+        assert letter is not None and text is not None, "finish() takes what read_text() read"
         t = result.timings
         try:
-            if text is None:
-                t0 = time.perf_counter()
-                text = extract_text(letter, s)
-                t["text"] = time.perf_counter() - t0
-            result.text = text
             t0 = time.perf_counter()
             fields = extract_fields(text)
             t["fields"] = time.perf_counter() - t0

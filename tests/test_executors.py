@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from distributed import WorkerPlugin
 
-from pipeline.executors import ExecutorError, _dask_client, _pool_results, _process_letter, iter_results
+from pipeline.executors import ExecutorError, LocalBatch, _dask_client, _pool_results, _process_letter, iter_results
 from pipeline.samplegen import load_sample_data, write_image, write_sample_registry, write_text_pdf
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
@@ -81,6 +81,51 @@ def by_letter(results: list[LetterResult]) -> dict[str, tuple]:
 
 
 # --- local pool ----------------------------------------------------------------------
+
+
+
+@pytest.mark.slow
+def test_workers_forked_with_their_first_letters_give_the_same_results(batch, reference) -> None:  # noqa: ANN001
+    """A new database: the letters to do are known before it opens, so each worker is forked
+    with its first letter and reads it (the scan: decoded while OCR's modules load) while it
+    builds its Processor."""
+    letters, promises, settings = batch
+    run = LocalBatch(promises, settings, 2, expected=letters, todo=letters)
+    try:
+        assert run.pool is not None and len(run.pool.first) == 2
+        assert run.pool.first[0].source_file == SCAN  # the biggest first
+        assert by_letter(list(run.results(letters))) == reference
+    finally:
+        run.close()
+
+
+@pytest.mark.slow
+def test_letters_begun_before_the_database_was_read_come_back_even_if_it_says_done(batch, reference) -> None:  # noqa: ANN001
+    letters, promises, settings = batch
+    run = LocalBatch(promises, settings, 1, expected=letters, todo=letters[:2])
+    try:
+        got = by_letter(list(run.results(letters[1:3])))  # another run saved letters[0] meanwhile
+    finally:
+        run.close()
+    assert got == {x.letter_id: reference[x.letter_id] for x in letters[:3]}
+
+
+@pytest.mark.slow
+def test_a_worker_forked_with_a_scan_that_cannot_build_its_processor_stops_the_run(batch, tmp_path: Path) -> None:  # noqa: ANN001
+    import psutil
+
+    from pipeline.errors import ModelError
+
+    letters, promises, settings = batch
+    scan = [x for x in letters if x.source_file == SCAN]
+    run = LocalBatch(promises, replace(settings, models_dir=tmp_path / "no-models"), 1, expected=scan, todo=scan)
+    try:
+        with pytest.raises(ModelError):
+            list(run.results(scan))
+    finally:
+        run.close()
+    left = [p for p in psutil.Process().children(recursive=True) if "tesseract" in p.name()]
+    assert not left, "a Tesseract outlived its worker"
 
 
 def _kill_on(processor, letter: Letter, target: str, marker: Path | None) -> LetterResult:  # noqa: ANN001

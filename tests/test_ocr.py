@@ -328,3 +328,18 @@ def test_latin_look_alikes_fold_back_to_cyrillic_but_real_latin_stays() -> None:
     # e-mail lines and Latin pages are left alone
     assert _fix_tokens(["e-mail:", "info@rada.gov.ua,", "Ha"], True) == ["e-mail:", "info@rada.gov.ua,", "Ha"]
     assert _fix_tokens(["Hello", "Big", "Ben"], False) == ["Hello", "Big", "Ben"]
+
+
+def test_a_worker_hears_when_tesseract_starts_reading_a_page_not_when_asked_its_version() -> None:
+    """The signal a worker builds its Processor on (pipeline.executors._Builder)."""
+    import threading
+
+    started = threading.Event()
+    tesseract.on_next_start(started)
+    tesseract.version()
+    tesseract.installed_languages()
+    assert not started.is_set()
+    page = Image.new("L", (400, 120), 255)
+    ImageDraw.Draw(page).text((10, 40), "Letter 12", fill=0)
+    tesseract.image_to_tsv(page, languages="eng")
+    assert started.is_set()

@@ -133,3 +133,27 @@ def test_undo_restores_the_machine_value(db_url: str) -> None:
     with db.session() as s:
         (upd,) = repo.update_records(s)
         assert upd["review_state"] == "suggested" and upd["verdict"] == "in_progress"
+
+
+def test_peeking_at_the_done_letters_with_sqlite3_reads_what_the_store_reads(tmp_path: Path) -> None:
+    """pipeline.store.peek answers before SQLAlchemy is imported; it must agree with repo."""
+    from pipeline.store import peek
+
+    path = tmp_path / "letters.db"
+    assert peek.done_letters(path) == {}  # no database yet: nothing is done
+    db = Database(path)
+    ok = _result()
+    failed = LetterResult("0123456789abcdef", "cd" * 32, "b.png", Status.FAILED, error="unreadable")
+    review = _result()
+    review.letter_id, review.sha256, review.source_file, review.status = "fedcba9876543210", "ef" * 32, "c.png", Status.NEEDS_REVIEW
+    review.updates = []
+    for r in (ok, failed, review):
+        db.write(lambda s, r=r: repo.save_result(s, r, "run-1"))
+    with db.session() as s:
+        expected = repo.done_letters(s)
+    db.close()
+    assert set(expected) == {ok.letter_id, review.letter_id}
+    assert peek.done_letters(path) == expected
+    assert peek.done_letters("postgresql://nobody@localhost/none") is None  # a server: only the store can tell
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    assert peek.done_letters(tmp_path / "junk.db") is None

@@ -62,6 +62,42 @@ def test_scanned_image_is_ocrd_with_real_tesseract(tmp_path: Path) -> None:
     assert all(text.full_text[w.start:w.end] == w.text for w in page.words)
 
 
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_page_decoded_ahead_reads_as_one_decoded_by_its_ocr(tmp_path: Path, fmt: str) -> None:
+    from pipeline.stages import text as text_stage
+
+    write_image(PAGE_ONE, tmp_path / f"scan.{fmt.lower()}", fmt=fmt, dpi=300, noise=0.2, skew_deg=0.4)
+    letter, settings = _letter(tmp_path), Settings(reuse_ocr=False)
+    plain = extract_text(letter, settings)
+    text_stage.decode_ahead(letter, settings)
+    assert list(text_stage._DECODED) == [(letter.files[0].path, 0)]
+    taken = []
+
+    def ocr(item: PageImage, s: Settings):  # noqa: ANN202
+        page = text_stage.ocr_page_image(item, s)
+        taken.append(not text_stage._DECODED)  # the page's load took the decoded frame
+        return page
+
+    ahead = extract_text(letter, settings, ocr=ocr)
+    assert taken == [True] and ahead.full_text == plain.full_text
+    assert [(w.text, w.left, w.top) for w in ahead.pages[0].words] == [(w.text, w.left, w.top) for w in plain.pages[0].words]
+
+
+def test_decoding_ahead_leaves_a_page_over_the_pixel_limit_to_the_reading(tmp_path: Path) -> None:
+    from pipeline.errors import TooLarge
+    from pipeline.settings import Limits
+    from pipeline.stages import text as text_stage
+
+    write_image(PAGE_ONE, tmp_path / "scan.png", fmt="PNG", dpi=300)
+    letter = _letter(tmp_path)
+    settings = Settings(limits=Limits(max_pixels=1_000_000))
+    text_stage.decode_ahead(letter, settings)
+    assert not text_stage._DECODED
+    with pytest.raises(TooLarge):
+        extract_text(letter, settings)
+
+
 @pytest.mark.slow
 def test_mixed_pdf_is_handled_page_by_page(tmp_path: Path) -> None:
     write_mixed_pdf([PAGE_ONE, PAGE_TWO], tmp_path / "mixed.pdf", dpi=300, noise=0.1)

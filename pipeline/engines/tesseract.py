@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,26 @@ from pipeline.errors import OcrError, OcrTimeout
 
 TESSERACT = "tesseract"
 _STDERR_SHOWN = 400
+
+# Set when this process next starts a Tesseract (see :func:`on_next_start`).
+_ON_START: list[threading.Event] = []
+_ON_START_LOCK = threading.Lock()
+
+
+def on_next_start(event: threading.Event) -> None:
+    """Set ``event`` when this process next starts a Tesseract: a worker builds its Processor
+    while Tesseract reads its first page, when the process itself only waits, not while the
+    page is loaded and prepared (the two would take turns on one interpreter)."""
+    with _ON_START_LOCK:
+        _ON_START.append(event)
+
+
+def _started() -> None:
+    with _ON_START_LOCK:
+        events = _ON_START[:]
+        _ON_START.clear()
+    for event in events:
+        event.set()
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,7 @@ def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> 
     with tempfile.TemporaryDirectory(prefix="letters-ocr-") as tmp:
         path = Path(tmp) / "page.pnm"
         image.save(path, format="PPM")  # PBM/PGM/PPM depending on mode; no compression cost
-        return _run([str(path), *args], timeout_s)
+        return _run([str(path), *args], timeout_s, page=True)
 
 
 # A Tesseract killed by a signal we did not send (the OOM killer, `kill -9`) is run once more,
@@ -93,12 +114,12 @@ def _run_on_image(image: Image.Image, args: Sequence[str], timeout_s: float) -> 
 MAX_TESSERACT_DEATHS = 2
 
 
-def _run(args: Sequence[str], timeout_s: float) -> str:
+def _run(args: Sequence[str], timeout_s: float, page: bool = False) -> str:
     """Run tesseract, return stdout as text; typed errors on failure or timeout. ``timeout_s`` is the
-    budget of the call, a retry after a killed Tesseract included."""
+    budget of the call, a retry after a killed Tesseract included; ``page``: it reads a page image."""
     deadline = time.monotonic() + timeout_s
     for attempt in range(1, MAX_TESSERACT_DEATHS + 1):
-        code, out, err = _run_once(args, max(0.1, deadline - time.monotonic()), timeout_s)
+        code, out, err = _run_once(args, max(0.1, deadline - time.monotonic()), timeout_s, page)
         if code == 0:
             return out.decode("utf-8", "replace")
         if code < 0:  # killed by a signal
@@ -118,7 +139,7 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def _run_once(args: Sequence[str], timeout_s: float, budget_s: float) -> tuple[int, bytes, bytes]:
+def _run_once(args: Sequence[str], timeout_s: float, budget_s: float, page: bool) -> tuple[int, bytes, bytes]:
     exe = shutil.which(TESSERACT)
     if exe is None:
         raise OcrError("tesseract is not installed or not on PATH")
@@ -135,6 +156,8 @@ def _run_once(args: Sequence[str], timeout_s: float, budget_s: float) -> tuple[i
         )
     except OSError as exc:
         raise OcrError(f"cannot start tesseract: {exc}") from exc
+    if page:
+        _started()
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -24,7 +24,7 @@ OCR_CACHE_VERSION = "1"
 
 
 @lru_cache(maxsize=1)
-def _tesseract_version() -> str:
+def tesseract_version() -> str:
     """The version as pytesseract.get_tesseract_version() spells it ("5.3.0"), so cache keys stay
     the same, read without importing pytesseract (which imports pandas: ~1 s in every worker)."""
     import string
@@ -45,7 +45,7 @@ def page_cache_key(file_sha256: str, index_in_file: int, render_dpi: int | None,
     from pipeline.stages.ocr import OCR_ALGORITHM_VERSION
 
     relevant = dataclasses.replace(ocr, timeout_s=0.0)  # a timeout does not change a finished result
-    raw = (f"{OCR_CACHE_VERSION}|{OCR_ALGORITHM_VERSION}|{_tesseract_version()}|{file_sha256}|{index_in_file}|"
+    raw = (f"{OCR_CACHE_VERSION}|{OCR_ALGORITHM_VERSION}|{tesseract_version()}|{file_sha256}|{index_in_file}|"
            f"{render_dpi}|{relevant!r}")
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -9,6 +9,7 @@ long PDF never sits in memory as images.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -497,7 +498,8 @@ def _image_pages(
 
         def load(idx: int = idx, grey: bool = False) -> Image.Image:
             try:
-                with open_image(path) as img:
+                decoded = _DECODED.pop((path, idx), None)
+                with contextlib.nullcontext(decoded) if decoded is not None else open_image(path) as img:
                     img.seek(idx)
                     if grey and kind != FileKind.JPEG:
                         from pipeline.stages.prepare import read_as_grey  # OpenCV: only once a page is OCR'd
@@ -514,6 +516,46 @@ def _image_pages(
         yield PageImage(page_no=first_page_no + idx, load=load, dpi=_dpi_value(dpi),
                         cache_key=page_cache_key(file_sha, idx, None, settings.ocr),
                         load_grey=functools.partial(load, grey=True))
+
+
+# The first frame of an image letter, decoded ahead of its OCR (see decode_ahead): (path, frame)
+# -> the frame, loaded. One at most, taken by the page's load or dropped when the letter is read.
+_DECODED: dict[tuple[Path, int], Image.Image] = {}
+IMAGE_KINDS = (FileKind.PNG, FileKind.JPEG, FileKind.TIFF)
+DECODE_BLOCK_BYTES = 8 << 20
+
+
+def decode_ahead(letter: Letter, settings: Settings) -> None:
+    """Decode the first page of an image letter now, for its OCR to take instead of decoding it
+    again: a worker calls this while the OCR modules are imported beside it (see
+    :func:`load_ocr_modules`), as Pillow decodes without the interpreter's lock. Anything wrong
+    (too many pixels, a broken file) is left to the reading proper, which reports it."""
+    _DECODED.clear()
+    if not letter.files or letter.kind not in IMAGE_KINDS:
+        return
+    path = letter.files[0].path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = open_image(path)
+            if img.width * img.height > settings.limits.max_pixels:
+                img.close()
+                return
+            # in a few large reads: Pillow lets the lock go for each block it decodes, and takes it
+            # back only when the importing thread yields it (every 5 ms): 64 KB blocks would wait
+            img.decodermaxblock = DECODE_BLOCK_BYTES
+            img.load()
+    except Exception:
+        return
+    _DECODED[(path, 0)] = img
+
+
+def load_ocr_modules() -> None:
+    """Import what OCR needs (NumPy, OpenCV: ~0.2 s) and ask Tesseract its version (the OCR
+    cache keys carry it), ahead of a first page."""
+    import pipeline.stages.ocr  # noqa: F401
+
+    ocr_cache.tesseract_version()
 
 
 def _dpi_value(dpi: object) -> int | None:
@@ -603,16 +645,19 @@ def extract_text(
     ocr = ocr or ocr_page_image
     pages: list[PageText] = []
     offset = 0
-    for item in iter_pages(letter, settings):
-        if isinstance(item, PageImage):
-            page = ocr(item, settings)
-            page.page_no = item.page_no
-        else:
-            page = item
-        pages.append(_rebase(page, offset))
-        offset += len(page.text) + 1  # the form feed between pages
-        if on_page:
-            on_page(page)
+    try:
+        for item in iter_pages(letter, settings):
+            if isinstance(item, PageImage):
+                page = ocr(item, settings)
+                page.page_no = item.page_no
+            else:
+                page = item
+            pages.append(_rebase(page, offset))
+            offset += len(page.text) + 1  # the form feed between pages
+            if on_page:
+                on_page(page)
+    finally:
+        _DECODED.clear()  # a page decoded ahead and never asked for (the file changed, a cached page)
     if not pages:
         raise UnreadableFile("no pages found in the file")
     return LetterText(letter_id=letter.letter_id, pages=pages)
