@@ -26,6 +26,7 @@ from pipeline.errors import (
     LettersError,
     OutOfSpace,
     RunInterrupted,
+    StoppedBySignal,
     StoreError,
     UsageError,
     WriteError,
@@ -323,13 +324,17 @@ def run_batch(
     # The workers first, while this process is small and has no database open: they build
     # their Processors while it imports the store, opens the database and saves the registry;
     # when the letters to do are known already, they read their first letters meanwhile too.
-    batch = executors.start(promises, settings, workers, dask, expected=found.letters,
-                            todo=None if dask else _todo_before_opening(found.letters, db_path, force))
-    try:
-        return _run(batch, found, input_dir, promises, out_dir, db_path, settings, force, started,
-                    on_result, on_start)
-    finally:
-        batch.close()
+    with _stop_on_sigterm():  # from the first worker on: a signal stops them all, and the run
+        batch = executors.start(promises, settings, workers, dask, expected=found.letters,
+                                todo=None if dask else _todo_before_opening(found.letters, db_path, force))
+        try:
+            return _run(batch, found, input_dir, promises, out_dir, db_path, settings, force, started,
+                        on_result, on_start)
+        except KeyboardInterrupt:  # before the database was open (later ones end with the run's report)
+            raise StoppedBySignal("stopped by a signal (Ctrl-C or SIGTERM) while the run was starting; "
+                                  "nothing was saved") from None
+        finally:
+            batch.close()
 
 
 def _todo_before_opening(letters: list[Letter], db_path: Path | str, force: bool) -> list[Letter] | None:
@@ -376,25 +381,29 @@ def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise
             stale = _mark_stale_runs(s, report.run_id)
             return stale, {r.run_id for r in repo.unfinished_runs(s)}
 
-        report.stale_runs, live = db.write(start, "starting the run")
-        reserve.clean_others(live)
-        reserve.take()
-        # The rows now, their terms (deadline, quantity, scope) from a worker after its letters,
-        # or read here at the end when no worker is asked (nothing to do, a Dask cluster).
-        repo.store_promises(db, promises)
-        with db.session() as s:
-            done = repo.done_letters(s)
-            terms_todo = set(repo.promises_without_terms(s)) & {p.promise_id for p in promises}
+        def begin() -> tuple[list[Letter], set[str]]:
+            """The run's row, the registry's rows; the letters to do and the promises without terms."""
+            report.stale_runs, live = db.write(start, "starting the run")
+            reserve.clean_others(live)
+            reserve.take()
+            # The rows now, their terms (deadline, quantity, scope) from a worker after its letters,
+            # or read here at the end when no worker is asked (nothing to do, a Dask cluster).
+            repo.store_promises(db, promises)
+            with db.session() as s:
+                done = repo.done_letters(s)
+                terms_todo = set(repo.promises_without_terms(s)) & {p.promise_id for p in promises}
+            todo = [letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256]
+            # ... and those the workers were started on, from what the database said a moment ago
+            todo_ids = {x.letter_id for x in todo}
+            todo += [x for x in batch.planned if x.letter_id not in todo_ids]
+            report.skipped = len(found.letters) - len(todo)
+            return todo, terms_todo
+
         report.duplicates = [[rel, lid] for rel, lid in found.duplicates]
         report.sidecars = found.sidecars
         run_ids = [f.letter_id for f in found.failures] + [letter.letter_id for letter in found.letters]
-        todo = [
-            letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256
-        ]
-        # ... and those the workers were started on, from what the database said a moment ago
-        todo_ids = {x.letter_id for x in todo}
-        todo += [x for x in batch.planned if x.letter_id not in todo_ids]
-        report.skipped = len(found.letters) - len(todo)
+        todo: list[Letter] = []
+        terms_todo: set[str] = set()
         stage_totals: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
 
@@ -421,27 +430,28 @@ def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise
                 on_result(result)
 
         try:
+            todo, terms_todo = begin()
+            todo_ids = {x.letter_id for x in todo}
             try:
-                _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x not in todo])
+                _restore_text_files(db, out_dir, [x.letter_id for x in found.letters if x.letter_id not in todo_ids])
             except OSError as exc:
                 raise translate_os_error(exc, f"writing {out_dir / 'text'}") from None
             if on_start:
                 on_start(len(todo) + len(found.failures))
             for failure in found.failures:
                 record(_failure_result(failure))
-            with _stop_on_sigterm():
-                # What export_from needs (pyarrow, the promise pages' drafts) is imported while this
-                # thread waits for the workers, not after them.
-                threading.Thread(target=_import_export_modules, name="import-export", daemon=True).start()
-                results = batch.results(todo, sorted(terms_todo))
-                for result in results:
-                    if isinstance(result, executors.TermsResult):
-                        if result.error:
-                            log.warning("reading the promises' terms on a worker failed (%s): reading them here", result.error)
-                        repo.store_terms(db, result.terms)
-                        terms_todo -= set(result.terms)
-                    else:
-                        record(result)
+            # What export_from needs (pyarrow, the promise pages' drafts) is imported while this
+            # thread waits for the workers, not after them.
+            threading.Thread(target=_import_export_modules, name="import-export", daemon=True).start()
+            results = batch.results(todo, sorted(terms_todo))
+            for result in results:
+                if isinstance(result, executors.TermsResult):
+                    if result.error:
+                        log.warning("reading the promises' terms on a worker failed (%s): reading them here", result.error)
+                    repo.store_terms(db, result.terms)
+                    terms_todo -= set(result.terms)
+                else:
+                    record(result)
             if terms_todo:
                 from pipeline.stages.promise_terms import read_terms
 

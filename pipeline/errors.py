@@ -49,6 +49,13 @@ class RegistryError(LettersError):
     category = "registry"
 
 
+class StoppedBySignal(LettersError):
+    """Ctrl-C or SIGTERM before the run had its database open: no letter was saved."""
+
+    exit_code = ExitCode.interrupted
+    category = "interrupted"
+
+
 class ModelError(LettersError):
     """A trained model is missing, tampered with, or built with other library versions."""
 

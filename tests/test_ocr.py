@@ -343,3 +343,20 @@ def test_a_worker_hears_when_tesseract_starts_reading_a_page_not_when_asked_its_
     ImageDraw.Draw(page).text((10, 40), "Letter 12", fill=0)
     tesseract.image_to_tsv(page, languages="eng")
     assert started.is_set()
+
+
+@pytest.mark.parametrize("dpi", [300, None])
+def test_a_tesseract_started_ahead_of_its_page_reads_what_one_started_for_it_reads(dpi: int | None) -> None:
+    """The page on stdin (its resolution in a TIFF's tags) against the page as a file with --dpi."""
+    import psutil
+
+    page = render_page()
+    usual = tesseract.image_to_tsv(page, SETTINGS.languages, SETTINGS.psm, dpi=dpi)
+    with tesseract.started_ahead(SETTINGS.languages, SETTINGS.psm):
+        (waiting,) = [p for p in psutil.Process().children() if "tesseract" in p.name()]
+        ahead = tesseract.image_to_tsv(page, SETTINGS.languages, SETTINGS.psm, dpi=dpi)
+        assert not waiting.is_running() or waiting.status() == psutil.STATUS_ZOMBIE  # it was the one that read
+    assert ahead == usual and len(ahead) > 10
+    with tesseract.started_ahead(SETTINGS.languages, SETTINGS.psm):
+        pass  # no page came: it is stopped
+    assert not [p for p in psutil.Process().children() if "tesseract" in p.name() and p.status() != psutil.STATUS_ZOMBIE]

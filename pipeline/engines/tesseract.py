@@ -9,6 +9,8 @@ cores) and a timeout after which the whole process group is killed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -17,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +190,81 @@ def _common_args(languages: str, psm: int | None, dpi: int | None, config: Seque
     return args
 
 
+# --- a Tesseract started ahead of its page ---------------------------------------------------
+# Tesseract spends ~0.15 s loading its language models before it looks at the image. Started while
+# the page is still being prepared, with the page to come on stdin, it has loaded them by the time
+# the page is handed over. The resolution, known only then, travels in the image (a TIFF's tags):
+# Tesseract reads the same words as with --dpi and the page as a file (a test holds them equal).
+
+
+@dataclass
+class _Ahead:
+    key: tuple[str, int | None, tuple[str, ...]]  # languages, psm, config
+    proc: subprocess.Popen[bytes]
+
+
+_AHEAD = threading.local()  # this thread's Tesseract waiting for its page, if any
+
+
+def _ahead_args(languages: str, psm: int | None, config: Sequence[str]) -> list[str]:
+    return ["stdin", "stdout", *_common_args(languages, psm, None, config), "tsv"]
+
+
+@contextlib.contextmanager
+def started_ahead(languages: str, psm: int | None = 3, config: Sequence[str] = ()) -> Iterator[None]:
+    """Within this block, the first :func:`image_to_tsv` of this thread with these settings is
+    read by a Tesseract started now (see above); one left unused is stopped at the end."""
+    exe = shutil.which(TESSERACT)
+    ahead = None
+    if exe is not None and getattr(_AHEAD, "job", None) is None:
+        try:
+            proc = subprocess.Popen([exe, *_ahead_args(languages, psm, config)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), start_new_session=True)
+        except OSError:
+            proc = None  # the page is read the usual way, which reports why Tesseract cannot start
+        if proc is not None:
+            ahead = _AHEAD.job = _Ahead((languages, psm, tuple(config)), proc)
+    try:
+        yield
+    finally:
+        if ahead is not None and getattr(_AHEAD, "job", None) is ahead:
+            _AHEAD.job = None
+            _kill_group(ahead.proc)
+
+
+def _take_ahead(key: tuple[str, int | None, tuple[str, ...]]) -> _Ahead | None:
+    ahead = getattr(_AHEAD, "job", None)
+    if ahead is None or ahead.key != key:
+        return None
+    _AHEAD.job = None
+    return ahead
+
+
+def _as_bytes(image: Image.Image, dpi: int | None) -> bytes:
+    buf = io.BytesIO()
+    if dpi:
+        as_read(image).save(buf, format="TIFF", dpi=(int(dpi), int(dpi)))  # uncompressed, resolution in its tags
+    else:
+        as_read(image).save(buf, format="PPM")  # no resolution: Tesseract estimates it, as for the file
+    return buf.getvalue()
+
+
+def _read_ahead(ahead: _Ahead, image: Image.Image, dpi: int | None, timeout_s: float) -> str | None:
+    """The TSV of ``image`` from the Tesseract started ahead; None when it failed in a way the
+    usual path may not (it died waiting, it refused the stream): the page is then read that way."""
+    data = _as_bytes(image, dpi)
+    _started()
+    try:
+        out, err = ahead.proc.communicate(data, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(ahead.proc)
+        raise OcrTimeout(f"tesseract took longer than {timeout_s:g} s and was killed") from None
+    except BaseException:  # SIGTERM/SIGINT while it runs: it must not outlive us
+        _kill_group(ahead.proc)
+        raise
+    return out.decode("utf-8", "replace") if ahead.proc.returncode == 0 else None
+
+
 def image_to_tsv(
     image: Image.Image,
     languages: str = "ukr+rus",
@@ -197,6 +274,13 @@ def image_to_tsv(
     config: Sequence[str] = (),
 ) -> list[TsvWord]:
     """OCR one page image; return its words (TSV level 5) in Tesseract's reading order."""
+    ahead = _take_ahead((languages, psm, tuple(config)))
+    if ahead is not None:
+        started = time.monotonic()
+        tsv = _read_ahead(ahead, image, dpi, timeout_s)
+        if tsv is not None:
+            return parse_tsv(tsv)
+        timeout_s = max(0.1, timeout_s - (time.monotonic() - started))
     args = ["stdout", *_common_args(languages, psm, dpi, config), "tsv"]
     return parse_tsv(_run_on_image(image, args, timeout_s))
 

@@ -87,12 +87,15 @@ def _ocr_page(
         del image
         page = _recognise(prepared, page_no, settings, deadline)
     else:
-        prepared = prepare_page(image, settings, dpi, options)
-        if callable(source):  # let the page go while Tesseract reads the prepared one
-            image.close()
-            image = None
-            release_freed_memory()
-        page = _recognise(prepared, page_no, settings, deadline)
+        # Tesseract loads its models while the page is prepared (started once the page is grey,
+        # its colour let go: at most one of the two held beside the models)
+        with tesseract.started_ahead(settings.languages, settings.psm):
+            prepared = prepare_page(image, settings, dpi, options)
+            if callable(source):  # let the page go while Tesseract reads the prepared one
+                image.close()
+                image = None
+                release_freed_memory()
+            page = _recognise(prepared, page_no, settings, deadline)
         if (options is None or options.orientation) and _maybe_misoriented(page):
             # only now pay for orientation detection: an upside-down page reads as junk
             osd = tesseract.detect_orientation(prepared.image, dpi=prepared.dpi, timeout_s=_left(deadline))
