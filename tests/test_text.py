@@ -84,13 +84,17 @@ def test_a_page_decoded_ahead_reads_as_one_decoded_by_its_ocr(tmp_path: Path, fm
     assert [(w.text, w.left, w.top) for w in ahead.pages[0].words] == [(w.text, w.left, w.top) for w in plain.pages[0].words]
 
 
-def test_decoding_ahead_leaves_a_page_over_the_pixel_limit_to_the_reading(tmp_path: Path) -> None:
+def test_decoding_ahead_leaves_a_page_over_the_pixel_limit_to_the_reading(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
     from pipeline.errors import TooLarge
     from pipeline.settings import Limits
     from pipeline.stages import text as text_stage
 
     write_image(PAGE_ONE, tmp_path / "scan.png", fmt="PNG", dpi=300)
     letter = _letter(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # the reading sets Pillow's limit
     settings = Settings(limits=Limits(max_pixels=1_000_000))
     text_stage.decode_ahead(letter, settings)
     assert not text_stage._DECODED
