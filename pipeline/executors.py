@@ -296,6 +296,7 @@ class _Builder(threading.Thread):
         super().__init__(name="build-processor", daemon=True)
         self.source, self.conn = source, conn
         self.go = threading.Event()
+        self.waited = threading.Event()  # the letter's text is read: it waits for the Processor
         self.processor: Processor | None = None
         tesseract.on_next_start(self.go)
 
@@ -308,10 +309,16 @@ class _Builder(threading.Thread):
             return
         if processor is not None:
             _warm_up(processor)
+            if not self.waited.is_set():  # Tesseract still reads: time to rehearse the rest
+                try:
+                    processor.rehearse()
+                except Exception:  # only a rehearsal: the letter meets the problem itself and records it
+                    log.debug("rehearsal failed", exc_info=True)
             self.processor = processor
 
     def wait(self) -> Processor | None:
         """The Processor, once built; None when it could not be (the runner has been told why)."""
+        self.waited.set()
         self.go.set()
         self.join()
         return self.processor

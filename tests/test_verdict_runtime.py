@@ -125,3 +125,36 @@ def test_a_model_without_runtime_loads_with_skops(shipped: Path, tmp_path: Path)
     _write_card(d, card)
     model = VerdictModel.load(models)
     assert model.runtime is None and model.state is not None
+
+
+
+def test_a_processors_rehearsal_leaves_its_results_on_real_letters_unchanged(tmp_path: Path) -> None:
+    """Processor.rehearse (a worker's warm-up while Tesseract reads its first page) fills caches only."""
+    from pipeline.processor import REHEARSAL, Processor
+    from pipeline.samplegen import letter_text, load_sample_data, write_sample_registry
+    from pipeline.schema import Letter, LetterResult, LetterText, PageText, Status, TextSource
+    from pipeline.settings import Settings
+    from pipeline.stages.registry import load_registry
+
+    data = load_sample_data()
+    promises = load_registry(write_sample_registry(tmp_path / "promises.csv", data["promises"]))
+
+    def results(rehearse: bool) -> list:
+        proc = Processor(promises, Settings())
+        if rehearse:
+            proc.rehearse()
+        out = []
+        for item in data["letters"][:4]:
+            letter = Letter(item["letter_id"], "0" * 64, f"{item['letter_id']}.pdf", ())
+            read = LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, letter=letter)
+            read.text = LetterText(letter.letter_id, [PageText(1, letter_text(item), TextSource.TEXT_LAYER, 0.0, 0.0)])
+            r = proc.finish(read)
+            out.append((r.status, r.error, r.fields.values() if r.fields else None,
+                        [(u.promise_id, u.match.score, u.suggestion.verdict if u.suggestion else None,
+                          u.suggestion.confidence if u.suggestion else None) for u in r.updates]))
+        return out
+
+    assert "станом" in REHEARSAL
+    plain = results(False)
+    assert any(updates for *_, updates in plain)  # letters that match and get verdicts
+    assert results(True) == plain
