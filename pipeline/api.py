@@ -490,7 +490,7 @@ def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise
             except LettersError as exc:
                 log.warning("could not mark the run interrupted: %s", exc)  # the next run will
         try:
-            paths, pages = export_from(db, out_dir)
+            paths, pages = export_from(db, out_dir, keep_drafts=True)
             report.records = [str(p) for p in paths]
         except (OSError, LettersError) as exc:
             typed = _as_fault(exc, f"writing the records in {out_dir}")
@@ -527,10 +527,12 @@ def _import_export_modules() -> None:
         log.debug("early import of the export modules failed", exc_info=True)
 
 
-def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None) -> tuple[list[Path], list]:
+def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = None,
+                keep_drafts: bool = False) -> tuple[list[Path], list]:
     """Write the record files of ``db`` into ``out_dir`` as one set: letters.*, updates.* and decisions.*
     (the whole database unless ``letter_ids``), agreement.*, promises.*, then manifest.json over all of them. Returns the
-    paths and the promise pages the promise records were made from."""
+    paths and the promise pages the promise records were made from. ``keep_drafts``: store the
+    promise pages' texts drafted anew (and drop those no page uses any more) for the next export."""
     from pipeline.review.agreement import agreement_records
     from pipeline.stages.promise_page import write_promise_records
     from pipeline.stages.records import write_manifest, write_records
@@ -544,7 +546,10 @@ def export_from(db: Database, out_dir: Path, letter_ids: Iterable[str] | None = 
         updates = repo.update_records(s, letter_ids)
         decisions = repo.decision_records(s, letter_ids)
         agreement = agreement_records(s)
-        pages = promise_store.promise_pages(s)
+        drafts = promise_store.kept_drafts(s)
+        pages = promise_store.promise_pages(s, drafts=drafts)
+    if keep_drafts and (drafts.made or len(drafts.used) < len(drafts.known)):
+        db.write(lambda s: promise_store.keep_drafts(s, drafts, whole=True), "keeping the drafted texts")
     paths = write_records(out_dir, letters, updates, manifest=False, decisions=decisions, agreement=agreement)
     paths += write_promise_records(out_dir, [p.record() for p in pages])
     paths.append(write_manifest(out_dir, paths))

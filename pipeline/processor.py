@@ -138,8 +138,9 @@ class Processor:
         if promise_id is not None:
             start = REHEARSAL.index("станом")
             passage = Passage(0, REHEARSAL[start:], start, len(REHEARSAL), 1)
-            self.model.suggest(passage, "uk", promise=self.promises[promise_id], letter_date=dt.date(2021, 3, 12),
-                               terms=self.terms(promise_id))
+            suggestion = self.model.suggest(passage, "uk", promise=self.promises[promise_id],
+                                            letter_date=dt.date(2021, 3, 12), terms=self.terms(promise_id))
+            self.drafts(fields, [Update("rehearsal", promise_id, Match(promise_id, 1.0, passage), suggestion)])
 
     def process(self, letter: Letter, text: LetterText | None = None) -> LetterResult:
         """ingest -> text -> fields -> match -> verdict for one letter; never raises for bad input.
@@ -182,6 +183,7 @@ class Processor:
             result.status, result.error = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
             return result
 
+        result.drafts = self.drafts(fields, result.updates)
         reasons = list(fields.review_reasons)
         poor = [p.page_no for p in text.pages if p.ocr_confidence is not None and page_is_poor(p, s.ocr)]
         if poor:
@@ -199,6 +201,29 @@ class Processor:
         if reasons:
             result.status, result.error = Status.NEEDS_REVIEW, join_reasons(reasons)
         return result
+
+    def drafts(self, fields: LetterFields, updates: list[Update]) -> dict[str, str]:
+        """The promise pages' texts of this letter's answers, as the export drafts them from its
+        fields (key -> text, see :class:`pipeline.lang.draft.Drafts`): drafted here, where the
+        dictionaries are loaded, the export only reads them. Never fails the letter."""
+        if not updates:
+            return {}
+        from pipeline.lang.draft import Drafts
+
+        try:
+            v = fields.values()
+            body, position, name = v.get("sender_org"), v.get("signatory_position"), v.get("signatory_name")
+            lang, date = v.get("language"), v.get("letter_date")
+            drafts = Drafts()
+            drafts.sources_line(position, body, name, lang)
+            for u in updates:
+                promise = self.promises.get(u.promise_id)
+                drafts.result_paragraph(body, position, name, date, u.suggestion.evidence if u.suggestion else None,
+                                        lang, (promise.lang if promise else None) or "uk")
+            return drafts.made
+        except Exception:  # the export drafts them itself
+            log.debug("drafting failed", exc_info=True)
+            return {}
 
     def terms(self, promise_id: str) -> PromiseTerms | None:
         from pipeline.stages.promise_terms import read_terms

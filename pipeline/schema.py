@@ -296,3 +296,4 @@ class LetterResult:
     fields: LetterFields | None = None
     updates: list[Update] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    drafts: dict[str, str] = field(default_factory=dict)  # its promise-page texts, by key (pipeline.lang.draft)

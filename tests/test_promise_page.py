@@ -224,3 +224,26 @@ def test_letters_run_writes_promises_and_a_rerun_keeps_draft_edits(tmp_path: Pat
     again = pd.read_parquet(out / "promises.parquet").set_index("promise_id")
     assert again.loc[pid, "result_draft"] == "Абзац, який написала людина."
     assert set(again.index) == set(frame.index)
+
+
+def test_a_drafted_text_is_never_reused_once_the_drafting_changed(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Keys carry a hash of the drafting's code and lexicons: an edit of any of them makes new keys."""
+    import shutil
+
+    from pipeline.lang import draft
+
+    for rel in draft.DRAFTING_SOURCES:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(draft.PACKAGE / rel, tmp_path / rel)
+    monkeypatch.setattr(draft, "PACKAGE", tmp_path)
+    draft.drafts_version.cache_clear()
+    try:
+        before = draft.sources_key("Секретар міської ради", "Луцька міська рада", "І. Петренко", "uk")
+        assert before == draft.sources_key(" Секретар  міської ради", "Луцька міська рада", "І. Петренко ", "uk")
+        with (tmp_path / "data" / "uk_ru_drafting.tsv").open("a", encoding="utf-8") as fh:
+            fh.write("\n")
+        draft.drafts_version.cache_clear()
+        assert draft.sources_key("Секретар міської ради", "Луцька міська рада", "І. Петренко", "uk") != before
+    finally:
+        monkeypatch.undo()
+        draft.drafts_version.cache_clear()

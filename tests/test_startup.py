@@ -154,3 +154,41 @@ def test_the_promises_terms_are_read_by_a_worker_not_by_the_runner(
     _python(code, "run", str(folder), "--promises", str(changed), "--out", str(out), "--workers", "1")
     again = {p.promise_id: read_terms(p).to_json() for p in load_registry(changed)}
     assert _stored_terms(out / "letters.db") == again
+
+
+def test_the_runner_drafts_no_promise_page_text_its_workers_drafted(inbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """Each worker drafts its letters' promise-page texts beside reading them, where the
+    dictionaries are loaded; the runner's export takes them from the store and never loads
+    pymorphy. What it writes is what drafting anew gives; a field changed since is drafted
+    again, and the text drafted from the old value is let go."""
+    import sqlite3
+
+    from pipeline.lang.draft import Drafts
+    from pipeline.store import promises as promise_store
+    from pipeline.store.db import Database
+
+    folder, registry = inbox
+    out = tmp_path / "out"
+    loaded = set(_python(_cli_printing_modules(), "run", str(folder), "--promises", str(registry), "--out", str(out),
+                         "--workers", "1"))
+    assert "pymorphy3" not in loaded
+    db = Database(out / "letters.db")
+    try:
+        with db.session() as s:
+            kept = promise_store.kept_drafts(s)
+            pages = promise_store.promise_pages(s, drafts=kept)
+            fresh = promise_store.promise_pages(s, drafts=Drafts())
+        assert kept.known and not kept.made and kept.used == set(kept.known)  # every one found, none unused
+        assert [p.record() for p in pages] == [p.record() for p in fresh]
+        assert any(p.answers for p in pages)
+        with sqlite3.connect(out / "letters.db") as conn:
+            conn.execute("UPDATE fields SET value = 'Т. Ковальчук' WHERE name = 'signatory_name'")
+        _python(_cli_printing_modules(), "run", str(folder), "--promises", str(registry), "--out", str(out),
+                "--workers", "1")
+        with db.session() as s:
+            again = promise_store.kept_drafts(s)
+            pages = promise_store.promise_pages(s, drafts=again)
+        assert any("Ковальчук" in p.sources_draft for p in pages)
+        assert not again.made and again.used == set(again.known)  # the old texts are gone, the new kept
+    finally:
+        db.close()

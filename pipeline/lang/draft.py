@@ -6,6 +6,8 @@
   <the deciding sentence>." or, for a Russian promise, "Согласно письму … от 7 ноября 2014 года, …".
   The sentence stays in the letter's language, with "(мовою листа)" / "(на языке письма)" when
   that differs from the promise's.
+- :class:`Drafts`: both, looked up by what they are drafted from among texts drafted before (the
+  store keeps them; a worker drafts its letter's answers beside reading it), drafted when new.
 - :func:`parse_result_paragraph`, :func:`check_result_paragraph`, :func:`check_sources_line`: the
   evaluation reads the drafts back and compares them with the letter's fields, checking the
   genitives by a second method (:func:`pipeline.lang.inflect.is_genitive_of`, the surname endings table).
@@ -14,9 +16,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
 
 from pipeline.lang.inflect import (
     genitive_person,
@@ -194,6 +200,74 @@ def _result_paragraph(body: str | None, position: str | None, name: str | None, 
     elif letter_lang and letter_lang != lang:
         sentence += f" {MARKER[lang]}"
     return f"{head}, {sentence}."
+
+
+# --- drafted texts kept ---------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1]
+# What a drafted text depends on besides its inputs: this code, its lexicons and dictionaries.
+DRAFTING_SOURCES = ("lang/draft.py", "lang/inflect.py", "nlp.py", "stages/dates.py", "stages/fields_lexicon.py",
+                    "data/uk_ru_drafting.tsv", "data/ua_cities.tsv")
+DRAFTING_PACKAGES = ("pymorphy3", "pymorphy3-dicts-uk", "pymorphy3-dicts-ru")
+
+
+@cache
+def drafts_version() -> str:
+    """A hash of the drafting's code, lexicons and dictionary versions: a text drafted before any of
+    them changed is never reused (its key differs), so nobody has to remember to bump anything."""
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    for rel in DRAFTING_SOURCES:
+        digest.update(rel.encode() + b"\0" + (PACKAGE / rel).read_bytes() + b"\0")
+    for name in DRAFTING_PACKAGES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=?\0".encode())
+    return digest.hexdigest()
+
+
+def _key(kind: str, *args: object) -> str:
+    raw = json.dumps([drafts_version(), kind, [_s(a) for a in args]], ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def sources_key(position: object, body: object, name: object, letter_lang: object) -> str:
+    return _key("sources", position, body, name, letter_lang)
+
+
+def result_key(body: object, position: object, name: object, letter_date: object,
+               evidence: object, letter_lang: object, promise_lang: object) -> str:
+    return _key("result", body, position, name, letter_date, evidence, letter_lang, promise_lang)
+
+
+@dataclass
+class Drafts:
+    """:func:`sources_line` and :func:`result_paragraph` that take a text drafted before from
+    ``known`` (key -> text) when there is one; ``made`` are the ones drafted here, ``used`` the
+    keys asked for (what the store keeps after a whole export)."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    made: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def _get(self, key: str, draft: Callable[[], str]) -> str:
+        self.used.add(key)
+        text = self.known.get(key)
+        if text is None:
+            text = self.known[key] = self.made[key] = draft()
+        return text
+
+    def sources_line(self, position: object, body: object, name: object, letter_lang: object) -> str:
+        return self._get(sources_key(position, body, name, letter_lang),
+                         lambda: sources_line(position, body, name, letter_lang))
+
+    def result_paragraph(self, body: object, position: object, name: object, letter_date: object,
+                         evidence: object, letter_lang: object, promise_lang: object) -> str:
+        return self._get(result_key(body, position, name, letter_date, evidence, letter_lang, promise_lang),
+                         lambda: result_paragraph(body, position, name, letter_date, evidence, letter_lang,
+                                                  promise_lang))
 
 
 # --- reading drafts back -------------------------------------------------------------

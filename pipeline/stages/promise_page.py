@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.lang.draft import result_paragraph, sources_line
+from pipeline.lang.draft import Drafts, result_paragraph, sources_line
 from pipeline.stages.records import write_table
 
 NO_ANSWER = "no_answer"  # no letter answers the promise yet
@@ -116,13 +116,15 @@ def status_of(ordered: list[Answer]) -> tuple[str, Answer | None]:
     return UNDECIDED, ordered[-1]
 
 
-def build_page(promise: PromiseInfo, answers: Iterable[Answer]) -> PromisePage:
+def build_page(promise: PromiseInfo, answers: Iterable[Answer], drafts: Drafts | None = None) -> PromisePage:
+    """The page of ``promise``; ``drafts``: texts drafted before, taken where their inputs are the same."""
     ordered = timeline(answers)
     status, deciding = status_of(ordered)
-    sources = "\n".join(sources_line(a.signatory_position, a.sender_org, a.signatory_name, a.language)
-                        for a in ordered)
-    result = "\n\n".join(result_paragraph(a.sender_org, a.signatory_position, a.signatory_name, a.letter_date,
-                                          a.evidence, a.language, promise.lang) for a in ordered)
+    line = drafts.sources_line if drafts is not None else sources_line
+    paragraph = drafts.result_paragraph if drafts is not None else result_paragraph
+    sources = "\n".join(line(a.signatory_position, a.sender_org, a.signatory_name, a.language) for a in ordered)
+    result = "\n\n".join(paragraph(a.sender_org, a.signatory_position, a.signatory_name, a.letter_date,
+                                   a.evidence, a.language, promise.lang) for a in ordered)
     return PromisePage(
         promise=promise,
         answers=tuple(ordered),
@@ -137,11 +139,13 @@ def build_page(promise: PromiseInfo, answers: Iterable[Answer]) -> PromisePage:
     )
 
 
-def build_pages(promises: Iterable[PromiseInfo], answers: Iterable[Answer]) -> list[PromisePage]:
+def build_pages(promises: Iterable[PromiseInfo], answers: Iterable[Answer],
+                drafts: Drafts | None = None) -> list[PromisePage]:
     by_promise: dict[str, list[Answer]] = defaultdict(list)
     for a in answers:
         by_promise[a.promise_id].append(a)
-    return [build_page(p, by_promise.get(p.promise_id, [])) for p in sorted(promises, key=lambda p: p.promise_id)]
+    return [build_page(p, by_promise.get(p.promise_id, []), drafts)
+            for p in sorted(promises, key=lambda p: p.promise_id)]
 
 
 def apply_draft_edits(page: PromisePage, edits: Mapping[str, tuple[str, str]]) -> PromisePage:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pipeline.lang.draft import Drafts
 from pipeline.stages.promise_page import (
     DRAFT_KINDS,
     Answer,
@@ -24,7 +25,7 @@ from pipeline.stages.promise_page import (
     build_pages,
 )
 from pipeline.store import repo
-from pipeline.store.tables import LetterRow, MatchRow, PromiseRow, ReviewRow, RunRow, utcnow
+from pipeline.store.tables import DraftedTextRow, LetterRow, MatchRow, PromiseRow, ReviewRow, RunRow, utcnow
 
 PROMISE_SCOPE = ""  # reviews.letter_id of decisions about a promise as a whole
 MAX_DRAFT = 20000
@@ -115,15 +116,35 @@ def draft_machine_values(session: Session) -> dict[tuple[str, str], str | None]:
     return {(key, kind): d.machine_value for (_, kind, key), d in decisions.items() if kind in DRAFT_KINDS}
 
 
-def promise_pages(session: Session, promise_ids: Iterable[str] | None = None) -> list[PromisePage]:
+def promise_pages(session: Session, promise_ids: Iterable[str] | None = None,
+                  drafts: Drafts | None = None) -> list[PromisePage]:
+    """The pages of the promises (all of them without ``promise_ids``), their texts drafted with
+    ``drafts`` (by default, those the store kept: see :func:`keep_drafts`)."""
     ids = list(promise_ids) if promise_ids is not None else None
-    pages = build_pages(promise_infos(session, ids), answers(session, ids))
+    pages = build_pages(promise_infos(session, ids), answers(session, ids),
+                        drafts if drafts is not None else kept_drafts(session))
     edits = draft_edits(session)
     out = []
     for page in pages:
         mine = {kind: (text, who) for (pid, kind), (_, text, who) in edits.items() if pid == page.promise.promise_id}
         out.append(apply_draft_edits(page, mine))
     return out
+
+
+def kept_drafts(session: Session) -> Drafts:
+    """The drafted texts the store keeps (a row per line or paragraph of the current pages)."""
+    return Drafts(known={key: text for key, text in session.execute(select(DraftedTextRow.key, DraftedTextRow.text))})
+
+
+def keep_drafts(session: Session, drafts: Drafts, whole: bool) -> None:
+    """Store the texts ``drafts`` made; with ``whole`` (the pages of every promise were drafted with
+    it), also let go those nobody asked for (fields corrected since, the drafting changed)."""
+    for key, text in drafts.made.items():
+        session.merge(DraftedTextRow(key=key, text=text))
+    if whole:
+        gone = [k for k in drafts.known if k not in drafts.used]
+        for i in range(0, len(gone), 500):
+            session.execute(delete(DraftedTextRow).where(DraftedTextRow.key.in_(gone[i:i + 500])))
 
 
 def promise_records(session: Session) -> list[dict[str, object]]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
 from pipeline.stages.ocr_cache import page_to_json
 from pipeline.store.tables import (
+    DraftedTextRow,
     FieldRow,
     LetterRow,
     MatchRow,
@@ -227,6 +228,8 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
     if existing is None:
         session.add(row)
     session.flush()
+    for key, drafted in result.drafts.items():
+        session.merge(DraftedTextRow(key=key, text=drafted))
     if text:
         for k, (page, offset) in enumerate(zip(text.pages, text.page_offsets(), strict=True), 1):
             if page.cache_key and not page.from_cache:

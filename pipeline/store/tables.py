@@ -200,6 +200,16 @@ class OcrCacheRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class DraftedTextRow(Base):
+    """A promise page's drafted line or paragraph, keyed by what it was drafted from
+    (:mod:`pipeline.lang.draft`): exports read it instead of drafting it again."""
+
+    __tablename__ = "drafted_texts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class QueueLetterRow(Base):
     """One letter as the review queue sees it, kept in step with the letter, its matches and its
     reviews (``pipeline.store.queue``), so ordering, filters, counts and pages are one SQL query.
