@@ -163,16 +163,22 @@ def test_unreadable_file(tmp_path: Path, hostile_settings: Settings) -> None:
 # --- files that change under our feet --------------------------------------------------
 
 
-def test_file_deleted_or_rewritten_during_the_run(tmp_path: Path, hostile_settings: Settings) -> None:
+def test_file_deleted_or_rewritten_during_the_run(tmp_path: Path, hostile_settings: Settings,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     inbox = tmp_path / "in"
     a, b, c = bad.write_good_letters(inbox, n_pdf=3)
     registry = bad.write_registry(tmp_path / "promises.csv")
+    discover = ingest.discover
 
-    def meddle(_total: int) -> None:  # called after discovery, before any letter is processed
+    def discover_then_meddle(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - after discovery, before any letter is read
+        found = discover(*args, **kwargs)
         a.unlink()
         bad.write_text_pdf(b, bad.letter_lines(77))  # other content, same name
+        return found
 
-    report = run_batch(inbox, registry, tmp_path / "out", settings=hostile_settings, workers=1, on_start=meddle)
+    monkeypatch.setattr(ingest, "discover", discover_then_meddle)
+    report = run_batch(inbox, registry, tmp_path / "out", settings=hostile_settings, workers=1)
+    monkeypatch.undo()
     rows = _letter_rows(tmp_path / "out" / "letters.db")
     _words_in(rows[a.name].error, ("disappeared during the run",))
     _words_in(rows[b.name].error, ("changed during the run", "run again"))

@@ -1,8 +1,9 @@
 """Thin wrapper of the ``tesseract`` program: the only place that builds its command line.
 
-Images are handed over as an uncompressed PNM file in a private temporary folder
-(cheap to encode, read natively by Leptonica; measured ~0.15 s/page faster than
-piping the same bytes on stdin), results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
+A page being OCR'd is handed to a Tesseract started while the page was prepared (see
+:func:`started_ahead`), on stdin as an uncompressed TIFF carrying its resolution; any other
+image (orientation detection, a retry) as an uncompressed PNM file in a private temporary
+folder. Results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
 (we parallelise across pages, and Tesseract's own OpenMP threads only fight over the
 cores) and a timeout after which the whole process group is killed.
 """
