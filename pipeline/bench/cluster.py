@@ -133,9 +133,11 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 
 @contextmanager
-def dask_cli_cluster(n_workers: int, workdir: Path, threads: int = 1) -> Iterator[CliCluster]:
+def dask_cli_cluster(n_workers: int, workdir: Path, threads: int = 1,
+                     worker_cpus: set[int] | None = None) -> Iterator[CliCluster]:
     """``dask scheduler`` on a free port of 127.0.0.1 and ``n_workers`` ``dask worker`` processes
-    (``threads`` threads each), started as a user would on several machines; all stopped on exit."""
+    (``threads`` threads each), started as a user would on several machines; all stopped on exit.
+    ``worker_cpus``: the CPUs the workers are held to (a scaling baseline on one core)."""
     workdir.mkdir(parents=True, exist_ok=True)
     dask = dask_command()
     env = worker_env()
@@ -143,12 +145,13 @@ def dask_cli_cluster(n_workers: int, workdir: Path, threads: int = 1) -> Iterato
     sched_file.unlink(missing_ok=True)
     logs: list[Path] = []
     with ExitStack() as stack:
-        def spawn(args: list[str], name: str) -> subprocess.Popen[bytes]:
+        def spawn(args: list[str], name: str, cpus: set[int] | None = None) -> subprocess.Popen[bytes]:
             # its own session and process group: stopped as a group, and a Ctrl-C meant for us is not theirs
             logs.append(workdir / f"{name}.log")
             log: IO[bytes] = stack.enter_context(logs[-1].open("wb"))
+            pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
             proc = subprocess.Popen(dask + args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=workdir, start_new_session=True)
+                                    env=env, cwd=workdir, start_new_session=True, preexec_fn=pin)
             stack.callback(_stop, proc)  # registered at once: a failed start still stops what was started
             return proc
 
@@ -170,7 +173,7 @@ def dask_cli_cluster(n_workers: int, workdir: Path, threads: int = 1) -> Iterato
             cluster.workers.append(spawn(
                 ["worker", cluster.address, "--nworkers", "1", "--nthreads", str(threads), "--host", "127.0.0.1",
                  "--no-dashboard", "--name", f"worker-{i}", "--local-directory", str(workdir / f"worker-{i}")],
-                f"worker-{i}"))
+                f"worker-{i}", worker_cpus))
         _wait_for_workers(cluster, n_workers, deadline)
         yield cluster
 
@@ -244,7 +247,7 @@ def bench_dask(cfg: BenchConfig, echo: Echo, corpus: Corpus | None = None) -> di
     one's quickest run is kept. Cluster start-up is not counted (a cluster outlives runs);
     the workers' model loading is (each run's first task on a worker builds its Processor).
     """
-    from pipeline.bench.run import QUICK_LETTERS, load_corpus
+    from pipeline.bench.run import QUICK_LETTERS, load_corpus, one_core_cpus
 
     out: dict[str, Any] = {"load_before": _load()}
     corpus = corpus or load_corpus(cfg, echo)  # the bench's, when it has read the folder already
@@ -257,18 +260,23 @@ def bench_dask(cfg: BenchConfig, echo: Echo, corpus: Corpus | None = None) -> di
     rounds = 1 if cfg.quick else max(2, cfg.repeat)
     runs: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
-    with dask_cli_cluster(1, work / "cluster-1") as one, dask_cli_cluster(2, work / "cluster-2") as two:
-        echo(f"  clusters up in {time.perf_counter() - t0:.1f} s: 1 worker at {one.address}, 2 workers at {two.address}")
+    # and one more worker held to one core: a second baseline (see run.on_one_core)
+    with dask_cli_cluster(1, work / "cluster-1") as one, dask_cli_cluster(2, work / "cluster-2") as two, \
+            dask_cli_cluster(1, work / "cluster-1-core", worker_cpus=one_core_cpus()) as pinned:
+        echo(f"  clusters up in {time.perf_counter() - t0:.1f} s: 1 worker at {one.address}, 2 workers at "
+             f"{two.address}, 1 worker on one core at {pinned.address}")
         for r in range(rounds):
-            for n, cluster in ((1, one), (2, two)):
-                res = _timed_run(work / "in", corpus.promises_path, work / f"out-{n}-{r}", settings, n, cluster.address)
-                shutil.rmtree(work / f"out-{n}-{r}", ignore_errors=True)
-                echo(f"  round {r + 1}/{rounds}, {n} Dask worker(s): {res['letters']} letters, {res['pages']} pages "
-                     f"in {res['seconds']} s (load {res['load']})")
-                if str(n) not in runs or res["seconds"] < runs[str(n)]["seconds"]:
-                    runs[str(n)] = res
+            for key, n, cluster in (("1", 1, one), ("2", 2, two), ("1@1", 1, pinned)):
+                res = _timed_run(work / "in", corpus.promises_path, work / f"out-{key}-{r}", settings, n, cluster.address)
+                shutil.rmtree(work / f"out-{key}-{r}", ignore_errors=True)
+                where = " on one core" if key == "1@1" else ""
+                echo(f"  round {r + 1}/{rounds}, {n} Dask worker(s){where}: {res['letters']} letters, {res['pages']} "
+                     f"pages in {res['seconds']} s (load {res['load']})")
+                if key not in runs or res["seconds"] < runs[key]["seconds"]:
+                    runs[key] = res
     out.update(runs=runs, rounds=rounds, letters=len(letters), cpus=os.cpu_count(),
-               dask_speedup=round(runs["1"]["seconds"] / runs["2"]["seconds"], 3), load_after=_load())
+               dask_speedup=round(runs["1"]["seconds"] / runs["2"]["seconds"], 3),
+               dask_speedup_one_core=round(runs["1@1"]["seconds"] / runs["2"]["seconds"], 3), load_after=_load())
     out["targets"] = check(out)
     return out
 
@@ -308,7 +316,8 @@ def summary_line(name: str, res: dict[str, Any]) -> str:
     runs = ", ".join(f"{n} worker(s) {r['seconds']} s" for n, r in res["runs"].items())
     if name == "dask":
         return (f"dask: {res['letters']} scanned letters on a CLI cluster, best of {res['rounds']} rounds: "
-                f"{runs}; speed-up x{res['dask_speedup']} (load {res['load_before']} -> {res['load_after']})")
+                f"{runs}; speed-up x{res['dask_speedup']}, x{res.get('dask_speedup_one_core')} over one worker held to "
+                f"one core (load {res['load_before']} -> {res['load_after']})")
     return (f"pagesplit: {res['pages']}-page scanned PDF: {runs}; speed-up x{res['pagesplit_speedup']}; "
             f"same text {res['same_text']}, one letter {res['one_letter']} (load {res['load_before']} -> {res['load_after']})")
 

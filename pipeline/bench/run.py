@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,31 @@ def _clock() -> Iterator[Timing]:
         yield t
     finally:
         t.wall, t.cpu = time.perf_counter() - w0, _cpu() - c0
+
+
+def one_core_cpus() -> set[int] | None:
+    """The one CPU a scaling baseline is held to (see :func:`on_one_core`); None where affinity cannot be set."""
+    getter = getattr(os, "sched_getaffinity", None)
+    return {min(getter(0))} if getter is not None else None
+
+
+@contextmanager
+def on_one_core() -> Iterator[bool]:
+    """This process, and every process it starts meanwhile, held to one CPU: a second baseline of
+    the scaling figures. One worker left free to use both cores uses more than one (Tesseract
+    loads its models on the other while a page is prepared), so two workers over it measure less
+    than how well a second core is used; over one worker on one core, they measure that.
+    Yields whether it could be done."""
+    cpus = one_core_cpus()
+    if cpus is None:
+        yield False
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _load() -> str:
@@ -387,11 +412,13 @@ def bench_throughput(corpus: Corpus, cfg: BenchConfig, echo: Echo, workers: tupl
     # Other people's processes come and go: alternate the worker counts over a few rounds and
     # keep each one's quickest run, the one least slowed down by them.
     rounds = 1 if cfg.quick else max(2, cfg.repeat)
+    # "1@1": one worker held to one core, the baseline of the scaling figure; "1": left free
+    kinds = [(str(n), n, False) for n in workers] + ([("1@1", 1, True)] if 1 in workers else [])
     for r in range(rounds):
-        for n in workers:
-            out = work / f"out-{n}-{r}"
+        for key, n, pinned in kinds:
+            out = work / f"out-{key}-{r}"
             stamps: list[float] = []
-            with _clock() as t:
+            with (on_one_core() if pinned else nullcontext()), _clock() as t:
                 t0, p0 = time.perf_counter(), time.process_time()
                 report = run_batch(src, corpus.promises_path, out, out / "letters.db", settings, workers=n, force=True,
                                    on_result=lambda _, s=stamps, t0=t0: s.append(time.perf_counter() - t0))
@@ -400,15 +427,18 @@ def bench_throughput(corpus: Corpus, cfg: BenchConfig, echo: Echo, workers: tupl
             run = {"seconds": round(t.wall, 2), "letters": report.letters, "pages": report.pages,
                    "failed": report.counts.get("failed", 0), "first_result_s": round(stamps[0], 2),
                    "last_result_s": round(stamps[-1], 2), "parent_cpu_s": round(parent_cpu, 2), "load": _load()}
-            echo(f"  round {r + 1}/{rounds} --workers {n}: {report.letters} letters, {report.pages} pages in "
+            where = " on one core" if pinned else ""
+            echo(f"  round {r + 1}/{rounds} --workers {n}{where}: {report.letters} letters, {report.pages} pages in "
                  f"{t.wall:.1f} s, runner CPU {parent_cpu:.1f} s (load {run['load']})")
-            best = runs.get(str(n))
+            best = runs.get(key)
             if best is None or run["seconds"] < best["seconds"]:
-                runs[str(n)] = run
+                runs[key] = run
     res: dict[str, Any] = {"runs": runs, "rounds": rounds, "cpus": os.cpu_count()}
     if "1" in runs and "2" in runs:
         one, two = runs["1"], runs["2"]
         res["workers_speedup"] = round(one["seconds"] / two["seconds"], 3)
+        if "1@1" in runs:  # two cores over one core: how well the second core is used
+            res["workers_speedup_one_core"] = round(runs["1@1"]["seconds"] / two["seconds"], 3)
         # Without the fixed start-up (models loaded once, before the first letter): how the
         # two compare on a long batch. Approximate: from the first finished letter to the last.
         if len(letters) > 2:
@@ -661,7 +691,8 @@ def format_report(results: dict[str, Any]) -> str:
         runs = ", ".join(f"{n} worker(s) {r['seconds']} s (first letter after {r['first_result_s']} s)"
                          for n, r in tp["runs"].items())
         lines.append(f"throughput ({next(iter(tp['runs'].values()))['letters']} scanned letters, wall, best of {tp.get('rounds', 1)} rounds): {runs}; "
-                     f"speed-up x{tp.get('workers_speedup')}, after start-up x{tp.get('speedup_after_startup')}")
+                     f"speed-up x{tp.get('workers_speedup')} (after start-up x{tp.get('speedup_after_startup')}), "
+                     f"x{tp.get('workers_speedup_one_core')} over one worker held to one core")
     mem = results.get("memory")
     if mem and "pages" in mem:
         lines.append(f"memory: {mem['pages']}-page scanned PDF: peak {mem['peak_rss_mb']} MB PSS over the processes "
