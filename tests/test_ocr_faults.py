@@ -65,12 +65,15 @@ def _ocr_dirs(tmp: Path) -> list[Path]:
 
 
 def _tesseracts_under(tmp: Path) -> list[psutil.Process]:
-    """Tesseracts of the run (its TMPDIR in their environment): a page is read from a file there,
-    or from stdin by one started ahead of it."""
+    """Page-reading Tesseracts of the run (its TMPDIR in their environment): a page is read from a
+    file there, or from stdin by one started ahead of it (not `--version`, `--list-langs`)."""
     found = []
-    for p in psutil.process_iter(["name"]):
+    for p in psutil.process_iter(["name", "cmdline"]):
         try:
-            if p.info["name"] == "tesseract" and p.environ().get("TMPDIR") == str(tmp) and p.status() != psutil.STATUS_ZOMBIE:
+            cmd = p.info["cmdline"] or []
+            reads = "stdin" in cmd or any(str(tmp) in a for a in cmd)
+            if (p.info["name"] == "tesseract" and reads and p.environ().get("TMPDIR") == str(tmp)
+                    and p.status() != psutil.STATUS_ZOMBIE):
                 found.append(p)
         except psutil.Error:
             continue
@@ -94,9 +97,10 @@ def test_stopping_the_runner_mid_page_leaves_no_page_files(tmp_path: Path, signu
                             start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
     try:
         deadline = time.monotonic() + 120
-        while not _tesseracts_under(tmp) and time.monotonic() < deadline and proc.poll() is None:
+        seen = False
+        while not (seen := bool(_tesseracts_under(tmp))) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert _tesseracts_under(tmp), "tesseract never started"
+        assert seen, "tesseract never started"
         time.sleep(0.3)  # into the page: prepared and handed over
         if signum == signal.SIGTERM:
             proc.send_signal(signum)  # the runner only, as a service manager would
