@@ -343,9 +343,12 @@ def _todo_before_opening(letters: list[Letter], db_path: Path | str, force: bool
     from pipeline.store import peek
 
     done = {} if force else peek.done_letters(db_path)
-    if done is None:
-        return None
-    return [x for x in letters if done.get(x.letter_id) != x.sha256]
+    return None if done is None else _to_do(letters, done, force)
+
+
+def _to_do(letters: list[Letter], done: dict[str, str], force: bool) -> list[Letter]:
+    """The letters not yet processed with their current content (all of them with ``force``)."""
+    return [x for x in letters if force or done.get(x.letter_id) != x.sha256]
 
 
 def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise], out_dir: Path, db_path: Path | str,
@@ -392,10 +395,10 @@ def _run(batch: Batch, found: Discovery, input_dir: Path, promises: list[Promise
             with db.session() as s:
                 done = repo.done_letters(s)
                 terms_todo = set(repo.promises_without_terms(s)) & {p.promise_id for p in promises}
-            todo = [letter for letter in found.letters if force or done.get(letter.letter_id) != letter.sha256]
+            todo = _to_do(found.letters, done, force)
             # ... and those the workers were started on, from what the database said a moment ago
-            todo_ids = {x.letter_id for x in todo}
-            todo += [x for x in batch.planned if x.letter_id not in todo_ids]
+            ids = {x.letter_id for x in todo}
+            todo += [x for x in batch.planned if x.letter_id not in ids]
             report.skipped = len(found.letters) - len(todo)
             return todo, terms_todo
 

@@ -342,15 +342,6 @@ def _do(task: Task, processor: Processor, work: Work) -> LetterResult | PagesRes
         return _failed(task, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _load_ocr_modules() -> None:
-    from pipeline.stages.text import load_ocr_modules
-
-    try:
-        load_ocr_modules()
-    except Exception:  # only an early load: the page that needs them loads them again and reports
-        log.debug("early load of the OCR modules failed", exc_info=True)
-
-
 def _first_task(conn: Connection, source: Source, work: Work, first: Task) -> Processor | None:
     """Do the task a worker was forked with while its Processor is built; the Processor, or None
     when the worker is to stop (the build failed, the runner is gone)."""
@@ -363,7 +354,7 @@ def _first_task(conn: Connection, source: Source, work: Work, first: Task) -> Pr
         result = read_range(first, source.settings)
     elif isinstance(first, Letter) and work is _process_letter:  # a test's own work runs whole
         if first.kind in text.IMAGE_KINDS:  # a scan: its first page decodes while OCR's modules load
-            threading.Thread(target=_load_ocr_modules, name="load-ocr", daemon=True).start()
+            threading.Thread(target=text.load_ocr_modules, name="load-ocr", daemon=True).start()
             text.decode_ahead(first, source.settings)
         result = read_text(first, source.settings)
     processor = builder.wait()
@@ -372,10 +363,7 @@ def _first_task(conn: Connection, source: Source, work: Work, first: Task) -> Pr
     if result is None:
         result = _do(first, processor, work)
     elif isinstance(result, LetterResult) and result.status == Status.OK:
-        try:
-            result = processor.finish(result)
-        except Exception as exc:  # finish never raises for bad input; this is a bug
-            result = _failed(first, f"internal error: {type(exc).__name__}: {exc}")
+        result = processor.finish(result)  # never raises: it records a bug on the letter
     try:
         conn.send(result)
     except OSError:  # the runner is gone

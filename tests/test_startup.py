@@ -178,6 +178,9 @@ def test_the_runner_drafts_no_promise_page_text_its_workers_drafted(inbox: tuple
             kept = promise_store.kept_drafts(s)
             pages = promise_store.promise_pages(s, drafts=kept)
             fresh = promise_store.promise_pages(s, drafts=Drafts())
+            answered = next(p for p in pages if p.answers)
+            (alone,) = promise_store.promise_pages(s, [answered.promise.promise_id])  # its texts looked up one by one
+        assert alone.record() == answered.record()
         assert kept.known and not kept.made and kept.used == set(kept.known)  # every one found, none unused
         assert [p.record() for p in pages] == [p.record() for p in fresh]
         assert any(p.answers for p in pages)

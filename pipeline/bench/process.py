@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.bench.run import QUICK_LETTERS, RAW_LANGUAGES, Timing, _workdir, raw_tesseract_seconds
-from pipeline.schema import FileKind, Letter
+from pipeline.schema import Letter
 from pipeline.settings import PROJECT_DIR
+from pipeline.stages.text import IMAGE_KINDS
 
 if TYPE_CHECKING:
     from pipeline.bench.run import BenchContext
 
-IMAGE_KINDS = (FileKind.PNG, FileKind.JPEG, FileKind.TIFF)
 SAMPLE_EVERY_S = 0.05
 
 

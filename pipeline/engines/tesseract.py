@@ -161,15 +161,22 @@ def _run_once(args: Sequence[str], timeout_s: float, budget_s: float, page: bool
         raise OcrError(f"cannot start tesseract: {exc}") from exc
     if page:
         _started()
+    out, err = _communicate(proc, None, timeout_s, budget_s)
+    return proc.returncode, out, err
+
+
+def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout_s: float,
+                 budget_s: float) -> tuple[bytes, bytes]:
+    """``proc``'s output once it ends (``data`` on its stdin); killed with its group on a timeout or
+    when we are stopped meanwhile."""
     try:
-        out, err = proc.communicate(timeout=timeout_s)
+        return proc.communicate(data, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise OcrTimeout(f"tesseract took longer than {budget_s:g} s and was killed") from None
     except BaseException:  # SIGTERM/SIGINT (SystemExit, KeyboardInterrupt) while it runs: it must not outlive us
         _kill_group(proc)
         raise
-    return proc.returncode, out, err
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -255,14 +262,7 @@ def _read_ahead(ahead: _Ahead, image: Image.Image, dpi: int | None, timeout_s: f
     usual path may not (it died waiting, it refused the stream): the page is then read that way."""
     data = _as_bytes(image, dpi)
     _started()
-    try:
-        out, err = ahead.proc.communicate(data, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(ahead.proc)
-        raise OcrTimeout(f"tesseract took longer than {timeout_s:g} s and was killed") from None
-    except BaseException:  # SIGTERM/SIGINT while it runs: it must not outlive us
-        _kill_group(ahead.proc)
-        raise
+    out, _ = _communicate(ahead.proc, data, timeout_s, timeout_s)
     return out.decode("utf-8", "replace") if ahead.proc.returncode == 0 else None
 
 

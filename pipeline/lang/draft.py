@@ -245,18 +245,22 @@ def result_key(body: object, position: object, name: object, letter_date: object
 @dataclass
 class Drafts:
     """:func:`sources_line` and :func:`result_paragraph` that take a text drafted before from
-    ``known`` (key -> text) when there is one; ``made`` are the ones drafted here, ``used`` the
-    keys asked for (what the store keeps after a whole export)."""
+    ``known`` (key -> text) or ``fetch`` when there is one; ``made`` are the ones drafted here,
+    ``used`` the keys asked for (what the store keeps after a whole export)."""
 
     known: dict[str, str] = field(default_factory=dict)
     made: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    fetch: Callable[[str], str | None] | None = None  # a text drafted before, by key, when not in ``known``
 
     def _get(self, key: str, draft: Callable[[], str]) -> str:
         self.used.add(key)
         text = self.known.get(key)
+        if text is None and self.fetch is not None:
+            text = self.fetch(key)
         if text is None:
-            text = self.known[key] = self.made[key] = draft()
+            text = self.made[key] = draft()
+        self.known[key] = text
         return text
 
     def sources_line(self, position: object, body: object, name: object, letter_lang: object) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import io
+import logging
 import re
 import statistics
 import time
@@ -29,6 +30,8 @@ from pipeline.schema import FileKind, Letter, LetterText, PageText, SourceFile, 
 from pipeline.settings import Settings
 from pipeline.stages import ocr_cache
 from pipeline.stages.ocr_cache import page_cache_key
+
+log = logging.getLogger("letters")
 
 PageCallback = Callable[[PageText], None]
 PageSpan = tuple[int, int | None]  # first, last page (1-based, inclusive); last None: to the end
@@ -553,9 +556,12 @@ def decode_ahead(letter: Letter, settings: Settings) -> None:
 def load_ocr_modules() -> None:
     """Import what OCR needs (NumPy, OpenCV: ~0.2 s) and ask Tesseract its version (the OCR
     cache keys carry it), ahead of a first page."""
-    import pipeline.stages.ocr  # noqa: F401
+    try:
+        import pipeline.stages.ocr  # noqa: F401
 
-    ocr_cache.tesseract_version()
+        ocr_cache.tesseract_version()
+    except Exception:  # only an early load: the page that needs them loads them again and reports
+        log.debug("early load of the OCR modules failed", exc_info=True)
 
 
 def _dpi_value(dpi: object) -> int | None:

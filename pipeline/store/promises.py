@@ -121,8 +121,9 @@ def promise_pages(session: Session, promise_ids: Iterable[str] | None = None,
     """The pages of the promises (all of them without ``promise_ids``), their texts drafted with
     ``drafts`` (by default, those the store kept: see :func:`keep_drafts`)."""
     ids = list(promise_ids) if promise_ids is not None else None
-    pages = build_pages(promise_infos(session, ids), answers(session, ids),
-                        drafts if drafts is not None else kept_drafts(session))
+    if drafts is None:  # a few pages (the review app's) look theirs up one by one
+        drafts = kept_drafts(session) if ids is None else Drafts(fetch=lambda key: _kept_text(session, key))
+    pages = build_pages(promise_infos(session, ids), answers(session, ids), drafts)
     edits = draft_edits(session)
     out = []
     for page in pages:
@@ -136,11 +137,15 @@ def kept_drafts(session: Session) -> Drafts:
     return Drafts(known={key: text for key, text in session.execute(select(DraftedTextRow.key, DraftedTextRow.text))})
 
 
+def _kept_text(session: Session, key: str) -> str | None:
+    row = session.get(DraftedTextRow, key)
+    return row.text if row is not None else None
+
+
 def keep_drafts(session: Session, drafts: Drafts, whole: bool) -> None:
     """Store the texts ``drafts`` made; with ``whole`` (the pages of every promise were drafted with
     it), also let go those nobody asked for (fields corrected since, the drafting changed)."""
-    for key, text in drafts.made.items():
-        session.merge(DraftedTextRow(key=key, text=text))
+    repo.keep_drafted_texts(session, drafts.made)
     if whole:
         gone = [k for k in drafts.known if k not in drafts.used]
         for i in range(0, len(gone), 500):

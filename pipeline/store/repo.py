@@ -201,6 +201,12 @@ def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str
     return [(lid, text) for lid, text in rows]
 
 
+def keep_drafted_texts(session: Session, texts: dict[str, str]) -> None:
+    """Store promise-page texts by key (:class:`pipeline.lang.draft.Drafts`): a worker's, an export's."""
+    for key, text in texts.items():
+        session.merge(DraftedTextRow(key=key, text=text))
+
+
 def save_result(session: Session, result: LetterResult, run_id: str | None = None) -> None:
     """Replace the machine rows of one letter with this result (reviews are kept)."""
     lid = result.letter_id
@@ -228,8 +234,7 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
     if existing is None:
         session.add(row)
     session.flush()
-    for key, drafted in result.drafts.items():
-        session.merge(DraftedTextRow(key=key, text=drafted))
+    keep_drafted_texts(session, result.drafts)
     if text:
         for k, (page, offset) in enumerate(zip(text.pages, text.page_offsets(), strict=True), 1):
             if page.cache_key and not page.from_cache:
