@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.engines import tesseract
+from pipeline.engines import libtesseract, tesseract
 from pipeline.engines.tesseract import TsvWord
 from pipeline.errors import OcrError, OcrTimeout
 from pipeline.metrics import cer
@@ -346,9 +346,12 @@ def test_a_worker_hears_when_tesseract_starts_reading_a_page_not_when_asked_its_
 
 
 @pytest.mark.parametrize("dpi", [300, None])
-def test_a_tesseract_started_ahead_of_its_page_reads_what_one_started_for_it_reads(dpi: int | None) -> None:
+def test_a_tesseract_started_ahead_of_its_page_reads_what_one_started_for_it_reads(
+        dpi: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page on stdin (its resolution in a TIFF's tags) against the page as a file with --dpi."""
     import psutil
+
+    monkeypatch.setenv(libtesseract.ENGINE_VARIABLE, "program")
 
     page = render_page()
     usual = tesseract.image_to_tsv(page, SETTINGS.languages, SETTINGS.psm, dpi=dpi)

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from pipeline.engines import tesseract
+from pipeline.engines import libtesseract, tesseract
 from pipeline.errors import OcrError
 from tests import badinputs as bad
 
@@ -46,6 +46,7 @@ def _page(tmp_path: Path) -> Image.Image:
 
 def test_a_killed_tesseract_is_run_once_more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wrapper = _killing_wrapper(tmp_path / "bin", kills=1)
+    monkeypatch.setenv(libtesseract.ENGINE_VARIABLE, "program")
     monkeypatch.setenv("PATH", f"{wrapper}:{os.environ['PATH']}")
     words = tesseract.image_to_tsv(_page(tmp_path), languages="ukr+rus", timeout_s=60)
     assert len(words) > 10
@@ -54,6 +55,7 @@ def test_a_killed_tesseract_is_run_once_more(tmp_path: Path, monkeypatch: pytest
 
 def test_a_tesseract_killed_twice_fails_the_page_saying_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wrapper = _killing_wrapper(tmp_path / "bin", kills=99)
+    monkeypatch.setenv(libtesseract.ENGINE_VARIABLE, "program")
     monkeypatch.setenv("PATH", f"{wrapper}:{os.environ['PATH']}")
     with pytest.raises(OcrError, match="killed by SIGKILL 2 times"):
         tesseract.image_to_tsv(_page(tmp_path), languages="ukr+rus", timeout_s=60)
@@ -80,9 +82,37 @@ def _tesseracts_under(tmp: Path) -> list[psutil.Process]:
     return found
 
 
+def _session(leader: int) -> list[psutil.Process]:
+    """Live processes of the runner's session (its workers, any Tesseract), the runner left out."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.pid != leader and os.getsid(p.pid) == leader and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _reading_in_process(leader: int) -> bool:
+    """A worker of the run has Tesseract's library loaded and is busy (setting it up or reading)."""
+    for p in _session(leader):
+        try:
+            if "libtesseract" in Path(f"/proc/{p.pid}/maps").read_text() and p.cpu_percent(0.05) > 0:
+                return True
+        except (psutil.Error, OSError):
+            continue
+    return False
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("engine", ["program", "library"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stopping_the_runner_mid_page_leaves_no_page_files(tmp_path: Path, signum: int) -> None:
+def test_stopping_the_runner_mid_page_leaves_no_page_files(tmp_path: Path, signum: int, engine: str) -> None:
+    """Stopped while a page is read: exit 130 without a traceback, no page file and no process
+    left, whether the tesseract program reads it or the library inside the worker does."""
+    if engine == "library" and not libtesseract.available():
+        pytest.skip("libtesseract does not load here")
     models = bad.verdict_models_dir(tmp_path / "model-cache")
     inbox = tmp_path / "in"
     inbox.mkdir()
@@ -93,15 +123,17 @@ def test_stopping_the_runner_mid_page_leaves_no_page_files(tmp_path: Path, signu
     tmp.mkdir()
     cmd = [sys.executable, "-m", "pipeline.cli", "run", str(inbox), "--promises", str(registry),
            "--out", str(tmp_path / "out"), "--models", str(models), "--workers", "1"]
+    env = {**os.environ, "TMPDIR": str(tmp), libtesseract.ENGINE_VARIABLE: engine}
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
+                            start_new_session=True, env=env)
+    reading = (lambda: bool(_tesseracts_under(tmp))) if engine == "program" else (lambda: _reading_in_process(proc.pid))
     try:
         deadline = time.monotonic() + 120
         seen = False
-        while not (seen := bool(_tesseracts_under(tmp))) and time.monotonic() < deadline and proc.poll() is None:
+        while not (seen := reading()) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert seen, "tesseract never started"
-        time.sleep(0.3)  # into the page: prepared and handed over
+        time.sleep(0.3 if engine == "program" else 1.0)  # into the page: prepared and handed over
         if signum == signal.SIGTERM:
             proc.send_signal(signum)  # the runner only, as a service manager would
         else:
@@ -115,3 +147,4 @@ def test_stopping_the_runner_mid_page_leaves_no_page_files(tmp_path: Path, signu
     time.sleep(0.5)
     assert _ocr_dirs(tmp) == []
     assert _tesseracts_under(tmp) == []
+    assert _session(proc.pid) == []

@@ -607,13 +607,24 @@ def section_function(section: Section) -> Callable[[BenchContext], dict[str, Any
     return getattr(importlib.import_module(module), name)
 
 
+def _ocr_engine() -> str:
+    """What reads the pages in this run's workers (they inherit our environment)."""
+    from pipeline.engines import libtesseract
+
+    if libtesseract.available():
+        return f"libtesseract {libtesseract.version()} in-process"
+    return f"the tesseract program ({libtesseract.ENGINE_VARIABLE}=program)" if not libtesseract.wanted() \
+        else "the tesseract program (no libtesseract)"
+
+
 def run_bench(cfg: BenchConfig, sections: tuple[str, ...] = tuple(SECTIONS), echo: Echo = print) -> dict[str, Any]:
     """Run the chosen sections in one go; returns {section: numbers} plus the machine's load."""
     unknown = [name for name in sections if name not in SECTIONS]
     if unknown:
         raise UsageError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     single_threaded()
-    out: dict[str, Any] = {"load_before": _load(), "quick": cfg.quick, "repeat": cfg.repeat}
+    out: dict[str, Any] = {"load_before": _load(), "quick": cfg.quick, "repeat": cfg.repeat,
+                           "ocr_engine": _ocr_engine()}
     started = time.perf_counter()
     corpus = load_corpus(cfg, echo) if any(SECTIONS[name].corpus for name in sections) else None
     ctx = BenchContext(cfg, corpus, echo)
@@ -646,7 +657,7 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def format_report(results: dict[str, Any]) -> str:
     lines = [f"load average before {results.get('load_before')}, after {results.get('load_after')} "
-             f"({os.cpu_count()} cores); {results.get('seconds')} s in all"]
+             f"({os.cpu_count()} cores); {results.get('seconds')} s in all; OCR by {results.get('ocr_engine')}"]
     st = results.get("startup")
     if st and "startup_born_s" in st:
         lines.append(f"start-up: one born-digital letter ({st['file']}) end to end {st['startup_born_s']} s wall, "

@@ -1,6 +1,8 @@
 """Thin wrapper of the ``tesseract`` program: the only place that builds its command line.
 
-A page being OCR'd is handed to a Tesseract started while the page was prepared (see
+A page being OCR'd is read in this process by the library the program runs
+(:mod:`pipeline.engines.libtesseract`), set up once per thread. Where that is not available, it
+is handed to a Tesseract program started while the page was prepared (see
 :func:`started_ahead`), on stdin as an uncompressed TIFF carrying its resolution; any other
 image (orientation detection, a retry) as an uncompressed PNM file in a private temporary
 folder. Results come back on stdout. Every call runs with ``OMP_THREAD_LIMIT=1``
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipeline.engines import libtesseract
 from pipeline.errors import OcrError, OcrTimeout
 
 TESSERACT = "tesseract"
@@ -221,7 +224,12 @@ def _ahead_args(languages: str, psm: int | None, config: Sequence[str]) -> list[
 @contextlib.contextmanager
 def started_ahead(languages: str, psm: int | None = 3, config: Sequence[str] = ()) -> Iterator[None]:
     """Within this block, the first :func:`image_to_tsv` of this thread with these settings is
-    read by a Tesseract started now (see above); one left unused is stopped at the end."""
+    read by a Tesseract started now (see above); one left unused is stopped at the end. Pages read
+    in-process: this thread's reader is set up now if it has none yet (models load meanwhile)."""
+    if libtesseract.available():
+        libtesseract.set_up_ahead((languages, psm, tuple(config)))
+        yield
+        return
     exe = shutil.which(TESSERACT)
     ahead = None
     if exe is not None and getattr(_AHEAD, "job", None) is None:
@@ -275,7 +283,12 @@ def image_to_tsv(
     config: Sequence[str] = (),
 ) -> list[TsvWord]:
     """OCR one page image; return its words (TSV level 5) in Tesseract's reading order."""
-    ahead = _take_ahead((languages, psm, tuple(config)))
+    key = (languages, psm, tuple(config))
+    reader = _reader(key)
+    if reader is not None:
+        _started()
+        return parse_tsv(reader.tsv(as_read(image), dpi, timeout_s))
+    ahead = _take_ahead(key)
     if ahead is not None:
         started = time.monotonic()
         tsv = _read_ahead(ahead, image, dpi, timeout_s)
@@ -286,9 +299,20 @@ def image_to_tsv(
     return parse_tsv(_run_on_image(image, args, timeout_s))
 
 
+def _reader(key: tuple[str, int | None, tuple[str, ...]]) -> libtesseract.Reader | None:
+    """This thread's in-process reader, or None: the program reads the page."""
+    if not libtesseract.wanted():
+        return None
+    try:
+        return libtesseract.reader(key)
+    except libtesseract.LibraryUnavailable:
+        return None
+
+
 def parse_tsv(tsv: str) -> list[TsvWord]:
+    """The word rows of Tesseract's TSV (the program's column header and other levels skipped)."""
     words: list[TsvWord] = []
-    for row in tsv.splitlines()[1:]:  # first line is the header
+    for row in tsv.splitlines():
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5":
             continue

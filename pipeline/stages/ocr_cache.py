@@ -31,10 +31,12 @@ def tesseract_version() -> str:
 
     from packaging.version import parse
 
+    from pipeline.engines import libtesseract
     from pipeline.engines.tesseract import version
 
     try:
-        raw = version()
+        # the Tesseract that reads the pages: the library in this process, else the program
+        raw = (libtesseract.version() if libtesseract.available() else None) or version()
         word = raw.lstrip(string.printable[10:]).partition(" ")[0].partition("-")[0]
         return str(parse(word))
     except Exception:  # no tesseract, or a version string nobody can read: nothing will be cached anyway
