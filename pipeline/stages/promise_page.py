@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pyarrow as pa
-
 from pipeline.lang.draft import Drafts, result_paragraph, sources_line
 from pipeline.stages.records import write_table
 
@@ -28,7 +26,7 @@ STATUSES = ("fulfilled", "in_progress", "not_fulfilled", UNDECIDED, NO_ANSWER)
 PROMISE_COLUMNS = ("promise_id", "politician", "city", "title", "status", "as_of", "letters", "last_letter_id",
                    "status_source", "result_draft", "sources_draft")
 DRAFT_KINDS = ("sources_draft", "result_draft")
-_PROMISE_TYPES = {"letters": pa.int32()}
+_PROMISE_TYPES = {"letters": "int32"}
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,23 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from pipeline.store.repo import DECISION_COLUMNS, LETTER_COLUMNS, UPDATE_COLUMNS
 
-_LETTER_TYPES = {
-    "pages": pa.int32(),
-    "ocr_confidence": pa.float64(),
-}
-_UPDATE_TYPES = {"match_score": pa.float64(), "confidence": pa.float64(), "machine_confidence": pa.float64(),
-                 **{c: pa.int64() for c in ("passage_index", "passage_start", "passage_end", "evidence_start",
-                                            "evidence_end")}}
-_AGREEMENT_TYPES = {"items": pa.int64(), "agreed": pa.int64(), "observed": pa.float64(), "kappa": pa.float64()}
-_DECISION_TYPES = {"review_id": pa.int64(), "machine_confidence": pa.float64(), "undoes": pa.int64(),
-                   "in_force": pa.bool_()}
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Column types by Arrow's names (pa.type_for_alias); other columns are strings. Names, not
+# pyarrow objects: importing pyarrow (~45 MB, 0.2 s) waits until records are written, so the
+# runner does not carry it through the whole batch beside its workers.
+
+_LETTER_TYPES = {"pages": "int32", "ocr_confidence": "float64"}
+_UPDATE_TYPES = {"match_score": "float64", "confidence": "float64", "machine_confidence": "float64",
+                 **{c: "int64" for c in ("passage_index", "passage_start", "passage_end", "evidence_start",
+                                         "evidence_end")}}
+_AGREEMENT_TYPES = {"items": "int64", "agreed": "int64", "observed": "float64", "kappa": "float64"}
+_DECISION_TYPES = {"review_id": "int64", "machine_confidence": "float64", "undoes": "int64", "in_force": "bool"}
 
 
 MANIFEST = "manifest.json"
@@ -77,8 +78,10 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def _table(rows: Sequence[dict[str, object]], columns: Sequence[str], types: dict[str, pa.DataType]) -> pa.Table:
-    schema = pa.schema([(c, types.get(c, pa.string())) for c in columns])
+def _table(rows: Sequence[dict[str, object]], columns: Sequence[str], types: dict[str, str]) -> pa.Table:
+    import pyarrow as pa
+
+    schema = pa.schema([(c, pa.type_for_alias(types.get(c, "string"))) for c in columns])
     if not rows:
         return pa.Table.from_batches([], schema=schema)
     if not all(_finite(r.get(c)) for r in rows for c in columns):  # NaN, inf: JSON cannot carry them
@@ -93,7 +96,9 @@ def _table(rows: Sequence[dict[str, object]], columns: Sequence[str], types: dic
 
 
 def write_table(out_dir: Path, name: str, rows: Sequence[dict[str, object]], columns: Sequence[str],
-                types: dict[str, pa.DataType]) -> tuple[Path, Path]:
+                types: dict[str, str]) -> tuple[Path, Path]:
+    import pyarrow.parquet as pq
+
     table = _table(rows, columns, types)
     parquet_path, csv_path = out_dir / f"{name}.parquet", out_dir / f"{name}.csv"
     atomic_write(parquet_path, lambda tmp: pq.write_table(table, tmp))
@@ -145,6 +150,8 @@ def _sha256(path: Path) -> str:
 def count_rows(path: Path) -> int:
     """Data rows of a record file (Parquet from its footer; CSV by parsing, so quoted newlines count once)."""
     if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
         return pq.read_metadata(path).num_rows
     with open(path, newline="", encoding="utf-8") as fh:
         return max(0, sum(1 for _ in csv.reader(fh)) - 1)
