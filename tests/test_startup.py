@@ -198,8 +198,9 @@ def test_the_runner_drafts_no_promise_page_text_its_workers_drafted(inbox: tuple
 
 
 def test_the_runner_imports_pyarrow_only_to_write_the_records(inbox: tuple[Path, Path], tmp_path: Path) -> None:
-    """pyarrow (~45 MB) is not carried by the runner beside its workers while letters are done:
-    it is imported when the records are written, after the workers have stopped."""
+    """pyarrow (~45 MB) and numpy are not carried by the runner beside its workers while letters
+    are done (a result unpickles without numpy): pyarrow is imported when the records are
+    written, after the workers have stopped."""
     folder, registry = inbox
     code = (
         "import sys, json\n"
@@ -208,7 +209,7 @@ def test_the_runner_imports_pyarrow_only_to_write_the_records(inbox: tuple[Path,
         "from pipeline.settings import from_env\n"
         "seen = []\n"
         "r = run_batch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), None, from_env(), 1, False,\n"
-        "              on_result=lambda result: seen.append('pyarrow' in sys.modules))\n"
+        "              on_result=lambda result: seen.append(bool({'pyarrow', 'numpy'} & set(sys.modules))))\n"
         "print(json.dumps({'seen': seen, 'after': 'pyarrow' in sys.modules, 'records': r.records}))\n"
     )
     res = _python(code, str(folder), str(registry), str(tmp_path / "out"))

@@ -337,8 +337,9 @@ def _map_box(
     ys = np.array([top, top, top + height, top + height], dtype=float)
     tx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
     ty = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-    x0, x1 = max(0.0, tx.min()), min(float(max_w), tx.max())
-    y0, y1 = max(0.0, ty.min()), min(float(max_h), ty.max())
+    # plain floats: a numpy scalar would have the runner import numpy to unpickle the result
+    x0, x1 = max(0.0, float(tx.min())), min(float(max_w), float(tx.max()))
+    y0, y1 = max(0.0, float(ty.min())), min(float(max_h), float(ty.max()))
     return round(x0, 1), round(y0, 1), round(max(0.0, x1 - x0), 1), round(max(0.0, y1 - y0), 1)
 
 
