@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import threading
 from pathlib import Path
 
 import psutil
@@ -115,22 +116,38 @@ def test_program_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -
         libtesseract.reader((LANGUAGES, 3, ()))
 
 
-def _read_after_fork(key: libtesseract.Key, out: multiprocessing.queues.Queue[int]) -> None:
+def _read_after_fork(key: libtesseract.Key, out: multiprocessing.queues.Queue[int],
+                     real: type[libtesseract.Reader]) -> None:
+    libtesseract.Reader = real  # type: ignore[misc]  # the child sets its engines up as usual
     out.put(len(tesseract.image_to_tsv(_page(), key[0], key[1], dpi=300, config=key[2])))
 
 
-def test_a_worker_forked_while_its_parent_sets_an_engine_up_sets_up_its_own() -> None:
+def test_a_worker_forked_while_its_parent_sets_an_engine_up_sets_up_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine being set up belongs to a thread the fork does not copy: never waited for."""
+    real = libtesseract.Reader
+    go_on = threading.Event()
+
+    class SlowToSetUp(real):  # type: ignore[misc, valid-type]
+        def __init__(self, key: libtesseract.Key) -> None:
+            go_on.wait(60)  # in Python, not in Tesseract: no lock of the library is held at the fork
+            super().__init__(key)
+
+    monkeypatch.setattr(libtesseract, "Reader", SlowToSetUp)
     key: libtesseract.Key = (LANGUAGES, 4, ())
-    libtesseract.set_up_ahead(key)  # still loading its models when the fork comes
+    libtesseract.set_up_ahead(key)  # unfinished when the fork comes
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
-    child = ctx.Process(target=_read_after_fork, args=(key, out))
+    child = ctx.Process(target=_read_after_fork, args=(key, out, real))
     child.start()
-    child.join(60)
-    assert child.exitcode == 0
-    assert out.get(timeout=5) > 10
-    assert libtesseract.reader(key).key == key  # the parent's own, set up meanwhile
+    try:
+        child.join(60)
+        assert child.exitcode == 0  # None: it waited for the parent's engine, forever
+        assert out.get(timeout=5) > 10
+    finally:
+        go_on.set()
+        if child.is_alive():
+            child.kill()
+    assert libtesseract.reader(key).key == key  # the parent's own, set up once let go on
 
 
 def test_the_version_is_the_programs() -> None:
