@@ -1,4 +1,5 @@
-"""Thin wrapper of the ``tesseract`` program: the only place that builds its command line.
+"""Tesseract for the OCR stage: the in-process library where it loads, else the ``tesseract``
+program (this module is the only place that builds its command line).
 
 A page being OCR'd is read in this process by the library the program runs
 (:mod:`pipeline.engines.libtesseract`), set up once per thread. Where that is not available, it
