@@ -613,8 +613,8 @@ def _ocr_engine() -> str:
 
     if libtesseract.available():
         return f"libtesseract {libtesseract.version()} in-process"
-    return f"the tesseract program ({libtesseract.ENGINE_VARIABLE}=program)" if not libtesseract.wanted() \
-        else "the tesseract program (no libtesseract)"
+    why = f"{libtesseract.ENGINE_VARIABLE}=program" if not libtesseract.wanted() else "no libtesseract"
+    return f"the tesseract program ({why})"
 
 
 def run_bench(cfg: BenchConfig, sections: tuple[str, ...] = tuple(SECTIONS), echo: Echo = print) -> dict[str, Any]:

@@ -24,13 +24,14 @@ which reports why in its own words. ``LETTERS_TESSERACT=program`` always uses th
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from functools import lru_cache
 
@@ -205,27 +206,23 @@ class Reader:
 @atexit.register
 def _close_all() -> None:
     with _ALL_LOCK:
-        readers = _ALL[:]
-        _ALL.clear()
-    for reader in readers:
-        reader.close()
+        while _ALL:
+            _ALL.pop().close()
 
 
-class _sigterm_ends_us:  # noqa: N801 - used as a context manager, named for what it does
+@contextlib.contextmanager
+def _sigterm_ends_us() -> Iterator[None]:
     """SIGTERM ends the process at once within the block (the main thread's Python handler could
     only run after Tesseract returns, seconds later); elsewhere it does what it did."""
-
-    def __enter__(self) -> None:
-        self.before = None
-        if threading.current_thread() is threading.main_thread():
-            before = signal.getsignal(signal.SIGTERM)
-            if callable(before):  # ours or a framework's: it would wait for the call
-                self.before = before
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.before is not None:
-            signal.signal(signal.SIGTERM, self.before)
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    if callable(before):  # ours or a framework's: it would wait for the call
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        if callable(before):
+            signal.signal(signal.SIGTERM, before)
 
 
 # --- one reader per thread, set up ahead of its first page ------------------------------------

@@ -300,10 +300,8 @@ def image_to_tsv(
     return parse_tsv(_run_on_image(image, args, timeout_s))
 
 
-def _reader(key: tuple[str, int | None, tuple[str, ...]]) -> libtesseract.Reader | None:
+def _reader(key: libtesseract.Key) -> libtesseract.Reader | None:
     """This thread's in-process reader, or None: the program reads the page."""
-    if not libtesseract.wanted():
-        return None
     try:
         return libtesseract.reader(key)
     except libtesseract.LibraryUnavailable:
