@@ -150,8 +150,8 @@ def index_scorer(index: PromiseIndex, lang: str) -> SentenceScorer:
         columns = _columns(index)
         cols = [columns[pid] for pid in promise_ids]
         binary, tfidf, _ = index.vectorise(sentences, lang)
-        coverage = np.asarray(binary.dot(index.coverage_w[cols].T).todense())
-        cosine = np.asarray(tfidf.dot(index.tfidf[cols].T).todense())
+        coverage = binary.dot_t(index.coverage_w.take(cols))
+        cosine = tfidf.dot_t(index.tfidf.take(cols))
         return 0.7 * coverage + 0.3 * cosine
 
     return score

@@ -275,8 +275,8 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
     binary, tfidf, present = index.vectorise(texts, ctx.lang)
     # Title terms: promises are written as a title, sometimes with a description in other words.
     title_m = index.coverage_title if index.coverage_title is not None else index.coverage_w
-    coverage_all = np.asarray(binary.dot(title_m.T).todense())
-    cosine_all = np.asarray(tfidf.dot(index.tfidf.T).todense())
+    coverage_all = binary.dot_t(title_m)
+    cosine_all = tfidf.dot_t(index.tfidf)
     topic_all = 0.7 * coverage_all + 0.3 * cosine_all
 
     city_of = np.array(index.city_of, dtype=object)
@@ -315,7 +315,7 @@ def pair_features(index: PromiseIndex, ctx: LetterContext, limit: bool = True,
                 sent_of.append(i)
     if sentences:
         _, s_tfidf, _ = index.vectorise(sentences, ctx.lang)
-        s_cos = np.asarray(s_tfidf.dot(index.tfidf[cands].T).todense())
+        s_cos = s_tfidf.dot_t(index.tfidf.take(cands))
         owner = np.array(sent_of)
         for i in range(n_pass):
             rows = s_cos[owner == i]

@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
 
 from pipeline.nlp import detect_language, words
 from pipeline.schema import Promise
@@ -32,6 +31,7 @@ from pipeline.stages.match_terms import (
     terms_of,
     terms_with_lemmas,
 )
+from pipeline.stages.term_matrix import TermMatrix
 
 # --- the index ------------------------------------------------------------------------------
 
@@ -45,8 +45,8 @@ class PromiseIndex:
 
     promises: list[Promise]
     vocab: dict[str, int]
-    coverage_w: sparse.csr_matrix  # promises x terms, idf weights, rows sum to 1
-    tfidf: sparse.csr_matrix  # promises x terms, L2-normalised tf-idf
+    coverage_w: TermMatrix  # promises x terms, idf weights, rows sum to 1
+    tfidf: TermMatrix  # promises x terms, L2-normalised tf-idf
     idf: np.ndarray
     term_lemma: list[dict[str, str]]  # per promise: term -> a lemma to show a reviewer
     surname_stems: list[str]
@@ -60,7 +60,7 @@ class PromiseIndex:
     terms: list[str] = field(default_factory=list)  # column -> term
     levels: list[str] = field(default_factory=list)  # per promise: "national" | "region" | "city"
     title_words: list[tuple[str, ...]] = field(default_factory=list)  # per promise: title words, no name/city
-    coverage_title: sparse.csr_matrix | None = None  # promises x terms, idf weights of the title's terms, rows sum to 1
+    coverage_title: TermMatrix | None = None  # promises x terms, idf weights of the title's terms, rows sum to 1
     static: dict[int, object] = field(default_factory=dict, repr=False)  # per promise, filled on first ranking
 
     @classmethod
@@ -117,22 +117,22 @@ class PromiseIndex:
                 rows.append(i)
                 cols.append(vocab[t])
                 vals.append(v)
-        tf_m = sparse.csr_matrix((vals, (rows, cols)), shape=(n, max(len(vocab), 1)), dtype=np.float64)
-        df = np.asarray((tf_m > 0).sum(axis=0)).ravel()
+        tf_m = TermMatrix.from_triples(rows, cols, vals, (n, max(len(vocab), 1)))
+        df = tf_m.column_counts()
         idf = np.log((1 + n) / (1 + df)) + 1.0
         # Coverage weights: idf per present term (title terms weighted up), rows summing to 1.
-        cov = _row_normalise(tf_m.multiply(idf).tocsr(), l1=True)
+        cov = tf_m.scale_columns(idf).normalise_rows(l1=True)
         t_rows, t_cols, t_vals = [], [], []
         for i, d in enumerate(title_docs):
             for t, v in d.items():
                 t_rows.append(i)
                 t_cols.append(vocab[t])
                 t_vals.append(v)
-        title_m = sparse.csr_matrix((t_vals, (t_rows, t_cols)), shape=tf_m.shape, dtype=np.float64)
-        cov_title = _row_normalise(title_m.multiply(idf).tocsr(), l1=True)
+        title_m = TermMatrix.from_triples(t_rows, t_cols, t_vals, tf_m.shape)
+        cov_title = title_m.scale_columns(idf).normalise_rows(l1=True)
         # Title terms name the deliverable; descriptions add context and filler words.
-        cov = (TITLE_SHARE * cov_title + (1 - TITLE_SHARE) * cov).tocsr()
-        tfidf = _row_normalise(tf_m.multiply(idf).tocsr(), l1=False)
+        cov = cov_title.scale(TITLE_SHARE).plus(cov.scale(1 - TITLE_SHARE))
+        tfidf = tf_m.scale_columns(idf).normalise_rows(l1=False)
         city_norm = {c: _city_stem(c) for c in {p.city for p in promises} if c}
         all_keys = {c: city_keys(c) for c in city_norm}
         prefix_table: dict[str, list[str]] = defaultdict(list)
@@ -163,7 +163,7 @@ class PromiseIndex:
     def __len__(self) -> int:
         return len(self.promises)
 
-    def vectorise(self, texts: list[str], lang: str) -> tuple[sparse.csr_matrix, sparse.csr_matrix, list[set[str]]]:
+    def vectorise(self, texts: list[str], lang: str) -> tuple[TermMatrix, TermMatrix, list[set[str]]]:
         """Binary presence and L2 tf-idf vectors of letter texts over the registry's terms."""
         rows, cols, vals = [], [], []
         b_rows, b_cols, b_vals = [], [], []
@@ -194,9 +194,9 @@ class PromiseIndex:
                 b_cols.append(j)
                 b_vals.append(v)
         shape = (len(texts), self.tfidf.shape[1])
-        tf_m = sparse.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
-        binary = sparse.csr_matrix((b_vals, (b_rows, b_cols)), shape=shape, dtype=np.float64)
-        tfidf = _row_normalise(tf_m.multiply(self.idf).tocsr(), l1=False)
+        tf_m = TermMatrix.from_triples(rows, cols, vals, shape)
+        binary = TermMatrix.from_triples(b_rows, b_cols, b_vals, shape)
+        tfidf = tf_m.scale_columns(self.idf).normalise_rows(l1=False)
         return binary, tfidf, present
 
 
@@ -210,13 +210,3 @@ def _backoff_table(vocab: dict[str, int]) -> dict[str, list[int]]:
         if len(t) >= BACKOFF_LEN + 1 and t[0] not in "=#~":
             table[t[:BACKOFF_LEN]].append(j)
     return dict(table)
-
-
-def _row_normalise(m: sparse.csr_matrix, l1: bool) -> sparse.csr_matrix:
-    if l1:
-        norms = np.asarray(abs(m).sum(axis=1)).ravel()
-    else:
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sparse.diags(1.0 / norms).dot(m).tocsr()
-

@@ -278,7 +278,7 @@ def _twins(index: PromiseIndex, answers: set[int]) -> set[int]:
     """Promises of the answers' city whose wording is nearly theirs (another year, another count)."""
     out: set[int] = set()
     for j in answers:
-        sims = index.tfidf.dot(index.tfidf[j].T).toarray().ravel()
+        sims = index.tfidf.dot_t(index.tfidf.take([j])).ravel()
         out |= {int(k) for k in np.flatnonzero(sims >= TWIN_COSINE) if index.city_of[k] == index.city_of[j]}
     return out
 
