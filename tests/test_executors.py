@@ -8,6 +8,7 @@ real worker processes, a real Dask LocalCluster whose worker is killed by os._ex
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from collections import Counter
@@ -286,3 +287,69 @@ def test_a_bench_section_is_one_registration(batch, monkeypatch: pytest.MonkeyPa
     assert "dask: dask_speedup 2.0, letters 5" in bench_run.format_report(res)
     with pytest.raises(bench_run.UsageError, match="unknown bench section"):
         bench_run.run_bench(bench_run.BenchConfig(folder=letters[0].files[0].path.parent), ("nope",))
+
+
+# --- threads per worker --------------------------------------------------------------
+
+
+def _thread_report(processor, letter: Letter) -> LetterResult:  # noqa: ANN001
+    """A worker's library threads, carried back in the result's error field."""
+    import cv2
+    from threadpoolctl import threadpool_info
+
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    seen = {"cv2": cv2.getNumThreads(), "blas": blas, "omp": os.environ.get("OMP_THREAD_LIMIT")}
+    return LetterResult(letter.letter_id, letter.sha256, letter.source_file, Status.OK, error=json.dumps(seen))
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_share_the_cores_even_with_numpy_loaded_before_the_fork(batch, processor, workers: int) -> None:  # noqa: ANN001
+    """Given a built Processor, the workers inherit numpy already loaded, its BLAS threads started
+    (too late for the environment): BLAS is still held to one thread, and nothing hangs."""
+    letters, _, _ = batch
+    processor.model.state_proba(["роботи тривають"], "uk")  # the parent's BLAS has run
+    seen = [json.loads(r.error or "{}") for r in _pool_results(letters[:workers * 2], processor, workers, work=_thread_report)]
+    assert seen and all(s["omp"] == "1" and s["blas"] and set(s["blas"]) == {1} for s in seen)
+
+
+def test_fresh_workers_set_their_threads_before_the_libraries_load(batch, tmp_path: Path) -> None:  # noqa: ANN001
+    """Forked from a runner that has loaded neither numpy nor OpenCV, two workers build their
+    Processors with one BLAS thread and half the cores each for OpenCV; the runner is untouched."""
+    import inspect
+    import subprocess
+    import sys
+
+    letters, _, settings = batch
+    code = (
+        "from __future__ import annotations\n"
+        "import json, os, sys\n"
+        "from pipeline.executors import LocalPool, ProcessorSource\n"
+        "from pipeline.schema import Letter, LetterResult, Status\n"
+        "from pipeline.stages import ingest\n"
+        "from pipeline.stages.registry import load_registry\n"
+        "from pipeline.settings import Settings\n"
+        "from dataclasses import replace\n"
+        "from pathlib import Path\n"
+        "assert 'numpy' not in sys.modules and 'cv2' not in sys.modules\n"
+        + inspect.getsource(_thread_report) +
+        "settings = replace(Settings(), models_dir=Path(sys.argv[3]))\n"
+        "letters = ingest.discover(Path(sys.argv[1]), settings.limits).letters[:4]\n"
+        "pool = LocalPool(ProcessorSource(load_registry(Path(sys.argv[2])), settings), 2, work=_thread_report)\n"
+        "seen = [json.loads(r.error) for r in pool.results(letters)]\n"
+        "pool.close()\n"
+        "print(json.dumps({'seen': seen, 'runner_blas_env': os.environ.get('OPENBLAS_NUM_THREADS')}))\n"
+    )
+    folder = Path(letters[0].files[0].path).parent
+    registry = tmp_path / "promises.csv"
+    write_sample_registry(registry, load_sample_data()["promises"])
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM", "MKL_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", code, str(folder), str(registry), str(settings.models_dir)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1], env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out["seen"]) == 4 and out["runner_blas_env"] is None
+    assert all(set(s["blas"]) == {1} and s["cv2"] == max(1, _cores() // 2) for s in out["seen"])
