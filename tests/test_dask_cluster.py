@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -106,3 +107,22 @@ def test_a_batch_on_a_dask_cli_cluster_with_postgresql(pg_url: str, tmp_path: Pa
     assert "broken.pdf" in {r.source_file for r in rows.values() if r.status == "failed"}
     assert len(runs) == 2 and {r.status for r in runs} == {"finished"}
     assert sorted(r.report["letters"] for r in runs) == [6, 6]
+
+
+@pytest.mark.slow
+def test_a_frozen_cluster_spends_nothing_and_works_once_thawed(tmp_path: Path) -> None:
+    """`letters bench dask` freezes the clusters it is not measuring: every process of the
+    cluster is stopped (no CPU spent meanwhile), and the cluster takes work again after."""
+    from distributed import Client
+
+    with dask_cli_cluster(1, tmp_path / "cluster") as cluster:
+        procs = [psutil.Process(pid) for pid in cluster.pids()]
+        assert len(procs) >= 3  # scheduler, nanny, worker process
+        with cluster.frozen():
+            assert {p.status() for p in procs} == {psutil.STATUS_STOPPED}
+            before = [sum(p.cpu_times()[:2]) for p in procs]
+            time.sleep(1.0)
+            assert [sum(p.cpu_times()[:2]) for p in procs] == before
+        assert psutil.STATUS_STOPPED not in {p.status() for p in procs}
+        with Client(cluster.address, timeout="20s") as client:
+            assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6

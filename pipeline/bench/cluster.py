@@ -58,6 +58,24 @@ class CliCluster:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The whole cluster stopped (SIGSTOP to each process group) until the block ends. An idle
+        cluster is not free: its scheduler, nannies and workers tick and heartbeat (~6 % of a core
+        for one worker, ~11 % for two, measured here), and a two-worker run on two cores pays for
+        the others' ticks where a one-worker run has a spare core to absorb them."""
+        groups = [proc.pid for proc in [self.scheduler, *self.workers] if proc.poll() is None]
+        for pgid in groups:
+            os.killpg(pgid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pgid in groups:
+                try:
+                    os.killpg(pgid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
     def pids(self) -> set[int]:
         """Every process of the cluster now (nannies' worker processes included)."""
         import psutil
@@ -243,10 +261,11 @@ def _timed_run(src: Path, promises: Path, out: Path, settings: Any, workers: int
 def bench_dask(cfg: BenchConfig, echo: Echo, corpus: Corpus | None = None) -> dict[str, Any]:
     """``run_batch --dask tcp://…`` on the folder's scanned letters: a CLI cluster of 1 worker against one of 2.
 
-    Both clusters are up during the whole measurement (idle workers cost next to nothing) and
-    the runs alternate over the rounds, so other people's processes weigh on both alike; each
-    one's quickest run is kept. Cluster start-up is not counted (a cluster outlives runs);
-    the workers' model loading is (each run's first task on a worker builds its Processor).
+    The clusters are up during the whole measurement, those not measured frozen (see
+    :meth:`CliCluster.frozen`), and the runs alternate over the rounds, so other people's
+    processes weigh on each alike; each one's quickest run is kept. Cluster start-up is not
+    counted (a cluster outlives runs), nor, after a cluster's first run, the workers' Processor:
+    a worker keeps it for the next run with the same registry and settings, as a long-lived one does.
     """
     from pipeline.bench.run import QUICK_LETTERS, load_corpus, one_core_cpus
 
@@ -266,9 +285,15 @@ def bench_dask(cfg: BenchConfig, echo: Echo, corpus: Corpus | None = None) -> di
             dask_cli_cluster(1, work / "cluster-1-core", worker_cpus=one_core_cpus()) as pinned:
         echo(f"  clusters up in {time.perf_counter() - t0:.1f} s: 1 worker at {one.address}, 2 workers at "
              f"{two.address}, 1 worker on one core at {pinned.address}")
+        clusters = (("1", 1, one), ("2", 2, two), ("1@1", 1, pinned))
         for r in range(rounds):
-            for key, n, cluster in (("1", 1, one), ("2", 2, two), ("1@1", 1, pinned)):
-                res = _timed_run(work / "in", corpus.promises_path, work / f"out-{key}-{r}", settings, n, cluster.address)
+            for key, n, cluster in clusters:
+                with ExitStack() as others:  # the clusters not measured now are frozen meanwhile
+                    for _, _, other in clusters:
+                        if other is not cluster:
+                            others.enter_context(other.frozen())
+                    res = _timed_run(work / "in", corpus.promises_path, work / f"out-{key}-{r}", settings, n,
+                                     cluster.address)
                 shutil.rmtree(work / f"out-{key}-{r}", ignore_errors=True)
                 where = " on one core" if key == "1@1" else ""
                 echo(f"  round {r + 1}/{rounds}, {n} Dask worker(s){where}: {res['letters']} letters, {res['pages']} "
