@@ -64,9 +64,20 @@ class CliCluster:
         cluster is not free: its scheduler, nannies and workers tick and heartbeat (~6 % of a core
         for one worker, ~11 % for two, measured here), and a two-worker run on two cores pays for
         the others' ticks where a one-worker run has a spare core to absorb them."""
+        import psutil
+
         groups = [proc.pid for proc in [self.scheduler, *self.workers] if proc.poll() is None]
+        members = []
+        for pid in self.pids():
+            try:
+                members.append(psutil.Process(pid))
+            except psutil.Error:
+                pass
         for pgid in groups:
             os.killpg(pgid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5.0  # a signal is delivered when its process is next scheduled
+        while time.monotonic() < deadline and not all(_stopped(p) for p in members):
+            time.sleep(0.01)
         try:
             yield
         finally:
@@ -88,6 +99,15 @@ class CliCluster:
             except psutil.Error:
                 pass
         return out
+
+
+def _stopped(proc: Any) -> bool:  # a psutil.Process
+    import psutil
+
+    try:
+        return proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return True  # gone
 
 
 def dask_command() -> list[str]:
