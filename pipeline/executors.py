@@ -79,6 +79,10 @@ class ProcessorSource:
 Source = Processor | ProcessorSource  # a Processor given to a pool is inherited as it is (tests, one-off pools)
 
 
+# One thread for each library a worker uses: what _share_the_cores sets, and the environment a
+# Dask worker process is started with.
+ONE_THREAD_ENV = {"OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "OPENCV_FOR_THREADS_NUM": "1"}
 _SHARED: list[int | None] = []  # the share _share_the_cores set in this process, once set
 
 
@@ -95,8 +99,7 @@ def _share_the_cores(workers: int | None) -> None:
     _SHARED[:] = [workers]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     image_threads = max(1, cores // workers) if workers else 1
-    os.environ.update({"OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "OPENCV_FOR_THREADS_NUM": str(image_threads)})
+    os.environ.update(ONE_THREAD_ENV, OPENCV_FOR_THREADS_NUM=str(image_threads))
     if "numpy" in sys.modules:  # already loaded (a Dask worker imports it): too late for the environment
         from threadpoolctl import threadpool_limits
 
@@ -656,7 +659,7 @@ def _dask_client(address: str, workers: int) -> tuple[Any, Any]:
                 processes=True,
                 dashboard_address=":0",  # a free port: never clash with another cluster
                 silence_logs=logging.ERROR,
-                env={"OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"},
+                env=dict(ONE_THREAD_ENV),
             )
         return Client(cluster), cluster
     if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):

@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pipeline
 from pipeline.errors import LettersError
+from pipeline.executors import ONE_THREAD_ENV
 from pipeline.schema import Letter
 
 if TYPE_CHECKING:
@@ -124,8 +125,7 @@ def worker_env() -> dict[str, str]:
     run one Tesseract thread each: the parallelism is the workers."""
     root = str(Path(pipeline.__file__).resolve().parent.parent)
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([root, *path]), OMP_THREAD_LIMIT="1", OPENBLAS_NUM_THREADS="1",
-                OPENCV_FOR_THREADS_NUM="1")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([root, *path]), **ONE_THREAD_ENV)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

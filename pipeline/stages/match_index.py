@@ -121,7 +121,8 @@ class PromiseIndex:
         df = tf_m.column_counts()
         idf = np.log((1 + n) / (1 + df)) + 1.0
         # Coverage weights: idf per present term (title terms weighted up), rows summing to 1.
-        cov = tf_m.scale_columns(idf).normalise_rows(l1=True)
+        weighted = tf_m.scale_columns(idf)
+        cov = weighted.normalise_rows(l1=True)
         t_rows, t_cols, t_vals = [], [], []
         for i, d in enumerate(title_docs):
             for t, v in d.items():
@@ -132,7 +133,7 @@ class PromiseIndex:
         cov_title = title_m.scale_columns(idf).normalise_rows(l1=True)
         # Title terms name the deliverable; descriptions add context and filler words.
         cov = cov_title.scale(TITLE_SHARE).plus(cov.scale(1 - TITLE_SHARE))
-        tfidf = tf_m.scale_columns(idf).normalise_rows(l1=False)
+        tfidf = weighted.normalise_rows(l1=False)
         city_norm = {c: _city_stem(c) for c in {p.city for p in promises} if c}
         all_keys = {c: city_keys(c) for c in city_norm}
         prefix_table: dict[str, list[str]] = defaultdict(list)

@@ -41,7 +41,7 @@ class TermMatrix:
             first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
             if not first.all():
                 starts = np.flatnonzero(first)
-                v = np.add.reduceat(v, starts) if len(v) else v
+                v = np.add.reduceat(v, starts)
                 r, c = r[starts], c[starts]
         indptr = np.zeros(shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
