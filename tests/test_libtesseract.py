@@ -58,6 +58,38 @@ def test_the_library_reads_the_words_the_program_reads(mode: str, dpi: int | Non
     assert "майданчиків" in [w.text for w in in_process]
 
 
+# our own sentences, enough of them for orientation detection to decide
+_TALL = LINES + [
+    "Кошторисна вартість робіт становить 1 250 тис. грн.",
+    "Відповідальним виконавцем визначено відділ капітального будівництва.",
+    "Інформацію про хід робіт буде надано додатково.",
+    "Просимо врахувати зазначене під час планування бюджету.",
+]
+
+
+@pytest.mark.parametrize("turn", [0, 90, 180, 270])
+def test_orientation_is_detected_in_this_process_as_the_program_detects_it(
+        turn: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = _page(lines=_TALL).rotate(turn, expand=True)  # counter-clockwise
+    with monkeypatch.context() as m:
+        def no_program(*args: object, **kwargs: object) -> str:
+            raise AssertionError("the program was run")
+
+        m.setattr(tesseract, "_run_on_image", no_program)
+        in_process = tesseract.detect_orientation(page, dpi=300)
+    monkeypatch.setenv(libtesseract.ENGINE_VARIABLE, "program")
+    by_program = tesseract.detect_orientation(page, dpi=300)
+    assert in_process == by_program
+    assert in_process is not None and in_process.rotate == turn and in_process.script == "Cyrillic"
+
+
+def test_a_page_too_empty_to_orient_is_none_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    blank = Image.new("L", (1200, 1600), 255)
+    assert tesseract.detect_orientation(blank, dpi=300) is None
+    monkeypatch.setenv(libtesseract.ENGINE_VARIABLE, "program")
+    assert tesseract.detect_orientation(blank, dpi=300) is None
+
+
 def test_pages_are_read_in_this_process_by_one_engine_set_up_once() -> None:
     key = (LANGUAGES, 3, ())
     with tesseract.started_ahead(LANGUAGES, 3):
@@ -152,3 +184,12 @@ def test_a_worker_forked_while_its_parent_sets_an_engine_up_sets_up_its_own(monk
 
 def test_the_version_is_the_programs() -> None:
     assert tesseract.version().split()[-1] == libtesseract.version()
+
+
+def test_the_bench_compares_orientation_both_ways_on_an_upside_down_page(tmp_path: Path) -> None:
+    from pipeline.bench.run import BenchConfig, run_bench
+
+    res = run_bench(BenchConfig(folder=tmp_path, quick=True), ("osd",), echo=lambda _: None)["osd"]
+    assert res["same_result"] is True and res["rotate"] == 180  # both ways see it upside down
+    assert res["page_rotation"] == 180  # and the page is read turned upright
+    assert res["osd_in_process_s"] > 0 and res["osd_program_s"] > 0

@@ -82,7 +82,8 @@ def bench(ctx: click.Context, **kw: Any) -> None:
 
     Sections: start-up (a born-digital letter end to end, `letters --help`), one scanned
     page and ten scanned letters end to end against raw Tesseract (with peak memory), our
-    OCR stage against raw Tesseract, born-digital pages per second, fields+match+verdict ms
+    OCR stage against raw Tesseract, orientation detection in-process against the program,
+    born-digital pages per second, fields+match+verdict ms
     per letter, the speed-up of 2 workers over 1, the peak memory on a long scanned PDF, and
     the registry scale (10,000 and 100,000 promises). Numbers on a busy machine are noisy:
     the load average is printed with them.

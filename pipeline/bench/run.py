@@ -577,6 +577,10 @@ SECTIONS: dict[str, Section] = {
     "ocr": Section("pipeline.bench.run:_ocr_section",
                    "OCR: raw tesseract vs ours (preparation off / on), one letter at a time",
                    "Our OCR stage (preparation off and on) against raw `tesseract IMAGE - -l ukr+rus`, seconds per page."),
+    "osd": Section("pipeline.bench.orientation:bench_orientation",
+                   "orientation detection: in-process vs the tesseract program, on an upside-down page",
+                   "Orientation detection (Tesseract OSD) in this process vs `tesseract --psm 0 -l osd`, on a "
+                   "generated page turned upside down.", corpus=False),
     "born": Section("pipeline.bench.run:_born_section", "born-digital PDFs (text layer)",
                     "Born-digital PDF pages per second (text layer, no OCR)."),
     "match": Section("pipeline.bench.run:_match_section", "fields + match + verdict per letter",

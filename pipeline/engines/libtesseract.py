@@ -52,6 +52,7 @@ class LibraryUnavailable(Exception):
 _V = ctypes.c_void_p
 _S = ctypes.c_char_p
 _I = ctypes.c_int
+_F = ctypes.c_float
 _SIGNATURES: dict[str, tuple[list[object], object]] = {
     "TessVersion": ([], _S),
     "TessBaseAPICreate": ([], _V),
@@ -69,6 +70,8 @@ _SIGNATURES: dict[str, tuple[list[object], object]] = {
     "TessMonitorCreate": ([], _V),
     "TessMonitorDelete": ([_V], None),
     "TessMonitorSetDeadlineMSecs": ([_V, _I], None),
+    "TessBaseAPIDetectOrientationScript": (
+        [_V, ctypes.POINTER(_I), ctypes.POINTER(_F), ctypes.POINTER(_S), ctypes.POINTER(_F)], _I),
 }
 
 
@@ -125,6 +128,11 @@ def version() -> str | None:
 
 
 Key = tuple[str, int | None, tuple[str, ...]]  # languages, page segmentation mode, "name=value" settings
+OSD_KEY: Key = ("osd", 0, ())  # the reader that detects orientation and script
+
+
+# the program's "Rotate:" from the orientation found (baseapi.cpp, OrientationIdToValue)
+_UPRIGHT_TURN = {0: 0, 90: 270, 180: 180, 270: 90}
 
 _ALL: list[Reader] = []  # every reader of this process, ended at exit (Tesseract warns of leaks otherwise)
 _ALL_LOCK = threading.Lock()
@@ -159,9 +167,8 @@ class Reader:
         with _ALL_LOCK:
             _ALL.append(self)
 
-    def tsv(self, image: Image.Image, dpi: int | None, timeout_s: float) -> str:
-        """The page's TSV rows (no header line), as the program prints them for this image.
-        ``image`` is in a mode Tesseract reads as it is: 1-bit or grey."""
+    def _set_image(self, image: Image.Image, dpi: int | None) -> None:
+        """Hand the page's pixels over; ``image`` is in a mode Tesseract reads as it is: 1-bit or grey."""
         if image.mode == "1":
             # packed bits, first pixel in the high bit, rows padded to a byte; Pillow's 1 is white,
             # as the C API wants it
@@ -170,11 +177,37 @@ class Reader:
             data, depth, stride = image.tobytes(), 1, image.width
         else:
             raise ValueError(f"a page image of mode {image.mode} (expected 1 or L)")
-        lib, handle = self.lib, self.handle
-        lib.TessBaseAPISetImage(handle, data, image.width, image.height, depth, stride)
-        del data
+        self.lib.TessBaseAPISetImage(self.handle, data, image.width, image.height, depth, stride)
         if dpi:
-            lib.TessBaseAPISetSourceResolution(handle, int(dpi))
+            self.lib.TessBaseAPISetSourceResolution(self.handle, int(dpi))
+
+    def orientation(self, image: Image.Image, dpi: int | None) -> tuple[int, float, str, float] | None:
+        """Orientation and script of the page (a reader set up for :data:`OSD_KEY`): the clockwise
+        turn that sets it upright, as the program prints it ("Rotate:"), its confidence, the script
+        and its confidence. None when the page has too few characters to tell (the program: "Too
+        few characters"). The
+        C API gives this call no deadline: it classifies a bounded sample of the page's blobs
+        (~0.2 s on a full page), and a stuck page is the pool's letter time limit to stop."""
+        lib, handle = self.lib, self.handle
+        self._set_image(image, dpi)
+        degrees, conf, script, script_conf = _I(), _F(), _S(), _F()
+        try:
+            with _sigterm_ends_us():
+                found = lib.TessBaseAPIDetectOrientationScript(
+                    handle, ctypes.byref(degrees), ctypes.byref(conf), ctypes.byref(script), ctypes.byref(script_conf))
+            if not found:
+                return None
+            # confidences rounded as the program prints them ("%.2f"): the same decisions either way
+            return (_UPRIGHT_TURN.get(degrees.value % 360, 0), round(conf.value, 2),
+                    (script.value or b"").decode("ascii", "replace"), round(script_conf.value, 2))
+        finally:
+            lib.TessBaseAPIClear(handle)
+
+    def tsv(self, image: Image.Image, dpi: int | None, timeout_s: float) -> str:
+        """The page's TSV rows (no header line), as the program prints them for this image.
+        ``image`` is in a mode Tesseract reads as it is: 1-bit or grey."""
+        lib, handle = self.lib, self.handle
+        self._set_image(image, dpi)
         monitor = lib.TessMonitorCreate()
         lib.TessMonitorSetDeadlineMSecs(monitor, max(1, min(int(timeout_s * 1000), 2**31 - 1)))
         started = time.monotonic()
