@@ -79,27 +79,25 @@ class ProcessorSource:
 Source = Processor | ProcessorSource  # a Processor given to a pool is inherited as it is (tests, one-off pools)
 
 
-# One thread for each library a worker uses: what _share_the_cores sets, and the environment a
+# One thread for each library a worker uses: what _one_thread_each sets, and the environment a
 # Dask worker process is started with.
 ONE_THREAD_ENV = {"OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "OPENCV_FOR_THREADS_NUM": "1"}
-_SHARED: list[int | None] = []  # the share _share_the_cores set in this process, once set
+_THREADS_SET: list[bool] = []  # _one_thread_each has run in this process
 
 
-def _share_the_cores(workers: int | None) -> None:
+def _one_thread_each() -> None:
     """Set this worker's library threads, before the libraries load where it can. Our parallelism
-    is the workers: Tesseract (OpenMP) and numpy's BLAS get one thread each (BLAS products here
-    are a few rows, too small to split, and its idle threads spin on a core for a while after
-    each one, taking it from the other workers); OpenCV's page preparation gets this worker's
-    share of the cores (all of them with one worker; one on a Dask worker, ``workers`` None).
+    is the workers: Tesseract (OpenMP), numpy's BLAS and OpenCV get one thread each. BLAS products
+    here are a few rows, too small to split, and its idle threads spin on a core for a while after
+    each one, taking it from the other workers. OpenCV's page preparation on two threads took
+    20-35 % more CPU for at most 7 % less wall time (~0.08 s a page), even with a core to spare.
     OpenCV is set only through the environment, so only if it is not loaded yet: in a child
     forked after the parent's OpenCV used its threads, cv2.setNumThreads waits for them forever."""
-    if _SHARED and _SHARED[0] == workers:
+    if _THREADS_SET:
         return
-    _SHARED[:] = [workers]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    image_threads = max(1, cores // workers) if workers else 1
-    os.environ.update(ONE_THREAD_ENV, OPENCV_FOR_THREADS_NUM=str(image_threads))
+    _THREADS_SET.append(True)
+    os.environ.update(ONE_THREAD_ENV)
     if "numpy" in sys.modules:  # already loaded (a Dask worker imports it): too late for the environment
         from threadpoolctl import threadpool_limits
 
@@ -393,16 +391,16 @@ def _first_task(conn: Connection, source: Source, work: Work, first: Task) -> Pr
     return processor
 
 
-def _worker_main(conn: Connection, source: Source, work: Work, first: Task | None = None, workers: int = 1) -> None:
+def _worker_main(conn: Connection, source: Source, work: Work, first: Task | None = None) -> None:
     """A pool worker: build the Processor, say so, then process letters sent over ``conn``
     until None or the parent goes away. ``first``: a task it was forked with, started before
-    its Processor is built (see :class:`_Builder`); ``workers``: the pool's size."""
+    its Processor is built (see :class:`_Builder`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     # ... with SIGTERM, which must end us quietly (a forked worker inherits run_batch's
     # SIGTERM -> KeyboardInterrupt handler, which would print a traceback) but through the
     # finally blocks: a running Tesseract is killed and its temporary page files are removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    _share_the_cores(workers)
+    _one_thread_each()
     processor: Processor | None
     if first is not None:
         processor = _first_task(conn, source, work, first)
@@ -477,9 +475,9 @@ def _pool_context() -> BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _start_worker(ctx: BaseContext, source: Source, work: Work, first: Task | None = None, workers: int = 1) -> _Worker:
+def _start_worker(ctx: BaseContext, source: Source, work: Work, first: Task | None = None) -> _Worker:
     parent_conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=_worker_main, args=(child_conn, source, work, first, workers), daemon=True)
+    proc = ctx.Process(target=_worker_main, args=(child_conn, source, work, first), daemon=True)
     # Objects the worker inherits stay shared: without this, the collector's first pass in the
     # worker writes to every one of them and so copies their pages (~20-30 MB).
     gc.freeze()
@@ -507,7 +505,7 @@ class LocalPool:
         self.pool = [self._spawn(self.first[i] if i < len(self.first) else None) for i in range(workers)]
 
     def _spawn(self, first: Task | None = None) -> _Worker:
-        return _start_worker(self.ctx, self.source, self.work, first, self.workers)
+        return _start_worker(self.ctx, self.source, self.work, first)
 
     def close(self) -> None:
         for w in self.pool:
@@ -624,13 +622,13 @@ def _dask_processor(promises: list[Promise], settings: Settings, key: str) -> Pr
 
 def _dask_process(letter: Letter, promises: list[Promise], settings: Settings, key: str) -> LetterResult:
     """One letter on a Dask worker (module-level so workers import it by name)."""
-    _share_the_cores(None)
+    _one_thread_each()
     return _dask_processor(promises, settings, key).process(letter)
 
 
 def _dask_pages(part: PageRange, settings: Settings) -> PagesResult:
     """One page range of a long scan on a Dask worker: no Processor needed, only the pages."""
-    _share_the_cores(None)
+    _one_thread_each()
     return read_range(part, settings)
 
 
