@@ -11,6 +11,7 @@ tried once more elsewhere and recorded as failed only if it kills a worker again
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import logging
@@ -83,9 +84,7 @@ Source = Processor | ProcessorSource  # a Processor given to a pool is inherited
 # Dask worker process is started with.
 ONE_THREAD_ENV = {"OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "OPENCV_FOR_THREADS_NUM": "1"}
-_THREADS_SET: list[bool] = []  # _one_thread_each has run in this process
-
-
+@functools.cache  # once a process: a Dask worker calls it for every task
 def _one_thread_each() -> None:
     """Set this worker's library threads, before the libraries load where it can. Our parallelism
     is the workers: Tesseract (OpenMP), numpy's BLAS and OpenCV get one thread each. BLAS products
@@ -94,9 +93,6 @@ def _one_thread_each() -> None:
     20-35 % more CPU for at most 7 % less wall time (~0.08 s a page), even with a core to spare.
     OpenCV is set only through the environment, so only if it is not loaded yet: in a child
     forked after the parent's OpenCV used its threads, cv2.setNumThreads waits for them forever."""
-    if _THREADS_SET:
-        return
-    _THREADS_SET.append(True)
     os.environ.update(ONE_THREAD_ENV)
     if "numpy" in sys.modules:  # already loaded (a Dask worker imports it): too late for the environment
         from threadpoolctl import threadpool_limits

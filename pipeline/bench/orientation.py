@@ -7,7 +7,6 @@ detection before it is read again turned: the cost of a photo taken the wrong wa
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -40,15 +39,7 @@ def bench_orientation(ctx: BenchContext) -> dict[str, Any]:
     tesseract.detect_orientation(page, dpi=300)  # the first call also sets the reader up: counted apart
     first_call = time.perf_counter() - t0
     in_process, found = _best(lambda: tesseract.detect_orientation(page, dpi=300), rounds)
-    before = os.environ.get(libtesseract.ENGINE_VARIABLE)
-    os.environ[libtesseract.ENGINE_VARIABLE] = "program"
-    try:
-        by_program, found_by_program = _best(lambda: tesseract.detect_orientation(page, dpi=300), rounds)
-    finally:
-        if before is None:
-            os.environ.pop(libtesseract.ENGINE_VARIABLE, None)
-        else:
-            os.environ[libtesseract.ENGINE_VARIABLE] = before
+    by_program, found_by_program = _best(lambda: tesseract.program_orientation(page, dpi=300), rounds)
     whole, read = _best(lambda: ocr_page(page, 1, ctx.cfg.settings.ocr, dpi=300), 1)
     ctx.echo(f"  orientation of an upside-down page: {in_process:.2f} s in-process (the first call, setting the reader up, {first_call:.2f} s) "
              f"vs {by_program:.2f} s by the program; the whole page read turned {whole:.2f} s")

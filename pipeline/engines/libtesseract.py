@@ -185,9 +185,9 @@ class Reader:
         """Orientation and script of the page (a reader set up for :data:`OSD_KEY`): the clockwise
         turn that sets it upright, as the program prints it ("Rotate:"), its confidence, the script
         and its confidence. None when the page has too few characters to tell (the program: "Too
-        few characters"). The
-        C API gives this call no deadline: it classifies a bounded sample of the page's blobs
-        (~0.2 s on a full page), and a stuck page is the pool's letter time limit to stop."""
+        few characters"). The C API gives this call no deadline: it classifies a bounded sample
+        of the page's blobs (~0.2 s on a full page), and a stuck page is the pool's letter time
+        limit to stop."""
         lib, handle = self.lib, self.handle
         self._set_image(image, dpi)
         degrees, conf, script, script_conf = _I(), _F(), _S(), _F()

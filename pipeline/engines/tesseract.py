@@ -342,6 +342,11 @@ def detect_orientation(image: Image.Image, dpi: int | None = None, timeout_s: fl
     if reader is not None:
         found = reader.orientation(as_read(image), dpi)
         return None if found is None else Osd(*found)
+    return program_orientation(image, dpi, timeout_s)
+
+
+def program_orientation(image: Image.Image, dpi: int | None = None, timeout_s: float = 60.0) -> Osd | None:
+    """:func:`detect_orientation` by the ``tesseract`` program (``--psm 0 -l osd``)."""
     args = ["stdout", "--psm", "0", "-l", "osd"]
     if dpi:
         args += ["--dpi", str(int(dpi))]
