@@ -75,6 +75,26 @@ def test_manifest_lists_every_record_file_with_rows_and_hash(tmp_path: Path, mod
     assert manifest["files"]["letters.csv"]["rows"] == 3
 
 
+def test_the_manifest_counts_rows_whose_field_passes_the_csv_modules_limit(tmp_path: Path) -> None:
+    """A promise page's draft over a few hundred letters is longer than the csv module's default
+    field limit (128 KiB): counting the rows must not stop the run at its very end."""
+    import csv
+
+    from pipeline.stages.records import write_manifest
+
+    long_draft = "Результат. " + "Лист міської ради про виконання робіт. " * 8000
+    assert len(long_draft) > csv.field_size_limit()
+    path = tmp_path / "promises.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["promise_id", "result_draft"])
+        w.writerows([["P1", long_draft], ["P2", "короткий"]])
+    before = csv.field_size_limit()
+    manifest = json.loads(write_manifest(tmp_path, [path]).read_text(encoding="utf-8"))
+    assert manifest["files"]["promises.csv"]["rows"] == 2
+    assert csv.field_size_limit() == before  # the process-wide limit is left as it was
+
+
 def test_a_reader_looping_during_writes_always_gets_a_matching_set(tmp_path: Path) -> None:
     """A writer rewrites the records with a different number of rows each time; a reader checking the
     manifest never sees letters.csv and letters.parquet disagree."""

@@ -147,14 +147,23 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+CSV_FIELD_LIMIT = 2**31 - 1  # the largest the csv module takes on every platform (a C long)
+
+
 def count_rows(path: Path) -> int:
     """Data rows of a record file (Parquet from its footer; CSV by parsing, so quoted newlines count once)."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         return pq.read_metadata(path).num_rows
-    with open(path, newline="", encoding="utf-8") as fh:
-        return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+    # A promise page's draft over a few hundred letters passes the csv module's 128 KiB field limit
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, CSV_FIELD_LIMIT))
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+    finally:
+        csv.field_size_limit(limit)
 
 
 def write_manifest(out_dir: Path, paths: Sequence[Path]) -> Path:
