@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, cast, delete, insert, or_, select
+from sqlalchemy import String, cast, delete, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.schema import FIELD_NAMES, LetterResult, Promise, ReviewState, Status
 from pipeline.stages.ocr_cache import page_to_json
 from pipeline.store.tables import (
+    Base,
     DraftedTextRow,
     FieldRow,
     LetterRow,
@@ -42,7 +43,7 @@ PROMISE_CHUNK = 500  # promises per transaction: a big registry never holds the 
 # A 300-page scan has ~30,000 words: as ORM objects they cost the runner ~80 MB while it saves
 # the letter, as plain rows inserted a chunk at a time a few MB.
 WORD_ROWS_PER_INSERT = 5000
-PAGES_PER_FLUSH = 50
+PAGES_PER_INSERT = 50
 
 LETTER_COLUMNS = (
     "letter_id",
@@ -203,58 +204,83 @@ def letter_texts(session: Session, letter_ids: list[str]) -> list[tuple[str, str
 
 def keep_drafted_texts(session: Session, texts: dict[str, str]) -> None:
     """Store promise-page texts by key (:class:`pipeline.lang.draft.Drafts`): a worker's, an export's."""
-    for key, text in texts.items():
-        session.merge(DraftedTextRow(key=key, text=text))
+    _upsert(session, DraftedTextRow, [{"key": key, "text": text} for key, text in texts.items()], "key")
+
+
+def _upsert(session: Session, model: type[Base], rows: list[dict[str, Any]], key: str) -> None:
+    """Insert these rows, or replace the stored ones with the same ``key``: one statement where the
+    database has INSERT … ON CONFLICT (SQLite, PostgreSQL), else the ORM's merge."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = dialect_insert(model.__table__)
+        updates = {c: stmt.excluded[c] for c in rows[0] if c != key}
+        session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates), rows)
+    else:
+        for row in rows:
+            session.merge(model(**row))
+    _forget(session, model, {row[key] for row in rows})
+
+
+def _forget(session: Session, model: type[Base], keys: set[str]) -> None:
+    """Expire this session's copies of rows just written by an upsert (SQL the ORM does not
+    follow), so a later read in the same transaction sees the new values, not the ones it loaded."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and inspect(obj).identity[0] in keys:
+            session.expire(obj)
+
+
+_MACHINE_TABLES = (WordRow, PageRow, FieldRow, MatchRow)
 
 
 def save_result(session: Session, result: LetterResult, run_id: str | None = None) -> None:
-    """Replace the machine rows of one letter with this result (reviews are kept)."""
+    """Replace the machine rows of one letter with this result (reviews are kept).
+
+    Written as plain rows (SQLAlchemy Core), not ORM objects: the runner saves every letter of a
+    batch one after the other, and a born-digital letter is read faster than the ORM saves it."""
     lid = result.letter_id
-    for table in (WordRow, PageRow, FieldRow, MatchRow):
-        session.execute(delete(table).where(table.letter_id == lid))
-    existing = session.get(LetterRow, lid)
+    for model in _MACHINE_TABLES:  # ORM deletes and update: the session's loaded copies follow them
+        session.execute(delete(model).where(model.letter_id == lid))
     text = result.text
-    row = existing or LetterRow(letter_id=lid, version=1)
-    row.sha256 = result.sha256
-    row.source_file = result.source_file
-    row.source_paths = [str(f.path.resolve()) for f in result.letter.files] if result.letter else []
-    row.kind = result.letter.kind.value if result.letter else None
-    row.pages = len(text.pages) if text else 0
-    row.language = result.fields.language.value if result.fields else None
-    row.text_source = text.text_source.value if text and text.text_source else None
-    row.ocr_confidence = text.ocr_confidence if text else None
-    row.status = result.status.value
-    row.error = result.error
-    row.text = text.full_text if text else None
     versions = {u.suggestion.model_version for u in result.updates if u.suggestion}
-    row.model_version = ",".join(sorted(versions)) or None
-    row.run_id = run_id
-    row.timings = {k: round(v, 4) for k, v in result.timings.items()}
-    row.processed_at = utcnow()
-    if existing is None:
-        session.add(row)
-    session.flush()
+    letter = {
+        "sha256": result.sha256,
+        "source_file": result.source_file,
+        "source_paths": [str(f.path.resolve()) for f in result.letter.files] if result.letter else [],
+        "kind": result.letter.kind.value if result.letter else None,
+        "pages": len(text.pages) if text else 0,
+        "language": result.fields.language.value if result.fields else None,
+        "text_source": text.text_source.value if text and text.text_source else None,
+        "ocr_confidence": text.ocr_confidence if text else None,
+        "status": result.status.value,
+        "error": result.error,
+        "text": text.full_text if text else None,
+        "model_version": ",".join(sorted(versions)) or None,
+        "run_id": run_id,
+        "timings": {k: round(v, 4) for k, v in result.timings.items()},
+        "processed_at": utcnow(),
+    }
+    # The reviewers' optimistic version stays as it is: only a human save bumps it.
+    if not session.execute(update(LetterRow).where(LetterRow.letter_id == lid).values(letter)).rowcount:
+        session.execute(insert(LetterRow.__table__).values(letter_id=lid, version=1, **letter))
     keep_drafted_texts(session, result.drafts)
     if text:
-        for k, (page, offset) in enumerate(zip(text.pages, text.page_offsets(), strict=True), 1):
-            if page.cache_key and not page.from_cache:
-                session.merge(OcrCacheRow(key=page.cache_key, page=page_to_json(page, offset)))
-            session.add(
-                PageRow(
-                    letter_id=lid,
-                    page_no=page.page_no,
-                    source=page.source.value,
-                    width=page.width,
-                    height=page.height,
-                    ocr_confidence=page.ocr_confidence,
-                    low_confidence_share=page.low_confidence_share,
-                    rotation=page.rotation,
-                    text=page.text,
-                )
-            )
-            if k % PAGES_PER_FLUSH == 0:
-                session.flush()  # written rows are let go by the session: a long scan's pages are not all held at once
-        session.flush()
+        offsets = text.page_offsets()
+        cached = [{"key": page.cache_key, "page": page_to_json(page, offset), "created_at": utcnow()}
+                  for page, offset in zip(text.pages, offsets, strict=True) if page.cache_key and not page.from_cache]
+        _upsert(session, OcrCacheRow, cached, "key")
+        pages = ({"letter_id": lid, "page_no": page.page_no, "source": page.source.value, "width": page.width,
+                  "height": page.height, "ocr_confidence": page.ocr_confidence,
+                  "low_confidence_share": page.low_confidence_share, "rotation": page.rotation, "text": page.text}
+                 for page in text.pages)
+        # in chunks: a long scan's pages (and its ~30,000 words) are never all held as rows at once
+        while chunk := list(itertools.islice(pages, PAGES_PER_INSERT)):
+            session.execute(insert(PageRow.__table__), chunk)
         words = (
             {"letter_id": lid, "page_no": page.page_no, "text": w.text, "left": w.left, "top": w.top, "width": w.width,
              "height": w.height, "conf": w.conf, "line": w.line, "start": w.start, "end": w.end}
@@ -262,50 +288,42 @@ def save_result(session: Session, result: LetterResult, run_id: str | None = Non
             for w in page.words
         )
         while chunk := list(itertools.islice(words, WORD_ROWS_PER_INSERT)):
-            session.execute(insert(WordRow), chunk)
+            session.execute(insert(WordRow.__table__), chunk)
     if result.fields:
-        for name, fv in result.fields.items():
-            session.add(
-                FieldRow(
-                    letter_id=lid,
-                    name=name,
-                    value=fv.value,
-                    start=fv.start,
-                    end=fv.end,
-                    page=fv.page,
-                    confidence=fv.confidence,
-                    boxes=[list(b) for b in fv.boxes],
-                )
-            )
+        fields = [{"letter_id": lid, "name": name, "value": fv.value, "start": fv.start, "end": fv.end,
+                   "page": fv.page, "confidence": fv.confidence, "boxes": [list(b) for b in fv.boxes]}
+                  for name, fv in result.fields.items()]
+        if fields:
+            session.execute(insert(FieldRow.__table__), fields)
+    matches = []
     for u in result.updates:
         m, sug = u.match, u.suggestion
-        session.add(
-            MatchRow(
-                letter_id=lid,
-                promise_id=u.promise_id,
-                match_score=round(m.score, 4),
-                passage_index=m.passage.index,
-                passage_text=m.passage.text,
-                passage_start=m.passage.start,
-                passage_end=m.passage.end,
-                passage_page=m.passage.page,
-                features=_jsonable(m.features),
-                alternatives=[[pid, round(s, 4)] for pid, s in m.alternatives],
-                near_tie=m.near_tie,
-                verdict=sug.verdict.value if sug else None,
-                confidence=round(sug.confidence, 4) if sug else None,
-                probabilities={k: round(v, 4) for k, v in sug.probabilities.items()} if sug else {},
-                evidence=sug.evidence if sug else None,
-                evidence_start=sug.evidence_start if sug else None,
-                evidence_end=sug.evidence_end if sug else None,
-                model_version=sug.model_version if sug else None,
-                needs_review=u.needs_review,
-                as_of=sug.as_of if sug else None,
-                facts=_jsonable(sug.facts) if sug else None,
-                explanation=sug.explanation if sug else None,
-            )
-        )
-    session.flush()
+        matches.append({
+            "letter_id": lid,
+            "promise_id": u.promise_id,
+            "match_score": round(m.score, 4),
+            "passage_index": m.passage.index,
+            "passage_text": m.passage.text,
+            "passage_start": m.passage.start,
+            "passage_end": m.passage.end,
+            "passage_page": m.passage.page,
+            "features": _jsonable(m.features),
+            "alternatives": [[pid, round(s, 4)] for pid, s in m.alternatives],
+            "near_tie": m.near_tie,
+            "verdict": sug.verdict.value if sug else None,
+            "confidence": round(sug.confidence, 4) if sug else None,
+            "probabilities": {k: round(v, 4) for k, v in sug.probabilities.items()} if sug else {},
+            "evidence": sug.evidence if sug else None,
+            "evidence_start": sug.evidence_start if sug else None,
+            "evidence_end": sug.evidence_end if sug else None,
+            "model_version": sug.model_version if sug else None,
+            "needs_review": u.needs_review,
+            "as_of": sug.as_of if sug else None,
+            "facts": _jsonable(sug.facts) if sug else None,
+            "explanation": sug.explanation if sug else None,
+        })
+    if matches:  # in the order of the updates: a match's id orders the queue and the export
+        session.execute(insert(MatchRow.__table__), matches)
     from pipeline.store import queue  # the queue row follows the new machine output at once
 
     queue.refresh(session, [lid])
