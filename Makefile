@@ -8,9 +8,9 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-ukr tesseract-ocr-rus tesseract-ocr-
                 fonts-dejavu-core chromium postgresql poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages run test lint bench clean
+.PHONY: setup system-packages bytecode run test lint bench clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) bytecode
 
 # Installs only what is missing, so a second run is quick.
 system-packages:
@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+# The package's bytecode, written even where PYTHONDONTWRITEBYTECODE is set (it is on some
+# machines and images): without it every `letters` process, and every worker, compiles ~60
+# modules from source first (~0.05-0.1 s of CPU each). Only changed sources are compiled again.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q pipeline
 
 run: setup
 	$(VENV)/bin/letters run raw_letters --promises raw_letters/promises.csv --out processed

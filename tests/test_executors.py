@@ -239,6 +239,25 @@ def test_bad_dask_address_is_a_typed_error() -> None:
 # --- the benchmark ------------------------------------------------------------------------
 
 
+def test_the_bench_brings_the_packages_bytecode_up_to_date_even_where_python_would_not_write_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+
+    import pipeline
+    from pipeline.bench.run import current_bytecode
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as PYTHONDONTWRITEBYTECODE=1 sets it
+    package = Path(pipeline.__file__).parent
+    source = package / "errors.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    cached.unlink(missing_ok=True)
+    assert current_bytecode() is True
+    sources = list(package.rglob("*.py"))
+    assert len(sources) > 50 and all(Path(importlib.util.cache_from_source(str(f))).is_file() for f in sources)
+    assert cached.stat().st_mtime >= source.stat().st_mtime
+
+
 @pytest.mark.slow
 def test_bench_measures_born_digital_and_stage_timings(batch) -> None:  # noqa: ANN001
     from pipeline.bench.run import BenchConfig, format_report, run_bench

@@ -621,6 +621,20 @@ def _ocr_engine() -> str:
     return f"the tesseract program ({why})"
 
 
+def current_bytecode() -> bool:
+    """Bring the package's bytecode up to date, as ``make setup`` does, so the processes measured
+    run the program as installed rather than compiling its modules from source first (which they
+    do on every start where PYTHONDONTWRITEBYTECODE is set). False if it could not be written."""
+    import compileall
+
+    import pipeline
+
+    try:
+        return bool(compileall.compile_dir(Path(pipeline.__file__).parent, quiet=1))
+    except OSError:  # a read-only install: its bytecode is whatever its installer wrote
+        return False
+
+
 def run_bench(cfg: BenchConfig, sections: tuple[str, ...] = tuple(SECTIONS), echo: Echo = print) -> dict[str, Any]:
     """Run the chosen sections in one go; returns {section: numbers} plus the machine's load."""
     unknown = [name for name in sections if name not in SECTIONS]
@@ -628,7 +642,7 @@ def run_bench(cfg: BenchConfig, sections: tuple[str, ...] = tuple(SECTIONS), ech
         raise UsageError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     single_threaded()
     out: dict[str, Any] = {"load_before": _load(), "quick": cfg.quick, "repeat": cfg.repeat,
-                           "ocr_engine": _ocr_engine()}
+                           "ocr_engine": _ocr_engine(), "bytecode": current_bytecode()}
     started = time.perf_counter()
     corpus = load_corpus(cfg, echo) if any(SECTIONS[name].corpus for name in sections) else None
     ctx = BenchContext(cfg, corpus, echo)
@@ -661,7 +675,8 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def format_report(results: dict[str, Any]) -> str:
     lines = [f"load average before {results.get('load_before')}, after {results.get('load_after')} "
-             f"({os.cpu_count()} cores); {results.get('seconds')} s in all; OCR by {results.get('ocr_engine')}"]
+             f"({os.cpu_count()} cores); {results.get('seconds')} s in all; OCR by {results.get('ocr_engine')}"
+             + ("" if results.get("bytecode", True) else "; the package's bytecode could not be brought up to date")]
     st = results.get("startup")
     if st and "startup_born_s" in st:
         lines.append(f"start-up: one born-digital letter ({st['file']}) end to end {st['startup_born_s']} s wall, "
