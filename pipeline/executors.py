@@ -704,18 +704,20 @@ def _dask_results(
                 break
         for fut in ac:
             letter = by_key.pop(fut.key)
-            if fut.status == "finished":
-                result = fut.result()
-            else:
-                exc = fut.exception()
-                if isinstance(exc, LettersError) and not isinstance(exc, LetterError):
-                    raise exc  # a missing model, a bad setting: every letter would fail the same way
-                result = failed_result(letter, f"worker failed: {type(exc).__name__}: {exc}")
-            fut.release()  # drop it from worker memory now
-            yield result
+            exc = fut.exception() if fut.status != "finished" else None
+            if isinstance(exc, LettersError) and not isinstance(exc, LetterError):
+                raise exc  # a missing model, a bad setting: every letter would fail the same way
+            # The next letter goes out now, before this result is fetched and saved: the worker
+            # that finished would otherwise wait for both round trips and for our database.
             nxt = next(todo, None)
             if nxt is not None:
                 ac.add(submit(nxt))
+            if exc is None:
+                result = fut.result()
+            else:
+                result = failed_result(letter, f"worker failed: {type(exc).__name__}: {exc}")
+            fut.release()  # drop it from worker memory now
+            yield result
     finally:
         client.close()
         if cluster is not None:
