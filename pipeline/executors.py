@@ -236,6 +236,7 @@ class LocalBatch(Batch):
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+        self._finisher = None  # its model and index are not needed for the records
 
 
 Work = Callable[["Processor", Letter], LetterResult]

@@ -215,3 +215,29 @@ def test_the_runner_imports_pyarrow_only_to_write_the_records(inbox: tuple[Path,
     res = _python(code, str(folder), str(registry), str(tmp_path / "out"))
     assert res["seen"] == [False, False, False]
     assert res["after"] and any(p.endswith("letters.parquet") for p in res["records"])
+
+
+def test_the_workers_have_stopped_before_the_records_are_written(inbox: tuple[Path, Path], tmp_path: Path) -> None:
+    """An idle worker still holds its model, index and Tesseract (~200 MB): left running while the
+    runner imports pyarrow and writes the records, the two peaked together at the run's end."""
+    folder, registry = inbox
+    code = (
+        "import sys, json, multiprocessing\n"
+        "from pathlib import Path\n"
+        "import pipeline.api as api\n"
+        "from pipeline.settings import from_env\n"
+        "alive = []\n"
+        "export = api.export_from\n"
+        "def spy(*a, **k):\n"
+        "    alive.append(len(multiprocessing.active_children()))\n"
+        "    return export(*a, **k)\n"
+        "api.export_from = spy\n"
+        "during = []\n"
+        "r = api.run_batch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), None, from_env(), 2, False,\n"
+        "                  on_result=lambda result: during.append(len(multiprocessing.active_children())))\n"
+        "print(json.dumps({'alive': alive, 'during': during, 'records': r.records}))\n"
+    )
+    res = _python(code, str(folder), str(registry), str(tmp_path / "out"))
+    assert res["during"] and max(res["during"]) >= 1  # the spy sees workers where there are some
+    assert res["alive"] == [0]
+    assert any(p.endswith("letters.parquet") for p in res["records"])
