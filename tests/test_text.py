@@ -334,3 +334,34 @@ def test_pdfium_used_from_several_threads_reads_what_one_thread_reads(tmp_path: 
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
             assert list(pool.map(read, paths)) == alone
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_a_colour_photo_reads_grey_and_upright_as_its_exif_orientation_says(tmp_path: Path, orientation: int) -> None:
+    """A phone photo is made grey from its decoded pixels and turned afterwards (no colour copy):
+    the same pixels as turning it upright first and then making it grey."""
+    import numpy as np
+    from PIL import ExifTags, Image, ImageOps
+
+    from pipeline.samplegen import render_page_image
+    from pipeline.stages.prepare import read_as_grey
+    from pipeline.stages.text import iter_pages
+
+    page = render_page_image(PAGE_ONE, dpi=100).convert("RGB")
+    page.paste((40, 60, 200), (30, 30, 200, 90))  # a blue stamp: colour that greying must weigh
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "photo.jpg"
+    page.save(path, "JPEG", quality=90, exif=exif)
+
+    item = next(iter_pages(_letter(tmp_path / "in"), Settings()))
+    assert isinstance(item, PageImage) and item.load_grey is not None
+    grey, whole = item.load_grey(), item.load()
+    with Image.open(path) as photo:
+        upright = ImageOps.exif_transpose(photo)
+    assert grey.mode == "L" and grey.size == whole.size == upright.size
+    assert np.array_equal(np.asarray(grey), np.asarray(read_as_grey(upright)))
+    assert np.array_equal(np.asarray(whole), np.asarray(upright))
+    if orientation in (5, 6, 7, 8):  # a quarter turn: the page stands as it was drawn
+        assert grey.size == page.size[::-1] or page.size[0] == page.size[1]
