@@ -345,7 +345,7 @@ def test_a_colour_photo_reads_grey_and_upright_as_its_exif_orientation_says(tmp_
 
     from pipeline.samplegen import render_page_image
     from pipeline.stages.prepare import read_as_grey
-    from pipeline.stages.text import iter_pages
+    from pipeline.stages.text import iter_pages, load_page_image
 
     page = render_page_image(PAGE_ONE, dpi=100).convert("RGB")
     page.paste((40, 60, 200), (30, 30, 200, 90))  # a blue stamp: colour that greying must weigh
@@ -363,5 +363,7 @@ def test_a_colour_photo_reads_grey_and_upright_as_its_exif_orientation_says(tmp_
     assert grey.mode == "L" and grey.size == whole.size == upright.size
     assert np.array_equal(np.asarray(grey), np.asarray(read_as_grey(upright)))
     assert np.array_equal(np.asarray(whole), np.asarray(upright))
+    shown = load_page_image([str(path)], 1)  # the review screen's picture of the page
+    assert np.array_equal(np.asarray(shown), np.asarray(upright.convert("RGB")))
     if orientation in (5, 6, 7, 8):  # a quarter turn: the page stands as it was drawn
         assert grey.size == page.size[::-1] or page.size[0] == page.size[1]

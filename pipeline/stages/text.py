@@ -773,7 +773,9 @@ def load_page_image(source_paths: list[str], page_no: int, dpi: int = 150, max_p
                     if img.width * img.height > max_pixels:
                         raise TooLarge(f"page image is larger than {max_pixels:,} pixels")
                     img.seek(remaining - 1)
-                    frame = ImageOps.exif_transpose(img.copy()) if kind == FileKind.JPEG else img.copy()
+                    frame = img.copy()
+                    if kind == FileKind.JPEG:
+                        ImageOps.exif_transpose(frame, in_place=True)  # no second copy when already upright
                     return frame.convert("RGB")
                 remaining -= n
     raise UnreadableFile(f"page {page_no} not found")
