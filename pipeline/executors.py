@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.engines.heap import release_freed_memory
 from pipeline.errors import LetterError, LettersError
-from pipeline.pagesplit import PageRange, PagesResult, finish_letter, plan, read_range, reassemble, split
+from pipeline.pagesplit import PageRange, PagesResult, finish_letter, longest_first, plan, read_range, reassemble, split
 from pipeline.processor import Processor, read_text
 from pipeline.schema import Letter, LetterResult, Promise, Status
 from pipeline.settings import Settings
@@ -165,13 +165,6 @@ def iter_results(
         batch.close()
 
 
-def biggest_first(letters: list[Letter]) -> list[Letter]:
-    """Letters by size, largest first. With several workers, a big scan started last keeps
-    one worker busy while the others idle; started first, the small ones fill in around it.
-    File size is a fair proxy for the work: scans are large, born-digital PDFs small."""
-    return sorted(letters, key=lambda letter: -sum(f.size for f in letter.files))
-
-
 # --- this machine ---------------------------------------------------------------
 
 
@@ -208,7 +201,7 @@ class LocalBatch(Batch):
             self.pool = LocalPool(self.source, size)
 
     def _tasks(self, letters: list[Letter]) -> list[Task]:
-        return plan(biggest_first(letters), self.workers) if self.workers > 1 else list(letters)
+        return plan(longest_first(letters, self.source.settings.ocr.render_dpi), self.workers) if self.workers > 1 else list(letters)
 
     def _pool_size(self, tasks: list[Task]) -> int:
         return max(1, min(self.workers, len(tasks)))
@@ -733,4 +726,4 @@ class _DaskBatch(Batch):
         self.planned = []
 
     def results(self, letters: list[Letter], terms_of: Sequence[str] = ()) -> Iterator[LetterResult | TermsResult]:
-        yield from _dask_results(biggest_first(letters), self.promises, self.settings, self.workers, self.address)
+        yield from _dask_results(longest_first(letters, self.settings.ocr.render_dpi), self.promises, self.settings, self.workers, self.address)

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import LetterError
@@ -88,6 +89,63 @@ def pdf_page_count(letter: Letter) -> int | None:
             return len(doc)
         finally:
             doc.close()
+
+
+# A PDF with fewer bytes a page than this is taken for born-digital (its text layer is read, no
+# OCR). Scanned pages run to hundreds of KB (the dev sets: 261 KB a page and up), born-digital
+# ones to tens (71 KB at most, fonts embedded).
+SCANNED_PAGE_BYTES = 128 * 1024
+
+
+def work_estimate(letter: Letter, render_dpi: int = 300) -> float:
+    """How long a letter takes to read, in page pixels to OCR: an image's pixels over its frames
+    (from its header), a scanned PDF's pages at the render resolution. A born-digital PDF counts
+    its bytes, a few hundredths of a scanned page, as reading its text layer takes (~200 pages/s
+    against ~1 s for a scanned page). File size alone misleads: a 1-bit TIFF page of 25 KB takes
+    as long to OCR as a 13 MB colour PNG. Over the dev sets' 90 letters the estimate correlates
+    0.91 with the time a letter took, file size 0.23. A file that cannot be opened here counts
+    its bytes (its reading then says what is wrong)."""
+    return sum(_file_estimate(f.path, f.kind, f.size, render_dpi) for f in letter.files)
+
+
+def _file_estimate(path: Path, kind: FileKind, size: int, render_dpi: int) -> float:
+    try:
+        if kind == FileKind.PDF:
+            if size < SCANNED_PAGE_BYTES:
+                return float(size)
+            import pypdfium2 as pdfium
+
+            from pipeline.engines.pdfium import LOCK
+
+            with LOCK:
+                doc = pdfium.PdfDocument(str(path))
+                try:
+                    pages = len(doc)
+                    if size < SCANNED_PAGE_BYTES * pages:
+                        return float(size)
+                    area = sum(w * h for w, h in (doc.get_page_size(i) for i in range(pages)))  # no page is parsed
+                finally:
+                    doc.close()
+            return area * (render_dpi / 72.0) ** 2
+        import warnings
+
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression bomb's warning: its reading reports it
+            with Image.open(path) as img:  # the header only: no pixel is decoded
+                return float(img.width * img.height * getattr(img, "n_frames", 1))
+    except Exception:
+        return float(size)
+
+
+def longest_first(letters: list[Letter], render_dpi: int = 300) -> list[Letter]:
+    """Letters by :func:`work_estimate`, longest first. With several workers, a long letter
+    started last keeps one worker busy while the others idle; started first, the short ones
+    fill in around it (over random sets of the dev sets' letters on two workers, the idle end
+    is 0.22 s on average for 12 letters and 0.09 s for 30, against 0.35 and 0.41 s by file size)."""
+    estimates = {letter.letter_id: work_estimate(letter, render_dpi) for letter in letters}
+    return sorted(letters, key=lambda letter: -estimates[letter.letter_id])
 
 
 def split(letter: Letter, workers: int) -> list[PageRange] | None:

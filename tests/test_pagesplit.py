@@ -165,3 +165,29 @@ def test_bench_pagesplit_reports_the_speed_up_and_checks_the_text(inbox, tmp_pat
     [row] = res["targets"]
     assert row["name"] == "pagesplit_speedup" and row["target"] == f">= {TARGETS['pagesplit_speedup'][2]:g}"
     assert "pagesplit: 6-page scanned PDF" in format_section("pagesplit", res)
+
+
+def test_letters_are_ordered_by_the_reading_they_take_not_by_their_bytes(tmp_path: Path) -> None:
+    """A 1-bit TIFF page is a few KB but as much OCR as any A4 scan; a born-digital PDF is read
+    from its text layer in milliseconds. Ordered by bytes the TIFF came last, behind the PDF."""
+    from pipeline.pagesplit import longest_first, work_estimate
+    from pipeline.samplegen import write_image, write_tiff
+
+    page = load_sample_data()["letters"][0]["pages"][0]
+    write_scanned_pdf([page, page], tmp_path / "two-page-scan.pdf", dpi=150)
+    write_tiff([page], tmp_path / "g4.tif", dpi=300)
+    write_image(page, tmp_path / "photo.jpg", fmt="JPEG", dpi=150)
+    write_text_pdf([page] * 3, tmp_path / "born-digital.pdf")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 300_000)
+    found = ingest.discover(tmp_path)
+    letters = {x.source_file: x for x in found.letters}
+    sizes = {name: letter.files[0].size for name, letter in letters.items()}
+    assert sizes["g4.tif"] < sizes["born-digital.pdf"] < sizes["photo.jpg"]  # what ordering by bytes went by
+
+    order = [x.source_file for x in longest_first(list(letters.values()))]
+    assert order == ["two-page-scan.pdf", "g4.tif", "photo.jpg", "broken.png", "born-digital.pdf"]
+    a4 = 210 / 25.4 * 297 / 25.4 * 300**2
+    assert work_estimate(letters["g4.tif"]) == pytest.approx(a4, rel=0.02)
+    assert work_estimate(letters["two-page-scan.pdf"]) == pytest.approx(2 * a4, rel=0.02)  # at the render dpi
+    assert work_estimate(letters["born-digital.pdf"]) == sizes["born-digital.pdf"]
+    assert work_estimate(letters["broken.png"]) == sizes["broken.png"]  # unreadable here: its bytes, no error
