@@ -289,6 +289,25 @@ def test_bench_startup_runs_letters_as_a_user_does(batch) -> None:  # noqa: ANN0
     assert "start-up: one born-digital letter" in report and "one scanned page (scan.jpg)" in report
 
 
+@pytest.mark.slow
+def test_bench_throughput_reports_the_cpu_each_run_spent_and_the_bound_it_sets(batch) -> None:  # noqa: ANN001
+    """Beside the speed-up, the CPU of each run (the runner's and its workers'): one worker keeps
+    more than one core busy at times, and the bound on two cores follows from the CPU two spent."""
+    from pipeline.bench.run import BenchConfig, format_report, run_bench
+
+    letters, _, settings = batch
+    folder = letters[0].files[0].path.parent
+    res = run_bench(BenchConfig(folder=folder, settings=settings, quick=True), ("throughput",), echo=lambda _: None)
+    tp = res["throughput"]
+    one, two = tp["runs"]["1"], tp["runs"]["2"]
+    assert one["letters"] == two["letters"] == 1  # the bench folder's one scan
+    for run in (one, two):  # the workers' CPU is counted: a scan's OCR alone outweighs the runner's
+        assert run["cpu_s"] > run["parent_cpu_s"] + 0.2
+    assert tp["cores_one_worker"] == pytest.approx(one["cpu_s"] / one["seconds"], rel=0.01)
+    assert tp["speedup_cpu_bound"] == pytest.approx(one["seconds"] / (two["cpu_s"] / 2), rel=0.01)
+    assert f"no run could beat x{tp['speedup_cpu_bound']} on 2 cores" in format_report(res)
+
+
 def bench_answer(ctx) -> dict:  # noqa: ANN001 - a section registered by the test below
     return {"dask_speedup": 2.0, "letters": len(ctx.corpus.born)}
 
