@@ -76,6 +76,10 @@ def test_a_batch_on_a_dask_cli_cluster_with_postgresql(pg_url: str, tmp_path: Pa
 
         with Client(cluster.address, timeout="20s") as client:
             assert len(client.scheduler_info()["workers"]) == 2
+            # started as the README says: Dask's event-loop checks once a second, no stack sampling
+            ticks = client.run(lambda dask_worker: (dask_worker._tick_interval, "profile" in dask_worker.periodic_callbacks))
+            assert set(ticks.values()) == {(1.0, False)}, ticks
+            assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
         done = _letters_run([*args, "--dask", cluster.address])
         assert done.returncode == 0, done.stdout[-3000:]
         with Client(cluster.address, timeout="20s") as client:

@@ -218,12 +218,15 @@ def test_dask_gives_the_same_results_and_survives_a_killed_worker(batch, referen
     client, cluster = _dask_client("local", 2)
     try:
         client.register_plugin(KillWorkerOnce(scan.letter_id, str(marker)))
+        # its workers run with the quieter config (QUIET_DASK_CONFIG): no stack sampling, a tick a second
+        ticks = client.run(lambda dask_worker: (dask_worker._tick_interval, "profile" in dask_worker.periodic_callbacks))
         pids_before = set(client.run(os.getpid).values())
         got = by_letter(list(iter_results(letters, promises, settings, 2, dask=cluster.scheduler_address)))
         pids_after = set(client.run(os.getpid).values())
     finally:
         client.close()
         cluster.close()
+    assert set(ticks.values()) == {(1.0, False)}, ticks
     assert marker.exists() and pids_before != pids_after, (pids_before, pids_after)  # a worker died, was replaced
     for lid, want in reference.items():  # every letter exactly once, the same as in one process
         assert got.get(lid) == want, lid

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pipeline
 from pipeline.errors import LettersError
-from pipeline.executors import ONE_THREAD_ENV
+from pipeline.executors import ONE_THREAD_ENV, quiet_dask_env
 from pipeline.schema import Letter
 
 if TYPE_CHECKING:
@@ -122,10 +122,11 @@ def dask_command() -> list[str]:
 
 def worker_env() -> dict[str, str]:
     """Workers import this very copy of the package (a checkout run without installing it) and
-    run one Tesseract thread each: the parallelism is the workers."""
+    run one Tesseract thread each: the parallelism is the workers. The scheduler and workers are
+    started with the quieter Dask config the README recommends (``QUIET_DASK_CONFIG``)."""
     root = str(Path(pipeline.__file__).resolve().parent.parent)
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([root, *path]), **ONE_THREAD_ENV)
+    return {**quiet_dask_env(), **os.environ, "PYTHONPATH": os.pathsep.join([root, *path]), **ONE_THREAD_ENV}
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
