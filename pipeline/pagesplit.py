@@ -71,24 +71,31 @@ class PagesResult:
     seconds: float = 0.0
 
 
-def pdf_page_count(letter: Letter) -> int | None:
-    """Pages of a one-file PDF letter, or None when it is not one (or cannot be opened here:
-    reading it in one piece then reports why)."""
-    if len(letter.files) != 1 or letter.kind != FileKind.PDF:
-        return None
+def pdf_page_sizes(path: Path) -> list[tuple[float, float]] | None:
+    """Each page's size in points, from the document's page tree (no page is parsed), or None
+    when the file cannot be opened here (reading it then reports why)."""
     import pypdfium2 as pdfium
 
     from pipeline.engines.pdfium import LOCK
 
     with LOCK:
         try:
-            doc = pdfium.PdfDocument(str(letter.files[0].path))
+            doc = pdfium.PdfDocument(str(path))
         except (pdfium.PdfiumError, OSError):
             return None
         try:
-            return len(doc)
+            return [doc.get_page_size(i) for i in range(len(doc))]
         finally:
             doc.close()
+
+
+def pdf_page_count(letter: Letter) -> int | None:
+    """Pages of a one-file PDF letter, or None when it is not one (or cannot be opened here:
+    reading it in one piece then reports why)."""
+    if len(letter.files) != 1 or letter.kind != FileKind.PDF:
+        return None
+    sizes = pdf_page_sizes(letter.files[0].path)
+    return None if sizes is None else len(sizes)
 
 
 # A PDF with fewer bytes a page than this is taken for born-digital (its text layer is read, no
@@ -111,22 +118,10 @@ def work_estimate(letter: Letter, render_dpi: int = 300) -> float:
 def _file_estimate(path: Path, kind: FileKind, size: int, render_dpi: int) -> float:
     try:
         if kind == FileKind.PDF:
-            if size < SCANNED_PAGE_BYTES:
+            pages = pdf_page_sizes(path) if size >= SCANNED_PAGE_BYTES else None
+            if not pages or size < SCANNED_PAGE_BYTES * len(pages):
                 return float(size)
-            import pypdfium2 as pdfium
-
-            from pipeline.engines.pdfium import LOCK
-
-            with LOCK:
-                doc = pdfium.PdfDocument(str(path))
-                try:
-                    pages = len(doc)
-                    if size < SCANNED_PAGE_BYTES * pages:
-                        return float(size)
-                    area = sum(w * h for w, h in (doc.get_page_size(i) for i in range(pages)))  # no page is parsed
-                finally:
-                    doc.close()
-            return area * (render_dpi / 72.0) ** 2
+            return sum(w * h for w, h in pages) * (render_dpi / 72.0) ** 2
         import warnings
 
         from PIL import Image

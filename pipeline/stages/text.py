@@ -479,6 +479,15 @@ def exif_upright(photo: Image.Image, pixels: Image.Image) -> Image.Image:
     return pixels if turn is None else pixels.transpose(turn)
 
 
+def _upright_copy(img: Image.Image, kind: FileKind) -> Image.Image:
+    """A copy of the frame ``img`` is at, a JPEG turned upright by its EXIF orientation (in
+    place: no second copy when it already is)."""
+    frame = img.copy()
+    if kind == FileKind.JPEG:
+        ImageOps.exif_transpose(frame, in_place=True)
+    return frame
+
+
 def _image_reason(exc: BaseException, path: Path, kind: FileKind) -> str:
     what = kind.value.upper()
     if kind == FileKind.TIFF and (size := _tiff_first_size(path)) and min(size) < 1:
@@ -531,9 +540,7 @@ def _image_pages(
                         read = read_as_grey(img)
                         read = read if read is not img else img.copy()
                         return exif_upright(img, read) if kind == FileKind.JPEG else read
-                    frame = img.copy()
-                    if kind == FileKind.JPEG:
-                        ImageOps.exif_transpose(frame, in_place=True)
+                    frame = _upright_copy(img, kind)
                     frame.load()
                     return frame
             except Exception as exc:
@@ -773,9 +780,6 @@ def load_page_image(source_paths: list[str], page_no: int, dpi: int = 150, max_p
                     if img.width * img.height > max_pixels:
                         raise TooLarge(f"page image is larger than {max_pixels:,} pixels")
                     img.seek(remaining - 1)
-                    frame = img.copy()
-                    if kind == FileKind.JPEG:
-                        ImageOps.exif_transpose(frame, in_place=True)  # no second copy when already upright
-                    return frame.convert("RGB")
+                    return _upright_copy(img, kind).convert("RGB")
                 remaining -= n
     raise UnreadableFile(f"page {page_no} not found")
